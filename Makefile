@@ -1,0 +1,41 @@
+# Facsimile: every target creates the virtual environment first when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.facsimile-installed
+
+.PHONY: venv demo test test-slow lint format bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-train.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-train.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+## The README's main job.
+demo: venv
+	$(PY) -m blender_addon.cli demo --out out
+
+## The README's test command.
+test: venv
+	$(PY) -m pytest -q
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	$(PY) benchmarks/bench_bake.py
+
+clean:
+	rm -rf out build dist .pytest_cache

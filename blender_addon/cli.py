@@ -1,0 +1,69 @@
+"""The `facsimile` command line: `facsimile <command> ...`, `python -m blender_addon.cli`, or inside Blender
+`blender -b scene.blend --python-exit-code 1 -P <addon>/cli.py -- <command> ...` (arguments after `--`).
+
+Each sub-command lives in blender_addon/commands/<name>.py with `add_parser(subparsers)` and `run(args) -> int`.
+User errors (FacsimileError, OSError on named files) print one clear line and exit 1; a bad command line exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Sub-command modules, in the order `facsimile --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "apply",
+    "demo",
+)
+
+_PACKAGE = __package__ or "blender_addon"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facsimile", description="Face photo/video to ARKit-52 shape keys, and LBS body posing, for Blender."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{_PACKAGE}.commands.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .core.errors import FacsimileError
+
+    if argv is None:
+        argv = sys.argv[1:]
+        if "--" in argv:  # inside Blender: blender -b ... -P cli.py -- <command> ...
+            argv = argv[argv.index("--") + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except FacsimileError as exc:
+        print(f"facsimile {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"facsimile {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_as_blender_script() -> int:
+    """`blender -P <addon>/cli.py`: import the add-on package by its folder name, whatever it is installed as."""
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.dirname(here))
+    package = importlib.import_module(os.path.basename(here))
+    cli = importlib.import_module(f"{package.__name__}.cli")
+    return cli.main()
+
+
+if __name__ == "__main__":
+    if __package__:
+        code = main()
+    else:
+        code = _run_as_blender_script()
+    sys.exit(code)

@@ -1,0 +1,83 @@
+"""One onnxruntime session factory for every Facsimile model.
+
+onnxruntime silently falls back to the CPU when CUDA cannot load (it only logs), so the factory checks what the session
+really got and returns it: the UI and the CLI show the device actually used, never the one merely asked for.
+"""
+
+from __future__ import annotations
+
+from .errors import FacsimileError
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+DEVICES = ("auto", "cuda", "cpu")
+
+
+class DeviceUnavailableError(FacsimileError, RuntimeError):
+    """CUDA was asked for explicitly and could not be used."""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a created session really runs on, for reports."""
+
+    device: str  # "cuda" or "cpu"
+    providers: tuple[str, ...]
+    note: str  # why this device (e.g. the CUDA fallback reason); empty when nothing to say
+
+
+def default_threads() -> int:
+    """Intra-op threads: leave a core for Blender's UI, but use both cores of a 2-core machine when headless."""
+    env = os.environ.get("FACSIMILE_THREADS")
+    if env:
+        return max(1, int(env))
+    n = os.cpu_count() or 1
+    return max(1, min(n - 1, 8)) if n > 2 else n
+
+
+def _session_options(threads: int | None) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Severity 3 = errors only: the CUDA fallback is reported through SessionInfo instead of a console flood.
+    opts.log_severity_level = 3
+    return opts
+
+
+def create_session(
+    model: str | Path | bytes, device: str = "auto", threads: int | None = None
+) -> tuple[ort.InferenceSession, SessionInfo]:
+    """Create an InferenceSession on the requested device and report the device it actually uses.
+
+    device: "auto" (CUDA when it works, else CPU, with the reason in SessionInfo.note), "cuda" (raise
+    DeviceUnavailableError when CUDA cannot be used) or "cpu".
+    """
+    device = device.lower()
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+    available = ort.get_available_providers()
+    want_cuda = device in ("auto", "cuda")
+    note = ""
+    source = str(model) if isinstance(model, Path) else model
+    if want_cuda and "CUDAExecutionProvider" in available:
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    else:
+        providers = ["CPUExecutionProvider"]
+        if want_cuda:
+            note = "onnxruntime has no CUDAExecutionProvider in this install"
+    session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
+    got = tuple(session.get_providers())
+    used = "cuda" if got and got[0] == "CUDAExecutionProvider" else "cpu"
+    if want_cuda and used == "cpu" and not note:
+        note = "CUDA provider failed to load (needs CUDA 13 and cuDNN 9 for onnxruntime-gpu 1.31); running on CPU"
+    if device == "cuda" and used != "cuda":
+        raise DeviceUnavailableError(
+            f"CUDA was requested but is not usable: {note}. Choose device 'auto' or 'cpu', or install CUDA 13 + cuDNN 9."
+        )
+    return session, SessionInfo(device=used, providers=got, note=note)
