@@ -21,7 +21,7 @@ demo: venv
 
 ## The README's test command.
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 test-slow: venv
 	$(PY) -m pytest -q -m slow
