@@ -8,7 +8,7 @@ region: left eye, right eye, jaw, mouth, brows, cheeks, nose, tongue).
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -116,9 +116,7 @@ def _mirror_name(name: str) -> str:
 
 MIRROR: dict[str, str] = {name: _mirror_name(name) for name in ARKIT_NAMES}
 MIRROR_INDEX: np.ndarray = np.array([INDEX[MIRROR[n]] for n in ARKIT_NAMES], dtype=np.int64)
-MIRROR_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (n, MIRROR[n]) for n in ARKIT_NAMES if n.endswith("Left")
-)
+MIRROR_PAIRS: tuple[tuple[str, str], ...] = tuple((n, MIRROR[n]) for n in ARKIT_NAMES if n.endswith("Left"))
 CENTRE_NAMES: tuple[str, ...] = tuple(n for n in ARKIT_NAMES if MIRROR[n] == n)
 
 # Channels whose neutral calibration must rescale rather than subtract, so that a full blink still reaches 1.

@@ -6,12 +6,11 @@ the same spec, so a model exported against an old contract fails loudly at load 
 
 from __future__ import annotations
 
-from .errors import FacsimileError
-
 import json
 from dataclasses import asdict, dataclass, field
 
 from .arkit import ARKIT_NAMES
+from .errors import FacsimileError
 
 
 @dataclass(frozen=True)
@@ -81,3 +80,45 @@ ARKIT_ORDER_JSON = json.dumps(list(ARKIT_NAMES))
 
 
 # Each model's spec follows, one block per model, declared as NAME = register(ModelSpec(...)).
+
+# --- Face front-end: MediaPipe's face detector, face mesh and iris models converted to ONNX (issue 3). ---
+# Image inputs stay NHWC float like the TFLite originals, so parity tests feed both the very same tensors.
+
+FACE_DETECTOR = register(
+    ModelSpec(
+        file_name="face_detector.onnx",
+        inputs=(TensorSpec("image", ("batch", 128, 128, 3), doc="RGB, letterboxed to 128x128, scaled to [-1, 1]"),),
+        outputs=(
+            TensorSpec("regressors", ("batch", 896, 16), doc="per anchor: box dx, dy, w, h + 6 keypoints (x, y)"),
+            TensorSpec("classificators", ("batch", 896, 1), doc="per anchor face logit"),
+        ),
+        doc="MediaPipe face_detection_short_range (BlazeFace), converted from TFLite.",
+        extra={"source": "mediapipe==0.10.21 face_detection_short_range.tflite", "license": "Apache-2.0"},
+    )
+)
+
+FACE_LANDMARKS = register(
+    ModelSpec(
+        file_name="face_landmarks.onnx",
+        inputs=(TensorSpec("image", ("batch", 192, 192, 3), doc="RGB rotated face crop, scaled to [0, 1]"),),
+        outputs=(
+            TensorSpec("landmarks", ("batch", 1404), doc="468 x (x, y, z) in 192-pixel crop units"),
+            TensorSpec("face_flag", ("batch", 1), doc="face presence logit (sigmoid -> score)"),
+        ),
+        doc="MediaPipe face_landmark (468-point face mesh), converted from TFLite.",
+        extra={"source": "mediapipe==0.10.21 face_landmark.tflite", "license": "Apache-2.0"},
+    )
+)
+
+IRIS_LANDMARKS = register(
+    ModelSpec(
+        file_name="iris_landmarks.onnx",
+        inputs=(TensorSpec("image", ("batch", 64, 64, 3), doc="RGB eye crop (right eyes mirrored), scaled to [0, 1]"),),
+        outputs=(
+            TensorSpec("eye_contour", ("batch", 213), doc="71 x (x, y, z) eye contour and brow, 64-pixel units"),
+            TensorSpec("iris", ("batch", 15), doc="5 x (x, y, z) iris: centre then 4 contour points"),
+        ),
+        doc="MediaPipe iris_landmark, converted from TFLite.",
+        extra={"source": "mediapipe==0.10.21 iris_landmark.tflite", "license": "Apache-2.0"},
+    )
+)

@@ -7,12 +7,12 @@ tampered file is a clear error instead of garbage weights.
 
 from __future__ import annotations
 
-from .errors import FacsimileError
-
 import hashlib
 import json
 import os
 from pathlib import Path
+
+from .errors import FacsimileError
 
 ADDON_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_NAME = "manifest.json"

@@ -6,13 +6,13 @@ really got and returns it: the UI and the CLI show the device actually used, nev
 
 from __future__ import annotations
 
-from .errors import FacsimileError
-
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
+
+from .errors import FacsimileError
 
 DEVICES = ("auto", "cuda", "cpu")
 

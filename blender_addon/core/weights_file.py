@@ -1,0 +1,92 @@
+"""Weights files a user brings: one frame or a sequence of ARKit weights as JSON, `facsimile solve` output, or a Live
+Link Face CSV. Everything becomes a WeightsSequence: (N, 52) in contract order plus the frame rate when known.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .arkit import weights_from_mapping, weights_to_mapping
+from .atomic_io import atomic_write_text
+from .errors import FacsimileError
+from .livelink_csv import read_livelink_csv
+
+
+@dataclass
+class WeightsSequence:
+    weights: np.ndarray  # (N, 52) float32
+    fps: float | None  # None: a single pose or frames without timing
+    seconds: np.ndarray | None = None  # per-frame times when the source had real timecodes (Live Link)
+
+
+def _frame(obj: object, where: str) -> np.ndarray:
+    if not isinstance(obj, dict):
+        raise FacsimileError(f"{where}: expected an object of ARKit name -> weight, got {type(obj).__name__}")
+    try:
+        return weights_from_mapping(obj)
+    except (ValueError, TypeError) as exc:
+        raise FacsimileError(f"{where}: {exc}") from exc
+
+
+def parse_weights_json(data: object, source: str = "JSON") -> WeightsSequence:
+    """Accepts {"jawOpen": 0.5, ...}, {"fps": 30, "frames": [{...}, ...]} or solve's {"results": [...]}."""
+    if isinstance(data, dict) and "frames" in data:
+        frames = data["frames"]
+        if not isinstance(frames, list) or not frames:
+            raise FacsimileError(f"{source}: 'frames' must be a non-empty list of ARKit weight objects")
+        fps = data.get("fps")
+        if fps is not None and (not isinstance(fps, int | float) or fps <= 0):
+            raise FacsimileError(f"{source}: 'fps' must be a positive number, got {fps!r}")
+        w = np.stack([_frame(f, f"{source} frame {i}") for i, f in enumerate(frames)])
+        return WeightsSequence(w, float(fps) if fps else None)
+    if isinstance(data, dict) and "results" in data:
+        rows, problems = [], []
+        for r in data["results"] or []:
+            name = r.get("file", "?") if isinstance(r, dict) else "?"
+            faces = r.get("faces") if isinstance(r, dict) else None
+            if not faces:
+                problems.append(f"{name} ({r.get('error', 'no face found') if isinstance(r, dict) else 'bad entry'})")
+                continue
+            rows.append(_frame(faces[0].get("weights"), f"{source} result {name}"))
+        if problems:
+            raise FacsimileError(
+                f"{source}: solve results without a usable face: {'; '.join(problems)}. Remove them or re-run solve."
+            )
+        if not rows:
+            raise FacsimileError(f"{source}: solve output holds no results")
+        return WeightsSequence(np.stack(rows), None)
+    return WeightsSequence(_frame(data, source)[None, :], None)
+
+
+def load_weights_file(path: str | Path, source_fps: float | None = None) -> WeightsSequence:
+    """Load .json (any form above) or .csv (Live Link Face) weights, with errors that name the file and problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FacsimileError(f"weights file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        take = read_livelink_csv(path, source_fps=source_fps)
+        return WeightsSequence(take.weights, take.source_fps, take.seconds)
+    if suffix != ".json":
+        raise FacsimileError(f"weights file {path} must be .json or a Live Link Face .csv")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FacsimileError(f"{path} is not valid JSON: {exc}") from exc
+    return parse_weights_json(data, str(path))
+
+
+def write_weights_json(path: str | Path, weights: np.ndarray, fps: float | None = None) -> Path:
+    """(52,) -> a single-frame object; (N, 52) -> {"fps": ..., "frames": [...]}. Written atomically."""
+    w = np.asarray(weights, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise FacsimileError("weights contain NaN or infinite values; nothing written")
+    if w.ndim == 1:
+        payload: object = weights_to_mapping(w)
+    else:
+        payload = {"fps": fps, "frames": [weights_to_mapping(row) for row in w]}
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
