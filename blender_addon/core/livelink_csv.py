@@ -1,5 +1,8 @@
 """Epic's Live Link Face CSV takes: read them as ARKit weights, write ARKit weights back in the same layout.
 
+(read_livelink_csv(path, source_fps=None) -> LiveLinkTake(weights, seconds, source_fps, ...) is the API weights_file
+uses; write_livelink_csv writes a take atomically.)
+
 A take is one row per captured frame: `Timecode,BlendShapeCount,EyeBlinkLeft,...,TongueOut,HeadYaw,...` with the
 timecode as HH:MM:SS:FF.fff (FF = frame at the timecode rate, .fff = sub-frame). Columns are matched by name, case
 insensitively, so files from other tools that keep the ARKit names but reorder or drop the head columns also load.
@@ -9,15 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .arkit import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES, canonical_name
+from .atomic_io import atomic_write_text
 from .errors import FacsimileError
 
 # Live Link Face's own column order (it lists jaw/mouth Right before Left, unlike ARKit's documentation order).
@@ -48,13 +50,13 @@ _STANDARD_RATES = (24, 25, 30, 48, 50, 60, 120)
 
 @dataclass
 class LiveLinkTake:
-    """A loaded take: seconds since the first row, (N, 52) weights in ARKit order, and what columns were missing."""
+    """A loaded take: (N, 52) weights in ARKit order, seconds since the first row, the capture rate, missing columns."""
 
-    times: np.ndarray
     weights: np.ndarray
+    seconds: np.ndarray
+    source_fps: float
     timecodes: list[str]
     missing: list[str]
-    timecode_fps: float
 
 
 def _cap(name: str) -> str:
@@ -80,8 +82,8 @@ def _infer_rate(frames: list[int]) -> float:
     return float(top + 1)
 
 
-def read_csv(path: str | Path, timecode_fps: float | None = None) -> LiveLinkTake:
-    """Load a Live Link Face CSV. timecode_fps None = infer it from the largest frame number in the file."""
+def read_livelink_csv(path: str | Path, source_fps: float | None = None) -> LiveLinkTake:
+    """Load a Live Link Face CSV. source_fps (the timecode rate) None = infer it from the largest frame number seen."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -125,26 +127,26 @@ def read_csv(path: str | Path, timecode_fps: float | None = None) -> LiveLinkTak
             timecodes.append(row[tc_col].strip())
             stamps.append(parse_timecode(row[tc_col]))
     if stamps:
-        rate = float(timecode_fps) if timecode_fps else _infer_rate([s[3] for s in stamps])
+        rate = float(source_fps) if source_fps else _infer_rate([s[3] for s in stamps])
         secs = np.array([h * 3600 + m * 60 + s + (f + fr) / rate for h, m, s, f, fr in stamps], dtype=np.float64)
         # A take that crosses midnight wraps to 00:00:00; unwrap so time keeps increasing.
         secs = secs + 86400.0 * np.cumsum(np.concatenate([[0], np.diff(secs) < -43200]))
         times = secs - secs[0]
     else:
-        rate = float(timecode_fps or 60.0)
+        rate = float(source_fps or 60.0)
         times = np.arange(len(body), dtype=np.float64) / rate
     missing = [n for n in ARKIT_NAMES if INDEX[n] not in columns.values()]
-    return LiveLinkTake(times=times, weights=weights, timecodes=timecodes, missing=missing, timecode_fps=rate)
+    return LiveLinkTake(weights=weights, seconds=times, source_fps=rate, timecodes=timecodes, missing=missing)
 
 
 def resample(take: LiveLinkTake, fps: float) -> np.ndarray:
     """The take at a scene's frame rate: (F, 52) with row k = the latest captured row at or before k / fps."""
     if fps <= 0:
         raise FacsimileError(f"frame rate must be positive, got {fps}")
-    count = int(np.floor(take.times[-1] * fps + 1e-6)) + 1
+    count = int(np.floor(take.seconds[-1] * fps + 1e-6)) + 1
     t = np.arange(count, dtype=np.float64) / fps
-    rows = np.searchsorted(take.times, t + 1e-9, side="right") - 1
-    return take.weights[np.clip(rows, 0, len(take.times) - 1)]
+    rows = np.searchsorted(take.seconds, t + 1e-9, side="right") - 1
+    return take.weights[np.clip(rows, 0, len(take.seconds) - 1)]
 
 
 def format_timecode(seconds: float, fps: float) -> str:
@@ -160,7 +162,7 @@ def format_timecode(seconds: float, fps: float) -> str:
     return f"{h % 24:02d}:{m:02d}:{s:02d}:{f:02d}.{int(round(frac * 1000)) % 1000:03d}"
 
 
-def write_csv(path: str | Path, weights: np.ndarray, fps: float, start_seconds: float = 0.0) -> Path:
+def write_livelink_csv(path: str | Path, weights: np.ndarray, fps: float, start_seconds: float = 0.0) -> Path:
     """Write (N, 52) ARKit weights as a Live Link Face CSV (head/eye rotation columns are 0), atomically."""
     path = Path(path)
     w = np.asarray(weights, dtype=np.float64)
@@ -179,23 +181,3 @@ def write_csv(path: str | Path, weights: np.ndarray, fps: float, start_seconds: 
         writer.writerow([tc, count] + [f"{v:.6g}" for v in row[order]] + ["0"] * len(HEAD_COLUMNS))
     atomic_write_text(path, buf.getvalue())
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write next to the destination and rename, so a crash never leaves half a file where a good one was."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FacsimileError(f"output folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except PermissionError as exc:
-        raise FacsimileError(f"cannot write to {folder}: permission denied; choose a writable output folder") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
