@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench clean
+.PHONY: venv demo test test-slow lint format bench clean models
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
+models: venv
+	$(PY) -m model_training.convert_mediapipe_face --out exported_models
 
 bench: venv
 	$(PY) benchmarks/bench_bake.py
