@@ -32,6 +32,24 @@ def _frame(obj: object, where: str) -> np.ndarray:
         raise FacsimileError(f"{where}: {exc}") from exc
 
 
+def scene_frames(seq: WeightsSequence, scene_fps: float, start_frame: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and weights to key at the scene's rate: timed sources are resampled (linear), untimed ones get one
+    frame per row."""
+    n = seq.weights.shape[0]
+    if seq.fps is None and seq.seconds is None:
+        return start_frame + np.arange(n), seq.weights
+    if scene_fps <= 0:
+        raise FacsimileError(f"scene fps must be positive, got {scene_fps}")
+    seconds = seq.seconds if seq.seconds is not None else np.arange(n) / float(seq.fps)
+    t = seconds - seconds[0]
+    count = int(np.floor(t[-1] * scene_fps + 1e-6)) + 1
+    times = np.arange(count) / scene_fps
+    out = np.empty((count, seq.weights.shape[1]), dtype=np.float32)
+    for c in range(seq.weights.shape[1]):
+        out[:, c] = np.interp(times, t, seq.weights[:, c])
+    return start_frame + np.arange(count), out
+
+
 def parse_weights_json(data: object, source: str = "JSON") -> WeightsSequence:
     """Accepts {"jawOpen": 0.5, ...}, {"fps": 30, "frames": [{...}, ...]} or solve's {"results": [...]}."""
     if isinstance(data, dict) and "frames" in data:
