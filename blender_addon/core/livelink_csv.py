@@ -1,183 +1,192 @@
-"""Epic's Live Link Face CSV takes: read them as ARKit weights, write ARKit weights back in the same layout.
+"""Live Link Face CSV (Epic's iPhone capture app): read and write takes.
 
-(read_livelink_csv(path, source_fps=None) -> LiveLinkTake(weights, seconds, source_fps, ...) is the API weights_file
-uses; write_livelink_csv writes a take atomically.)
-
-A take is one row per captured frame: `Timecode,BlendShapeCount,EyeBlinkLeft,...,TongueOut,HeadYaw,...` with the
-timecode as HH:MM:SS:FF.fff (FF = frame at the timecode rate, .fff = sub-frame). Columns are matched by name, case
-insensitively, so files from other tools that keep the ARKit names but reorder or drop the head columns also load.
+Columns are matched by name (case-insensitive), never by position, because recordings from different app versions
+differ in letter case ("BlendShapeCount" / "BlendshapeCount"). All 52 blendshape columns and the Timecode must be
+there: a take with a missing column would otherwise zero a channel silently. The writer uses the app's column order.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, INDEX, NUM_BLENDSHAPES, canonical_name
-from .atomic_io import atomic_write_text
+from .arkit import ARKIT_NAMES, NUM_BLENDSHAPES
+from .atomic_io import atomic_output
 from .errors import FacsimileError
 
-# Live Link Face's own column order (it lists jaw/mouth Right before Left, unlike ARKit's documentation order).
-LIVELINK_ORDER: tuple[str, ...] = tuple(
-    n
-    for n in (
-        ARKIT_NAMES[:14]
-        + ("jawForward", "jawRight", "jawLeft", "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
-        + ("mouthRight", "mouthLeft")
-        + ARKIT_NAMES[23:]
-    )
-)
-assert sorted(LIVELINK_ORDER) == sorted(ARKIT_NAMES)
-HEAD_COLUMNS: tuple[str, ...] = (
-    "HeadYaw",
-    "HeadPitch",
-    "HeadRoll",
-    "LeftEyeYaw",
-    "LeftEyePitch",
-    "LeftEyeRoll",
-    "RightEyeYaw",
-    "RightEyePitch",
-    "RightEyeRoll",
-)
-_TIMECODE = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})[:;](\d+)(?:\.(\d+))?\s*$")
-_STANDARD_RATES = (24, 25, 30, 48, 50, 60, 120)
+# The app's blendshape column order (JawRight before JawLeft, MouthRight before MouthLeft, as recorded).
+LIVELINK_ORDER: tuple[str, ...] = (
+    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft", "EyeSquintLeft",
+    "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight", "EyeLookOutRight", "EyeLookUpRight",
+    "EyeSquintRight", "EyeWideRight", "JawForward", "JawRight", "JawLeft", "JawOpen", "MouthClose", "MouthFunnel",
+    "MouthPucker", "MouthRight", "MouthLeft", "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft",
+    "MouthFrownRight", "MouthDimpleLeft", "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight",
+    "MouthRollLower", "MouthRollUpper", "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft", "MouthPressRight",
+    "MouthLowerDownLeft", "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight", "BrowDownLeft",
+    "BrowDownRight", "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft",
+    "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
+)  # fmt: skip
+HEAD_COLUMNS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll")
+EYE_COLUMNS: tuple[str, ...] = (
+    "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll",
+)  # fmt: skip
+HEADER: tuple[str, ...] = ("Timecode", "BlendShapeCount") + LIVELINK_ORDER + HEAD_COLUMNS + EYE_COLUMNS
+
+# Column j of a Live Link row holds ARKit channel _LL_TO_ARKIT[j].
+_LL_TO_ARKIT = np.array([ARKIT_NAMES.index(n[0].lower() + n[1:]) for n in LIVELINK_ORDER], dtype=np.int64)
+_RECORDING_RATES = (24.0, 25.0, 30.0, 60.0, 120.0)  # the rates Live Link Face records at
+_TIMECODE = re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})[:;](\d+)(?:\.(\d+))?$")
 
 
 @dataclass
 class LiveLinkTake:
-    """A loaded take: (N, 52) weights in ARKit order, seconds since the first row, the capture rate, missing columns."""
+    """One recording: per-row time in seconds, ARKit weights in contract order, head and eye rotations."""
 
-    weights: np.ndarray
-    seconds: np.ndarray
+    seconds: np.ndarray  # (N,) float64, from the Timecode column
+    weights: np.ndarray  # (N, 52) float32, core.arkit order
+    head: np.ndarray  # (N, 3) yaw, pitch, roll (0 when absent)
+    eyes: np.ndarray  # (N, 6) left yaw/pitch/roll, right yaw/pitch/roll (0 when absent)
     source_fps: float
-    timecodes: list[str]
-    missing: list[str]
 
 
-def _cap(name: str) -> str:
-    return name[0].upper() + name[1:]
-
-
-def parse_timecode(text: str) -> tuple[int, int, int, int, float]:
-    """'HH:MM:SS:FF.fff' -> (h, m, s, frame, sub-frame fraction); a FacsimileError for anything else."""
-    m = _TIMECODE.match(text)
+def parse_timecode(text: str, fps: float) -> float:
+    """'HH:MM:SS:FF[.sub]' -> seconds, where FF(.sub) counts frames at the recording's fps."""
+    m = _TIMECODE.match(text.strip())
     if not m:
-        raise FacsimileError(f"bad Live Link timecode {text!r}; expected HH:MM:SS:FF.fff")
+        raise FacsimileError(f"bad timecode {text!r}; expected HH:MM:SS:FF.mmm")
     h, mi, s, f = (int(g) for g in m.groups()[:4])
-    frac = float("0." + m.group(5)) if m.group(5) else 0.0
-    return h, mi, s, f, frac
-
-
-def _infer_rate(frames: list[int]) -> float:
-    """The smallest standard timecode rate that holds every frame number seen (Live Link Face records at 60)."""
-    top = max(frames, default=0)
-    for rate in _STANDARD_RATES:
-        if top < rate:
-            return float(rate)
-    return float(top + 1)
-
-
-def read_livelink_csv(path: str | Path, source_fps: float | None = None) -> LiveLinkTake:
-    """Load a Live Link Face CSV. source_fps (the timecode rate) None = infer it from the largest frame number seen."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise FacsimileError(f"Live Link CSV {path} does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise FacsimileError(f"{path} is not a text CSV file ({exc.reason})") from exc
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise FacsimileError(f"Live Link CSV {path} is empty")
-    header = [c.strip() for c in rows[0]]
-    columns: dict[int, int] = {}
-    for j, col in enumerate(header):
-        name = canonical_name(col)
-        if name is not None:
-            columns[j] = INDEX[name]
-    if not columns:
-        raise FacsimileError(
-            f"{path} has no ARKit blendshape columns (header starts {', '.join(header[:4])}); "
-            "expected a Live Link Face CSV with columns like Timecode, EyeBlinkLeft, ..., TongueOut"
-        )
-    tc_col = next((j for j, c in enumerate(header) if c.lower() == "timecode"), None)
-    body = rows[1:]
-    if not body:
-        raise FacsimileError(f"Live Link CSV {path} has a header but no frames")
-    weights = np.zeros((len(body), NUM_BLENDSHAPES), dtype=np.float32)
-    stamps: list[tuple[int, int, int, int, float]] = []
-    timecodes: list[str] = []
-    for r, row in enumerate(body, start=2):
-        for j, i in columns.items():
-            try:
-                v = float(row[j])
-            except (IndexError, ValueError) as exc:
-                cell = row[j] if j < len(row) else "(missing)"
-                raise FacsimileError(f"{path} line {r}: column {header[j]} holds {cell!r}, not a number") from exc
-            if not np.isfinite(v):
-                raise FacsimileError(f"{path} line {r}: column {header[j]} is {v}; weights must be finite")
-            weights[r - 2, i] = v
-        if tc_col is not None and tc_col < len(row):
-            timecodes.append(row[tc_col].strip())
-            stamps.append(parse_timecode(row[tc_col]))
-    if stamps:
-        rate = float(source_fps) if source_fps else _infer_rate([s[3] for s in stamps])
-        secs = np.array([h * 3600 + m * 60 + s + (f + fr) / rate for h, m, s, f, fr in stamps], dtype=np.float64)
-        # A take that crosses midnight wraps to 00:00:00; unwrap so time keeps increasing.
-        secs = secs + 86400.0 * np.cumsum(np.concatenate([[0], np.diff(secs) < -43200]))
-        times = secs - secs[0]
-    else:
-        rate = float(source_fps or 60.0)
-        times = np.arange(len(body), dtype=np.float64) / rate
-    missing = [n for n in ARKIT_NAMES if INDEX[n] not in columns.values()]
-    return LiveLinkTake(weights=weights, seconds=times, source_fps=rate, timecodes=timecodes, missing=missing)
-
-
-def resample(take: LiveLinkTake, fps: float) -> np.ndarray:
-    """The take at a scene's frame rate: (F, 52) with row k = the latest captured row at or before k / fps."""
-    if fps <= 0:
-        raise FacsimileError(f"frame rate must be positive, got {fps}")
-    count = int(np.floor(take.seconds[-1] * fps + 1e-6)) + 1
-    t = np.arange(count, dtype=np.float64) / fps
-    rows = np.searchsorted(take.seconds, t + 1e-9, side="right") - 1
-    return take.weights[np.clip(rows, 0, len(take.seconds) - 1)]
+    sub = float("0." + m.group(5)) if m.group(5) else 0.0
+    return h * 3600 + mi * 60 + s + (f + sub) / fps
 
 
 def format_timecode(seconds: float, fps: float) -> str:
-    """Seconds -> 'HH:MM:SS:FF.fff' at the given frame rate."""
-    total_frames = seconds * fps
-    whole = int(np.floor(total_frames + 1e-9))
-    frac = max(0.0, total_frames - whole)
-    fps_i = max(1, int(round(fps)))
-    f = whole % fps_i
-    s_total = whole // fps_i
-    h, rem = divmod(s_total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h % 24:02d}:{m:02d}:{s:02d}:{f:02d}.{int(round(frac * 1000)) % 1000:03d}"
+    whole_frames = seconds * fps
+    frame_total = math.floor(whole_frames + 1e-9)
+    sub = max(0.0, whole_frames - frame_total)
+    fps_int = int(round(fps))
+    secs_total, ff = divmod(frame_total, fps_int)
+    h, rem = divmod(int(secs_total), 3600)
+    mi, s = divmod(rem, 60)
+    return f"{h % 24:02d}:{mi:02d}:{s:02d}:{int(ff):02d}.{int(round(sub * 1000)) % 1000:03d}"
 
 
-def write_livelink_csv(path: str | Path, weights: np.ndarray, fps: float, start_seconds: float = 0.0) -> Path:
-    """Write (N, 52) ARKit weights as a Live Link Face CSV (head/eye rotation columns are 0), atomically."""
+def _infer_fps(frame_fields: list[int], second_fields: list[int]) -> float:
+    """The recording's rate: the frame field just before a seconds roll-over is fps - 1; without a roll-over, the
+    smallest recording rate above the largest frame field seen."""
+    top = max(frame_fields, default=0)
+    for i in range(1, len(frame_fields)):
+        if second_fields[i] == second_fields[i - 1] + 1 and frame_fields[i] < frame_fields[i - 1]:
+            rate = float(frame_fields[i - 1] + 1)
+            if rate in _RECORDING_RATES and top < rate:
+                return rate
+    for rate in _RECORDING_RATES:
+        if top < rate:
+            return rate
+    raise FacsimileError(f"timecode frame field reaches {top}; give the recording's frame rate explicitly")
+
+
+def read_livelink_csv(path: str | Path, source_fps: float | None = None) -> LiveLinkTake:
+    """Parse a Live Link Face CSV; missing columns, NaN values and bad timecodes raise FacsimileError."""
     path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError as exc:
+        raise FacsimileError(f"CSV file {path} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise FacsimileError(f"{path} is not a text CSV file") from exc
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise FacsimileError(f"{path} is empty; expected a Live Link Face CSV with a header row")
+    header = [h.strip() for h in rows[0]]
+    col = {h.lower(): i for i, h in enumerate(header)}
+    required = ("Timecode",) + LIVELINK_ORDER
+    missing = [c for c in required if c.lower() not in col]
+    if missing:
+        raise FacsimileError(
+            f"{path} is missing Live Link Face column(s): {', '.join(missing)}. "
+            "Export the take again from Live Link Face, or write the 52 ARKit columns plus Timecode."
+        )
+    body = rows[1:]
+    if not body:
+        raise FacsimileError(f"{path} has a header but no data rows")
+    n = len(body)
+    weights_ll = np.zeros((n, NUM_BLENDSHAPES), dtype=np.float64)
+    extras = np.zeros((n, 9), dtype=np.float64)
+    extra_cols = HEAD_COLUMNS + EYE_COLUMNS
+    timecodes: list[str] = []
+    for r, row in enumerate(body, start=2):
+        if len(row) < len(header):
+            raise FacsimileError(f"{path} line {r}: {len(row)} fields, header has {len(header)}")
+        timecodes.append(row[col["timecode"]].strip())
+        for j, name in enumerate(LIVELINK_ORDER):
+            weights_ll[r - 2, j] = _number(row[col[name.lower()]], path, r, name)
+        for j, name in enumerate(extra_cols):
+            if name.lower() in col:
+                extras[r - 2, j] = _number(row[col[name.lower()]], path, r, name)
+    parsed = []
+    for r, tc in enumerate(timecodes, start=2):
+        m = _TIMECODE.match(tc)
+        if not m:
+            raise FacsimileError(f"{path} line {r}: bad timecode {tc!r}; expected HH:MM:SS:FF.mmm")
+        parsed.append(m.groups())
+    frame_fields = [int(g[3]) for g in parsed]
+    second_fields = [int(g[0]) * 3600 + int(g[1]) * 60 + int(g[2]) for g in parsed]
+    fps = float(source_fps) if source_fps else _infer_fps(frame_fields, second_fields)
+    seconds = np.array([parse_timecode(t, fps) for t in timecodes], dtype=np.float64)
+    # A take that runs past midnight wraps to 00:00:00; unwrap so time keeps increasing.
+    seconds = seconds + 86400.0 * np.cumsum(np.concatenate([[0], np.diff(seconds) < -43200]))
+    if np.any(np.diff(seconds) <= 0):
+        raise FacsimileError(f"{path}: timecodes are not strictly increasing (is the source fps {fps} right?)")
+    weights = np.zeros_like(weights_ll, dtype=np.float32)
+    weights[:, _LL_TO_ARKIT] = weights_ll
+    return LiveLinkTake(seconds=seconds, weights=weights, head=extras[:, :3], eyes=extras[:, 3:], source_fps=fps)
+
+
+def _number(text: str, path: Path, line: int, column: str) -> float:
+    try:
+        v = float(text)
+    except ValueError as exc:
+        raise FacsimileError(f"{path} line {line}, column {column}: {text!r} is not a number") from exc
+    if not math.isfinite(v):
+        raise FacsimileError(f"{path} line {line}, column {column}: value is {text}; NaN/inf are not allowed")
+    return v
+
+
+def write_livelink_csv(
+    path: str | Path,
+    weights: np.ndarray,
+    fps: float,
+    *,
+    start_seconds: float = 0.0,
+    head: np.ndarray | None = None,
+    eyes: np.ndarray | None = None,
+) -> Path:
+    """Write (N, 52) ARKit weights (contract order) as a Live Link Face take, one row per frame at `fps`."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2 or w.shape[1] != NUM_BLENDSHAPES:
-        raise FacsimileError(f"expected (frames, {NUM_BLENDSHAPES}) weights, got shape {w.shape}")
+        raise FacsimileError(f"expected (frames, 52) weights, got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise FacsimileError("weights contain NaN or infinite values; nothing written")
     if fps <= 0:
         raise FacsimileError(f"frame rate must be positive, got {fps}")
-    header = ["Timecode", "BlendShapeCount"] + [_cap(n) for n in LIVELINK_ORDER] + list(HEAD_COLUMNS)
-    order = [INDEX[n] for n in LIVELINK_ORDER]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    count = NUM_BLENDSHAPES + len(HEAD_COLUMNS)
-    for k, row in enumerate(w):
-        tc = format_timecode(start_seconds + k / fps, fps)
-        writer.writerow([tc, count] + [f"{v:.6g}" for v in row[order]] + ["0"] * len(HEAD_COLUMNS))
-    atomic_write_text(path, buf.getvalue())
+    n = w.shape[0]
+    head = np.zeros((n, 3)) if head is None else np.asarray(head, dtype=np.float64).reshape(n, 3)
+    eyes = np.zeros((n, 6)) if eyes is None else np.asarray(eyes, dtype=np.float64).reshape(n, 6)
+    count = NUM_BLENDSHAPES + len(HEAD_COLUMNS) + len(EYE_COLUMNS)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(HEADER)
+            for i in range(n):
+                row = [format_timecode(start_seconds + i / fps, fps), count]
+                row += [f"{v:.6g}" for v in w[i, _LL_TO_ARKIT]]
+                row += [f"{v:.6g}" for v in head[i]] + [f"{v:.6g}" for v in eyes[i]]
+                writer.writerow(row)
     return path
