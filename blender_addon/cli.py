@@ -14,7 +14,6 @@ import sys
 # Sub-command modules, in the order `facsimile --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "apply",
-    "demo",
 )
 
 _PACKAGE = __package__ or "blender_addon"
