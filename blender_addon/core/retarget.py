@@ -260,9 +260,16 @@ def _resolve(candidates: Mapping[str, Sequence[str]], shape_keys: Iterable[str])
 
 
 def best_preset(shape_keys: Sequence[str]) -> str:
-    """The preset that matches the most ARKit channels on this character (ties: the order of PRESETS)."""
-    scores = {p: sum(1 for b in _resolve(preset_targets(p), shape_keys) if b.targets) for p in PRESETS}
-    return max(PRESETS, key=lambda p: scores[p])
+    """The preset matching the most ARKit channels; ties go to the one whose letter case matches exactly."""
+    exact = set(shape_keys)
+
+    def score(p: str) -> tuple[int, int]:
+        candidates = preset_targets(p)
+        matched = sum(1 for b in _resolve(candidates, shape_keys) if b.targets)
+        same_case = sum(1 for n in ARKIT_NAMES for t in candidates[n] if t in exact)
+        return matched, same_case
+
+    return max(PRESETS, key=score)
 
 
 def build_retarget_map(
