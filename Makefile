@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench clean models
+.PHONY: venv demo test test-slow lint format bench clean models addon addon-dev
 
 venv: $(STAMP)
 
@@ -37,6 +37,14 @@ format: venv
 ## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
 models: venv
 	$(PY) -m model_training.convert_mediapipe_face --out exported_models
+
+## Blender extension zips in dist/, one per platform, with the pinned wheels (downloaded once into build/wheels/).
+addon: venv
+	$(PY) build_addon.py --out dist
+
+## Development zips in dist/ without wheels (no network).
+addon-dev: venv
+	$(PY) build_addon.py --no-wheels --out dist
 
 bench: venv
 	$(PY) benchmarks/bench_bake.py

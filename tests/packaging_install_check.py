@@ -1,0 +1,148 @@
+"""Run in a FRESH Python process with bpy: install a Facsimile extension zip the way Blender does, use it, remove it.
+
+    BLENDER_USER_RESOURCES=<empty tmp folder> python tests/packaging_install_check.py ZIP RESULT_JSON [PHOTO]
+
+It installs with bpy.ops.extensions.package_install_files (Blender's Install from Disk / drag and drop operator) into
+the user_default repository, enables the add-on, loads every shipped model from the installed copy, applies PHOTO to
+the demo character when the add-on has both, then disables and uninstalls it. Facts (not verdicts) go to RESULT_JSON
+so tests/test_packaging.py makes the assertions; a step that raises records its traceback and stops there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+PKG_ID = "facsimile"
+REPO_MODULE = "user_default"
+MODULE = f"bl_ext.{REPO_MODULE}.{PKG_ID}"
+
+
+def _files_under(folder: Path) -> list[str]:
+    if not folder.exists():
+        return []
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _demo_builder(module):
+    """The demo character module's builder (the add-on's own code), or None."""
+    for name in ("build_demo_character", "create_demo_character", "build", "create"):
+        fn = getattr(module, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def run(zip_path: str, photo: str, res: dict) -> None:
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    prefs = bpy.context.preferences
+    ext_root = Path(bpy.utils.user_resource("EXTENSIONS"))
+    repo_dir = ext_root / REPO_MODULE
+    res["extensions_root"] = str(ext_root)
+    res["repo_dir"] = str(repo_dir)
+    res["files_before"] = _files_under(repo_dir)
+    types_before = set(dir(bpy.types))
+    scene_props_before = {p.identifier for p in bpy.types.Scene.bl_rna.properties}
+    object_props_before = {p.identifier for p in bpy.types.Object.bl_rna.properties}
+
+    res["step"] = "install"
+    ret = bpy.ops.extensions.package_install_files(filepath=zip_path, repo=REPO_MODULE, enable_on_install=True)
+    res["install"] = sorted(ret)
+    res["enabled"] = MODULE in prefs.addons
+    package = sys.modules.get(MODULE)
+    res["package_file"] = getattr(package, "__file__", None)
+    res["installed_files"] = _files_under(repo_dir / PKG_ID)
+    res["registered_types"] = sorted(set(dir(bpy.types)) - types_before)
+    res["operators"] = sorted(op for op in dir(bpy.ops.facsimile)) if hasattr(bpy.ops, "facsimile") else []
+
+    res["step"] = "models"
+    store = importlib.import_module(f"{MODULE}.core.model_store")
+    onnx_session = importlib.import_module(f"{MODULE}.core.onnx_session")
+    folder = store.models_dir()
+    res["models_dir"] = str(folder)
+    loaded = {}
+    for name in sorted(store.read_manifest(folder)["models"]):
+        session, info = onnx_session.create_session(store.verified_model_path(name), "cpu")
+        loaded[name] = {"inputs": [i.name for i in session.get_inputs()], "device": info.device}
+    res["models_loaded"] = loaded
+    res["onnxruntime_file"] = sys.modules["onnxruntime"].__file__
+
+    res["step"] = "photo"
+    try:
+        demo = importlib.import_module(f"{MODULE}.demo_character")
+    except ModuleNotFoundError:
+        demo = None
+    builder = _demo_builder(demo) if demo else None
+    if demo is None:
+        res["photo"] = {"skipped": "the add-on has no demo_character module"}
+    elif builder is None:
+        res["photo"] = {"skipped": "demo_character has no build_demo_character() function"}
+    elif "apply_photo" not in res["operators"]:
+        res["photo"] = {"skipped": "the enabled add-on registers no facsimile.apply_photo operator"}
+    elif not photo:
+        res["photo"] = {"skipped": "no photo given"}
+    else:
+        made = builder(bpy.context) if builder.__code__.co_argcount else builder()
+        obj = made if isinstance(made, bpy.types.Object) else bpy.context.active_object
+        for other in bpy.context.view_layer.objects:
+            other.select_set(False)
+        bpy.context.view_layer.objects.active = obj
+        obj.select_set(True)
+        if hasattr(bpy.context.scene, "facsimile"):
+            bpy.context.scene.facsimile.target = obj
+        keys = obj.data.shape_keys.key_blocks
+        before = {k.name: k.value for k in keys}
+        ret = bpy.ops.facsimile.apply_photo(filepath=photo)
+        after = {k.name: k.value for k in keys}
+        res["photo"] = {
+            "result": sorted(ret),
+            "object": obj.name,
+            "shape_keys": len(keys),
+            "changed": sorted(n for n in after if abs(after[n] - before.get(n, 0.0)) > 1e-4),
+            "values": after,
+            "module_file": sys.modules[f"{MODULE}.operators"].__file__,
+        }
+
+    res["step"] = "disable"
+    bpy.ops.preferences.addon_disable(module=MODULE)
+    res["types_after_disable"] = sorted(set(dir(bpy.types)) - types_before)
+    res["scene_props_after_disable"] = sorted(
+        {p.identifier for p in bpy.types.Scene.bl_rna.properties} - scene_props_before
+    )
+    res["object_props_after_disable"] = sorted(
+        {p.identifier for p in bpy.types.Object.bl_rna.properties} - object_props_before
+    )
+
+    res["step"] = "uninstall"
+    repo_index = [r.module for r in prefs.extensions.repos].index(REPO_MODULE)
+    ret = bpy.ops.extensions.package_uninstall(repo_index=repo_index, pkg_id=PKG_ID)
+    res["uninstall"] = sorted(ret)
+    res["addon_left"] = MODULE in prefs.addons
+    res["files_left"] = [f for f in _files_under(ext_root) if not f.startswith(".cache/")]
+    res["repo_checkout_imported"] = sorted(k for k in sys.modules if k.split(".")[0] == "blender_addon")
+    res["step"] = "done"
+
+
+def main() -> int:
+    zip_path, result_path = sys.argv[1], sys.argv[2]
+    photo = sys.argv[3] if len(sys.argv) > 3 else ""
+    if not os.environ.get("BLENDER_USER_RESOURCES"):
+        print("set BLENDER_USER_RESOURCES to an empty temporary folder", file=sys.stderr)
+        return 2
+    res: dict = {}
+    try:
+        run(zip_path, photo, res)
+    except Exception:
+        res["error"] = traceback.format_exc()
+    Path(result_path).write_text(json.dumps(res, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
