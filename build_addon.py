@@ -503,14 +503,21 @@ def build(
     out_dir: Path,
     platforms: list[str] | None = None,
     with_wheels: bool = True,
-    addon_dir: Path = ADDON_DIR,
-    models_dir: Path = MODELS_DIR,
-    requirements: Path = REQUIREMENTS,
-    wheel_cache: Path = DEFAULT_WHEEL_CACHE,
+    addon_dir: Path | None = None,
+    models_dir: Path | None = None,
+    requirements: Path | None = None,
+    wheel_cache: Path | None = None,
     blender_ext_path: Path | None = None,
     allow_download: bool = True,
 ) -> list[BuiltZip]:
-    """Check every input, then write one validated zip per platform into out_dir. Raises BuildError on bad input."""
+    """Check every input, then write one validated zip per platform into out_dir. Raises BuildError on bad input.
+
+    Folders left as None are the repository's: blender_addon/, exported_models/, requirements.txt, build/wheels/.
+    """
+    addon_dir = addon_dir or ADDON_DIR
+    models_dir = models_dir or MODELS_DIR
+    requirements = requirements or REQUIREMENTS
+    wheel_cache = wheel_cache or DEFAULT_WHEEL_CACHE
     blender_ext_path = blender_ext_path or find_blender_ext()
     ext = load_blender_ext(blender_ext_path)
     text, manifest = read_manifest(addon_dir, ext)

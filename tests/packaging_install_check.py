@@ -37,6 +37,44 @@ def _demo_builder(module):
     return None
 
 
+def _run_bundled_wheels(site: Path, models: Path) -> dict:
+    """Import the wheels Blender installed, in an isolated Python that sees only them and numpy (as in Blender).
+
+    In this bpy-as-a-module setup the venv's own onnxruntime would win the import inside this process, so the
+    bundled copies are proven in a child process with no site-packages but the extension's and a numpy-only folder.
+    """
+    import subprocess
+    import tempfile
+
+    import numpy
+
+    numpy_dir = Path(numpy.__file__).parent
+    with tempfile.TemporaryDirectory() as only_numpy:
+        for src in (numpy_dir, numpy_dir.parent / "numpy.libs"):
+            if src.exists():
+                os.symlink(src, Path(only_numpy) / src.name)
+        model = sorted(models.glob("*.onnx"))[0]
+        code = (
+            "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+            "import numpy as np, onnxruntime as ort, cv2\n"
+            "s = ort.InferenceSession(sys.argv[3], providers=['CPUExecutionProvider'])\n"
+            "i = s.get_inputs()[0]\n"
+            "shape = [d if isinstance(d, int) else 1 for d in i.shape]\n"
+            "out = s.run(None, {i.name: np.zeros(shape, np.float32)})\n"
+            "print(json.dumps({'onnxruntime': ort.__file__, 'cv2': cv2.__file__, 'outputs': len(out),"
+            " 'providers': ort.get_available_providers()}))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", code, str(site), only_numpy, str(model)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run(zip_path: str, photo: str, res: dict) -> None:
     import bpy
 
@@ -59,6 +97,9 @@ def run(zip_path: str, photo: str, res: dict) -> None:
     res["package_file"] = getattr(package, "__file__", None)
     res["installed_files"] = _files_under(repo_dir / PKG_ID)
     res["registered_types"] = sorted(set(dir(bpy.types)) - types_before)
+    site = ext_root / ".local" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    res["wheel_site_packages"] = sorted(p.name for p in site.iterdir()) if site.is_dir() else []
+    res["wheel_site_on_path"] = str(site) in sys.path
     res["operators"] = sorted(op for op in dir(bpy.ops.facsimile)) if hasattr(bpy.ops, "facsimile") else []
 
     res["step"] = "models"
@@ -72,6 +113,10 @@ def run(zip_path: str, photo: str, res: dict) -> None:
         loaded[name] = {"inputs": [i.name for i in session.get_inputs()], "device": info.device}
     res["models_loaded"] = loaded
     res["onnxruntime_file"] = sys.modules["onnxruntime"].__file__
+
+    if res["wheel_site_packages"]:
+        res["step"] = "bundled_wheels"
+        res["bundled_wheels_run"] = _run_bundled_wheels(site, folder)
 
     res["step"] = "photo"
     try:

@@ -429,4 +429,11 @@ def test_release_build_with_real_wheels(tmp_path: Path) -> None:
         assert any(w.startswith(flavour) for w in b.wheels)
         assert any(w.startswith("opencv_python_headless-") for w in b.wheels)
     res = _install_in_fresh_bpy(by_platform["linux-x64"].path, tmp_path, None)
-    assert res["enabled"] and res["models_loaded"] and res["files_left"] == []
+    assert res["enabled"] and res["models_loaded"]
+    assert {"onnxruntime", "cv2"} <= set(res["wheel_site_packages"])  # Blender installed the bundled wheels
+    run = res["bundled_wheels_run"]  # ...and they run a shipped model with nothing but numpy beside them
+    site = Path(res["extensions_root"]) / ".local"
+    assert "error" not in run, run.get("error")
+    assert Path(run["onnxruntime"]).is_relative_to(site) and Path(run["cv2"]).is_relative_to(site)
+    assert "CUDAExecutionProvider" in run["providers"]  # the GPU build (CUDA is used when CUDA 13 + cuDNN 9 load)
+    assert res["files_left"] == []  # uninstalling removed the wheels too
