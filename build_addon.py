@@ -494,9 +494,11 @@ def write_zip(entries: list[Entry], out_path: Path, blender_ext_path: Path) -> N
         tmp.unlink(missing_ok=True)
 
 
-def zip_name(manifest: dict, platform: str) -> str:
-    """Blender's `--split-platforms` naming: <id>-<version>-<platform with underscores>.zip."""
-    return f"{manifest['id']}-{manifest['version']}-{platform.replace('-', '_')}.zip"
+def zip_name(manifest: dict, platform: str, with_wheels: bool = True) -> str:
+    """Blender's `--split-platforms` naming, <id>-<version>-<platform with underscores>.zip; development zips end in
+    -nowheels so one is never mistaken for a release (it runs only where onnxruntime and cv2 are already importable)."""
+    suffix = "" if with_wheels else "-nowheels"
+    return f"{manifest['id']}-{manifest['version']}-{platform.replace('-', '_')}{suffix}.zip"
 
 
 def build(
@@ -539,7 +541,7 @@ def build(
         rel_wheels = [f"./{ZIP_WHEELS_DIR}/{w.name}" for w in wheels]
         entries = [Entry(MANIFEST_NAME, data=manifest_for_zip(text, manifest, platform, rel_wheels, ext))]
         entries += common + [Entry(f"{ZIP_WHEELS_DIR}/{w.name}", source=w) for w in wheels]
-        out_path = out_dir / zip_name(manifest, platform)
+        out_path = out_dir / zip_name(manifest, platform, with_wheels)
         write_zip(entries, out_path, blender_ext_path)
         built.append(
             BuiltZip(platform, out_path, tuple(w.name for w in wheels), out_path.stat().st_size, _sha256(out_path))

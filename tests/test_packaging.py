@@ -110,7 +110,7 @@ def test_dev_build_contents(tmp_path: Path, models: Path, blender_ext) -> None:
     built = _build(out, models)
     assert [b.platform for b in built] == list(PLATFORMS)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"facsimile-0.1.0-{p.replace('-', '_')}.zip" for p in PLATFORMS
+        f"facsimile-0.1.0-{p.replace('-', '_')}-nowheels.zip" for p in PLATFORMS
     )
     source_py = {
         p.relative_to(build_addon.ADDON_DIR).as_posix()
@@ -145,6 +145,19 @@ def test_dev_build_contents(tmp_path: Path, models: Path, blender_ext) -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert b.size == b.path.stat().st_size
+
+
+def test_excluded_paths(tmp_path: Path, models: Path, addon_copy: Path) -> None:
+    """Tests, caches, hidden files and a checkout's own models/ or wheels/ never reach the zip."""
+    for junk in ("tests/test_x.py", "core/__pycache__/x.cpython-311.pyc", ".ruff_cache/x", "models/stale.onnx",
+                 "wheels/x-1.0-py3-none-any.whl", "old.zip", ".hidden.py"):  # fmt: skip
+        (addon_copy / junk).parent.mkdir(parents=True, exist_ok=True)
+        (addon_copy / junk).write_bytes(b"junk")
+    (built,) = _build(tmp_path / "dist", models, addon_dir=addon_copy, platforms=["linux-x64"])
+    with zipfile.ZipFile(built.path) as zf:
+        names = zf.namelist()
+    assert not [n for n in names if n.startswith(("tests/", "wheels/", ".")) or n.endswith((".pyc", ".zip"))]
+    assert "models/stale.onnx" not in names and "models/relu.onnx" in names
 
 
 def test_installed_layout_finds_models_first(tmp_path: Path, models: Path) -> None:
@@ -309,7 +322,7 @@ def test_cli_reports_errors_and_prints_table(tmp_path: Path, models: Path, capsy
         == 0
     )
     printed = capsys.readouterr().out
-    assert "facsimile-0.1.0-linux_x64.zip" in printed and "MiB" in printed
+    assert "facsimile-0.1.0-linux_x64-nowheels.zip" in printed and "MiB" in printed
 
 
 def test_bundled_wheels_need_no_undeclared_dependencies(models: Path) -> None:
