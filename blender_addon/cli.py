@@ -14,6 +14,8 @@ import sys
 # Sub-command modules, in the order `facsimile --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "apply",
+    "demo",
+    "solve",
 )
 
 _PACKAGE = __package__ or "blender_addon"

@@ -1,0 +1,678 @@
+"""The demo character's head, in pure numpy: vertices, faces, materials and one delta per ARKit shape.
+
+Why procedural: the project ships no downloaded asset, yet every path (weights -> shape keys, the preview, the tests)
+needs a face whose 52 ARKit keys visibly do what their names say. The head is one mesh made of parts (skin with a mouth
+slit, eyeballs, eyelid shells, teeth, tongue, mouth cavity) so that a user maps a single object.
+
+Frame (Blender's): metres, origin at the head centre, +Z up, the face looks down -Y, the character's left is +X (ARKit's
+"Left" is the character's left, which is the image right when the face looks at the camera).
+
+Shapes are built from region masks with smooth falloffs; the jaw, eyeballs and eyelids are rotations (about the jaw
+hinge, the eye centre), evaluated at the full angle so that the key's target is a true hinge pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .arkit import ARKIT_NAMES, INDEX
+
+# Head proportions (half extents, metres).
+HEAD_A, HEAD_B, HEAD_C = 0.100, 0.115, 0.130  # x (width), y (depth), z (height)
+NLON, NLAT = 128, 96  # skin resolution (columns around, rows pole to pole)
+
+Z_MOUTH = -0.058  # mouth slit height (target; the nearest skin row is used)
+X_CORNER = 0.033  # half mouth width
+EYE_X, EYE_Z = 0.040, 0.018  # eye centre (x for the left eye; the right eye is mirrored)
+EYE_R = 0.021  # eyeball radius
+EYE_SINK = 0.55  # eye centre depth behind the skin, in eyeball radii
+LID_R_UP, LID_R_LO = 1.13, 1.10  # eyelid shell radii, in eyeball radii (upper in front so a blink overlaps)
+JAW_PIVOT = np.array([0.0, 0.0, -0.012])  # the jaw hinge (between the ears)
+JAW_OPEN_DEG = 20.0
+
+# Upper/lower eyelid edge elevations (degrees above the eye's horizontal plane) at rest and per shape.
+LID_UP_REST, LID_LO_REST = 22.0, -28.0
+LID_TOP, LID_BOTTOM = 82.0, -82.0
+
+PART_NAMES: tuple[str, ...] = (
+    "skin",
+    "eye_L",
+    "eye_R",
+    "lid_upper_L",
+    "lid_lower_L",
+    "lid_upper_R",
+    "lid_lower_R",
+    "teeth_upper",
+    "teeth_lower",
+    "tongue",
+    "mouth_inside",
+)
+PART = {n: i for i, n in enumerate(PART_NAMES)}
+
+# Materials: name -> RGBA base colour (chosen to read in Workbench's studio light).
+MATERIALS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
+    ("FacsimileSkin", (0.80, 0.58, 0.47, 1.0)),
+    ("FacsimileLips", (0.66, 0.25, 0.25, 1.0)),
+    ("FacsimileBrow", (0.22, 0.13, 0.08, 1.0)),
+    ("FacsimileSclera", (0.93, 0.93, 0.90, 1.0)),
+    ("FacsimileIris", (0.17, 0.42, 0.55, 1.0)),
+    ("FacsimilePupil", (0.02, 0.02, 0.02, 1.0)),
+    ("FacsimileLash", (0.08, 0.05, 0.04, 1.0)),
+    ("FacsimileTeeth", (0.95, 0.93, 0.85, 1.0)),
+    ("FacsimileTongue", (0.78, 0.33, 0.36, 1.0)),
+    ("FacsimileMouth", (0.22, 0.05, 0.06, 1.0)),
+)
+MAT = {n.removeprefix("Facsimile").lower(): i for i, (n, _) in enumerate(MATERIALS)}
+
+
+@dataclass
+class HeadGeometry:
+    """Everything Blender needs to build the head, plus named landmark vertices for tests and previews."""
+
+    vertices: np.ndarray  # (V, 3) float32, basis positions
+    faces: list[tuple[int, ...]]  # quads and triangles, outward winding
+    face_materials: np.ndarray  # (F,) int32 index into MATERIALS
+    deltas: np.ndarray  # (52, V, 3) float32, ARKit order
+    part: np.ndarray  # (V,) int32 index into PART_NAMES
+    landmarks: dict[str, int] = field(default_factory=dict)
+    eye_centres: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def delta(self, name: str) -> np.ndarray:
+        return self.deltas[INDEX[name]]
+
+
+def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    """0 at e0, 1 at e1 (either order), C1 in between."""
+    t = np.clip((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _gauss(x: np.ndarray, z: np.ndarray, cx: float, cz: float, sx: float, sz: float) -> np.ndarray:
+    return np.exp(-(((x - cx) / sx) ** 2) - ((z - cz) / sz) ** 2)
+
+
+def rotate(points: np.ndarray, pivot: np.ndarray, axis: np.ndarray, angle: np.ndarray | float) -> np.ndarray:
+    """Rotate points about an axis through pivot (Rodrigues); angle may be per point (radians)."""
+    k = np.asarray(axis, dtype=np.float64)
+    k = k / np.linalg.norm(k)
+    p = np.asarray(points, dtype=np.float64) - pivot
+    a = np.broadcast_to(np.asarray(angle, dtype=np.float64), (p.shape[0],))[:, None]
+    cos, sin = np.cos(a), np.sin(a)
+    return pivot + p * cos + np.cross(k, p) * sin + k * (p @ k)[:, None] * (1.0 - cos)
+
+
+class _Builder:
+    """Accumulates parts into one vertex/face list."""
+
+    def __init__(self) -> None:
+        self.verts: list[np.ndarray] = []
+        self.faces: list[tuple[int, ...]] = []
+        self.mats: list[int] = []
+        self.parts: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, verts: np.ndarray, faces: list[tuple[int, ...]], mats: list[int], part: int) -> int:
+        """Append a part; returns its first vertex index."""
+        start = self.count
+        self.verts.append(np.asarray(verts, dtype=np.float64))
+        self.faces.extend(tuple(int(i) + start for i in f) for f in faces)
+        self.mats.extend(mats)
+        self.parts.append(np.full(len(verts), part, dtype=np.int32))
+        self.count += len(verts)
+        return start
+
+
+def _orient_outward(verts: np.ndarray, faces: list[tuple[int, ...]], centre: np.ndarray) -> list[tuple[int, ...]]:
+    """Flip a part's faces if most of them face its centre, so smooth shading and Workbench light read right."""
+    score = 0.0
+    for f in faces:
+        p = verts[list(f)]
+        n = np.cross(p[1] - p[0], p[2] - p[0])
+        score += float(n @ (p.mean(axis=0) - centre))
+    return faces if score >= 0 else [tuple(reversed(f)) for f in faces]
+
+
+def _grid_faces(rows: int, cols: int, wrap: bool) -> list[tuple[int, ...]]:
+    """Quads of a rows x cols vertex grid (row-major), optionally closed around the columns."""
+    faces = []
+    for r in range(rows - 1):
+        for c in range(cols if wrap else cols - 1):
+            c1 = (c + 1) % cols
+            faces.append((r * cols + c, r * cols + c1, (r + 1) * cols + c1, (r + 1) * cols + c))
+    return faces
+
+
+def _uv_sphere(
+    centre: np.ndarray, radii: np.ndarray, polar: np.ndarray, segments: int, axis: str = "y-"
+) -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray]:
+    """A sphere whose poles lie on `axis` ('y-': front pole looks down -Y, 'z': poles up/down).
+
+    polar: ring angles in (0, pi) from the first pole. Returns vertices, faces, and each face's mean polar angle.
+    """
+    az = np.linspace(0.0, 2 * np.pi, segments, endpoint=False)
+    pa, aa = np.meshgrid(polar, az, indexing="ij")
+    s = np.sin(pa)
+    if axis == "y-":
+        local = np.stack([s * np.cos(aa), -np.cos(pa), s * np.sin(aa)], axis=-1).reshape(-1, 3)
+        first, last = np.array([0.0, -1.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    else:
+        local = np.stack([s * np.cos(aa), s * np.sin(aa), -np.cos(pa)], axis=-1).reshape(-1, 3)
+        first, last = np.array([0.0, 0.0, -1.0]), np.array([0.0, 0.0, 1.0])
+    verts = np.vstack([first, local, last]) * radii + centre
+    n = len(polar)
+    ring = 1
+    faces: list[tuple[int, ...]] = []
+    face_polar: list[float] = []
+    for c in range(segments):
+        faces.append((0, ring + (c + 1) % segments, ring + c))
+        face_polar.append(polar[0] / 2)
+    for r in range(n - 1):
+        for c in range(segments):
+            c1 = (c + 1) % segments
+            a, b = ring + r * segments, ring + (r + 1) * segments
+            faces.append((a + c, a + c1, b + c1, b + c))
+            face_polar.append((polar[r] + polar[r + 1]) / 2)
+    top = 1 + n * segments
+    for c in range(segments):
+        a = ring + (n - 1) * segments
+        faces.append((top, a + c, a + (c + 1) % segments))
+        face_polar.append((polar[-1] + np.pi) / 2)
+    faces = _orient_outward(verts, faces, centre)
+    return verts, faces, np.asarray(face_polar)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Skin
+
+
+@dataclass
+class _Skin:
+    verts: np.ndarray
+    faces: list[tuple[int, ...]]
+    mats: list[int]
+    base_xz: np.ndarray  # (V, 2) x, z before the forward feature displacement (masks are defined on these)
+    upper_side: np.ndarray  # (V,) 1 above the mouth slit, 0 below, 0.5 on the slit row outside the slit
+    lower_copy: np.ndarray  # (V,) bool: the slit's lower-lip duplicate
+    slit_upper: np.ndarray  # indices of the slit's upper-lip vertices (sorted by x)
+    slit_lower: np.ndarray  # their lower-lip duplicates
+    corners: tuple[int, int]  # mouth corner vertices (left = +x, right)
+    lip_bulge: np.ndarray  # (V,) forward lip displacement built into the basis
+    z_mouth: float
+    front: np.ndarray  # (V,) 1 on the face, 0 at the back of the head
+
+
+def _brow_line(ax: np.ndarray) -> np.ndarray:
+    """Height of the eyebrow's centre line as a function of |x| (an arch over the eye)."""
+    return 0.050 + 0.007 * np.clip(1 - ((ax - 0.043) / 0.034) ** 2, 0, 1)
+
+
+def _build_skin() -> _Skin:
+    rows = np.arange(1, NLAT)
+    s = 2 * rows / NLAT - 1
+    theta = (np.pi / 2) * (0.5 * s + 0.5 * s**3)  # denser near the face's middle
+    cols = np.arange(NLON)
+    u = 2 * (cols - NLON / 2) / NLON
+    phi = np.pi * (0.45 * u + 0.55 * u**3)  # denser at the front (phi = 0 looks down -Y)
+    rm = int(np.argmin(np.abs(theta - np.arcsin(Z_MOUTH / HEAD_C))))
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    nr = len(rows)
+
+    x = HEAD_A * np.cos(th) * np.sin(ph)
+    z = HEAD_C * np.sin(th)
+    depth = np.cos(th) * np.cos(ph)  # > 0 at the front
+    p = np.where(depth > 0, 0.55, 1.0)  # flatter face, round back of the head
+    y = -HEAD_B * np.sign(depth) * np.abs(depth) ** p
+    x = x * (1 - 0.22 * smoothstep(-0.02, -0.125, z))  # narrower jaw and chin
+    front = smoothstep(0.12, 0.5, depth)
+
+    # Forward features on the face (masks in x, z): nose, brow ridge, cheeks, chin, lips.
+    ax = np.abs(x)
+    nose = (
+        0.024 * _gauss(x, z, 0, -0.024, 0.013, 0.013)
+        + 0.011 * _gauss(x, z, 0, 0.004, 0.008, 0.024)
+        + 0.007 * _gauss(ax, z, 0.015, -0.031, 0.008, 0.007)
+    )
+    ridge = 0.004 * _gauss(ax, z, 0.040, 0.050, 0.030, 0.010)
+    cheeks = 0.005 * _gauss(ax, z, 0.052, -0.028, 0.022, 0.022)
+    chin = 0.007 * _gauss(x, z, 0, -0.105, 0.025, 0.016)
+    lipx = smoothstep(X_CORNER + 0.003, X_CORNER - 0.012, ax)
+    zm = float(z[rm, 0])
+    bulge = (
+        0.0065 * np.exp(-(((z - (zm + 0.0055)) / 0.0045) ** 2))
+        + 0.0075 * np.exp(-(((z - (zm - 0.0065)) / 0.0055) ** 2))
+    ) * lipx
+    y = y - front * (nose + ridge + cheeks + chin + bulge)
+
+    grid = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    base_xz = np.stack([x, z], axis=-1).reshape(-1, 2)
+    bulge_flat = (front * bulge).reshape(-1)
+    front_flat = front.reshape(-1)
+    idx = np.arange(nr * NLON).reshape(nr, NLON)
+    bottom, top = nr * NLON, nr * NLON + 1
+    pole_verts = np.array([[0.0, 0.012, -HEAD_C * 0.97], [0.0, 0.0, HEAD_C]])
+
+    # The mouth slit: row rm's front columns inside the corners get lower-lip duplicates.
+    slit_cols = np.where((np.abs(x[rm]) < X_CORNER) & (depth[rm] > 0))[0]
+    slit_cols = slit_cols[np.argsort(x[rm, slit_cols])]
+    n_base = nr * NLON + 2
+    lower_of = {int(c): n_base + k for k, c in enumerate(slit_cols)}
+    verts = np.vstack([grid, pole_verts, grid[idx[rm, slit_cols]]])
+
+    faces: list[tuple[int, ...]] = []
+    for r in range(nr - 1):
+        for c in range(NLON):
+            c1 = (c + 1) % NLON
+            q = [idx[r, c], idx[r, c1], idx[r + 1, c1], idx[r + 1, c]]
+            if r + 1 == rm:  # the quad below the slit row uses the lower-lip copies
+                q[2] = lower_of.get(c1, q[2])
+                q[3] = lower_of.get(c, q[3])
+            faces.append(tuple(int(i) for i in q))
+    for c in range(NLON):
+        c1 = (c + 1) % NLON
+        faces.append((bottom, int(idx[0, c1]), int(idx[0, c])))
+        faces.append((top, int(idx[nr - 1, c]), int(idx[nr - 1, c1])))
+    faces = _orient_outward(verts, faces, np.zeros(3))
+
+    nv = len(verts)
+    base_xz = np.vstack([base_xz, pole_verts[:, [0, 2]], base_xz[idx[rm, slit_cols]]])
+    bulge_flat = np.concatenate([bulge_flat, [0, 0], bulge_flat[idx[rm, slit_cols]]])
+    front_flat = np.concatenate([front_flat, [0, 0], front_flat[idx[rm, slit_cols]]])
+    lower_copy = np.zeros(nv, dtype=bool)
+    lower_copy[n_base:] = True
+    vz = verts[:, 2]
+    upper_side = np.where(vz > zm + 1e-6, 1.0, np.where(vz < zm - 1e-6, 0.0, 0.5))
+    upper_side[idx[rm, slit_cols]] = 1.0
+    upper_side[n_base:] = 0.0
+    corner_l = int(idx[rm, slit_cols[-1] + 1])
+    corner_r = int(idx[rm, slit_cols[0] - 1])
+
+    # Materials by face centre (base x, z): lips around the slit, eyebrows along an arch.
+    mats = []
+    for f in faces:
+        fx, fz = base_xz[list(f)].mean(axis=0)
+        ffront = front_flat[list(f)].min()
+        fax = abs(fx)
+        mat = MAT["skin"]
+        if ffront > 0.5:
+            lip_w = np.clip(1 - (fax / (X_CORNER + 0.002)) ** 2, 0, 1)
+            if fax < X_CORNER + 0.002 and zm - (0.003 + 0.011 * lip_w) < fz < zm + (0.002 + 0.0095 * lip_w):
+                mat = MAT["lips"]
+            zb = _brow_line(np.array(fax))
+            half = 0.0055 - 0.0025 * smoothstep(0.02, 0.075, fax)
+            if 0.012 < fax < 0.078 and abs(fz - zb) < half:
+                mat = MAT["brow"]
+        mats.append(mat)
+    return _Skin(
+        verts=verts,
+        faces=faces,
+        mats=mats,
+        base_xz=base_xz,
+        upper_side=upper_side,
+        lower_copy=lower_copy,
+        slit_upper=idx[rm, slit_cols].astype(np.int64),
+        slit_lower=np.arange(n_base, nv),
+        corners=(corner_l, corner_r),
+        lip_bulge=bulge_flat,
+        z_mouth=zm,
+        front=front_flat,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Eyes and lids
+
+
+def _lid_points(
+    centre: np.ndarray, radius: float, az: np.ndarray, t: np.ndarray, edge: float, far: float
+) -> np.ndarray:
+    """Points of an eyelid shell: elevation runs from the edge (t=0) to `far` (t=1), degrees."""
+    el = np.radians(edge + (far - edge) * t)
+    a = np.radians(az)
+    return centre + radius * np.stack([np.cos(el) * np.sin(a), -np.cos(el) * np.cos(a), np.sin(el)], axis=-1)
+
+
+_LID_AZ = np.linspace(-105.0, 105.0, 29)
+_LID_T = np.linspace(0.0, 1.0, 9)
+
+
+def _lid(
+    centre: np.ndarray, upper: bool
+) -> tuple[np.ndarray, list[tuple[int, ...]], list[int], np.ndarray, np.ndarray]:
+    ag, tg = np.meshgrid(_LID_AZ, _LID_T, indexing="ij")
+    ag, tg = ag.reshape(-1), tg.reshape(-1)
+    radius = EYE_R * (LID_R_UP if upper else LID_R_LO)
+    edge, far = (LID_UP_REST, LID_TOP) if upper else (LID_LO_REST, LID_BOTTOM)
+    verts = _lid_points(centre, radius, ag, tg, edge, far)
+    faces = _grid_faces(len(_LID_AZ), len(_LID_T), wrap=False)
+    faces = _orient_outward(verts, faces, centre)
+    mats = []
+    for f in faces:
+        edge_face = tg[list(f)].min() < 1e-9
+        mats.append(MAT["lash"] if (upper and edge_face) else MAT["skin"])
+    return verts, faces, mats, ag, tg
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Assembly and shapes
+
+
+def build_head() -> HeadGeometry:
+    """Build the head and its 52 ARKit deltas (deterministic; about 0.3 s)."""
+    skin = _build_skin()
+    b = _Builder()
+    skin_start = b.add(skin.verts, skin.faces, skin.mats, PART["skin"])
+    zm = skin.z_mouth
+
+    # The skin depth along the slit, to seat the teeth, tongue and mouth cavity just behind the lips.
+    sx = skin.verts[skin.slit_upper, 0]
+    sy = skin.verts[skin.slit_upper, 1] + skin.lip_bulge[skin.slit_upper]
+
+    def slit_depth(xq: np.ndarray) -> np.ndarray:
+        return np.interp(xq, sx, sy)
+
+    # Eyes: centre sunk behind the skin at (EYE_X, EYE_Z).
+    eye_centres: dict[str, np.ndarray] = {}
+    front_mask = skin.verts[:, 1] < 0
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        d = np.where(front_mask, np.hypot(skin.verts[:, 0] - sign * EYE_X, skin.verts[:, 2] - EYE_Z), np.inf)
+        y_skin = skin.verts[int(np.argmin(d)), 1]
+        eye_centres[side] = np.array([sign * EYE_X, y_skin + EYE_SINK * EYE_R, EYE_Z])
+
+    eye_polar = np.radians([7, 14, 22, 30, 38, 46, 56, 68, 82, 98, 115, 132, 150, 166])
+    eye_start: dict[str, int] = {}
+    lid_info: dict[tuple[str, bool], tuple[int, np.ndarray, np.ndarray]] = {}
+    for side in ("L", "R"):
+        c = eye_centres[side]
+        v, f, fp = _uv_sphere(c, np.full(3, EYE_R), eye_polar, 24, axis="y-")
+        deg = np.degrees(fp)
+        mats = [MAT["pupil"] if a < 15 else MAT["iris"] if a < 38 else MAT["sclera"] for a in deg]
+        eye_start[side] = b.add(v, f, mats, PART[f"eye_{side}"])
+    for side in ("L", "R"):
+        for upper in (True, False):
+            v, f, m, ag, tg = _lid(eye_centres[side], upper)
+            start = b.add(v, f, m, PART[f"lid_{'upper' if upper else 'lower'}_{side}"])
+            lid_info[(side, upper)] = (start, ag, tg)
+
+    # Teeth: curved strips behind the lips (upper fixed to the skull, lower to the jaw).
+    tx = np.linspace(-0.022, 0.022, 17)
+    ty = slit_depth(tx) + 0.0075 + 0.012 * (tx / 0.03) ** 2
+    teeth_start = {}
+    for name, z0, z1 in (("teeth_upper", zm - 0.0005, zm + 0.009), ("teeth_lower", zm - 0.009, zm + 0.0005)):
+        zz = np.array([z0, z1])
+        gx, gz = np.meshgrid(tx, zz, indexing="ij")
+        gy = np.repeat(ty[:, None], 2, axis=1)
+        front_v = np.stack([gx, gy, gz], axis=-1).reshape(-1, 3)
+        back_v = front_v + np.array([0.0, 0.004, 0.0])
+        v = np.vstack([front_v, back_v])
+        f = _grid_faces(len(tx), 2, wrap=False)
+        p = v[list(f[0])]
+        if np.cross(p[1] - p[0], p[2] - p[0])[1] > 0:  # the front strip must look forward (-Y)
+            f = [tuple(reversed(q)) for q in f]
+        n = len(front_v)
+        f = f + [tuple(reversed([i + n for i in q])) for q in f]
+        teeth_start[name] = b.add(v, f, [MAT["teeth"]] * len(f), PART[name])
+
+    # Mouth cavity: a dark ellipsoid behind the lips.
+    cav_c = np.array([0.0, float(slit_depth(np.array([0.0]))[0]) + 0.033, zm - 0.004])
+    v, f, _ = _uv_sphere(cav_c, np.array([0.030, 0.028, 0.026]), np.linspace(0.2, np.pi - 0.2, 12), 20, axis="z")
+    b.add(v, f, [MAT["mouth"]] * len(f), PART["mouth_inside"])
+
+    # Tongue: a flat ellipsoid on the jaw behind the lower teeth.
+    tongue_c = np.array([0.0, float(slit_depth(np.array([0.0]))[0]) + 0.037, zm - 0.0135])
+    v, f, _ = _uv_sphere(tongue_c, np.array([0.016, 0.024, 0.0055]), np.linspace(0.25, np.pi - 0.25, 10), 20, "y-")
+    tongue_start = b.add(v, f, [MAT["tongue"]] * len(f), PART["tongue"])
+
+    verts = np.vstack(b.verts)
+    part = np.concatenate(b.parts)
+    nv = len(verts)
+    deltas = np.zeros((len(ARKIT_NAMES), nv, 3), dtype=np.float64)
+
+    def put(name: str, d: np.ndarray) -> None:
+        deltas[INDEX[name]] += d
+
+    # ---------------- masks on the skin
+    n_skin = len(skin.verts)
+    sk = slice(skin_start, skin_start + n_skin)
+    bx, bz = skin.base_xz[:, 0], skin.base_xz[:, 1]
+    sv = verts[sk]
+    front = skin.front
+    up = skin.upper_side
+    lo = 1.0 - up
+    ax = np.abs(bx)
+    left = smoothstep(-0.012, 0.02, bx)  # character's left (+X), with a soft middle
+    right = smoothstep(0.012, -0.02, bx)
+    mouthx = smoothstep(X_CORNER + 0.012, X_CORNER - 0.006, ax)
+    lip_up = np.exp(-(((bz - zm) / 0.011) ** 2)) * mouthx * up * front
+    lip_lo = np.exp(-(((bz - zm) / 0.013) ** 2)) * mouthx * lo * front
+    mouth_reg = np.exp(-((bx / 0.045) ** 2) - ((bz - zm) / 0.028) ** 2) * front
+    eye_region_guard = 1.0 - _gauss(ax, bz, EYE_X, EYE_Z, 0.03, 0.02)  # keep lower-face shapes off the eyes
+
+    def corner(sign: float, r: float = 0.015) -> np.ndarray:
+        return _gauss(bx, bz, sign * X_CORNER, zm, r, r) * front * (left if sign > 0 else right)
+
+    # ---------------- jaw
+    prof = np.clip(1 - (bx / X_CORNER) ** 2, 0, 1) * (ax < X_CORNER)
+    base_w = smoothstep(zm + 0.012, zm - 0.032, bz)
+    w_jaw_skin = np.where(up >= 1.0, base_w * (1 - prof), np.where(up <= 0.0, np.maximum(base_w, prof), base_w))
+    w_jaw_skin *= smoothstep(0.045, -0.02, sv[:, 1])
+    w_jaw = np.zeros(nv)
+    w_jaw[sk] = w_jaw_skin
+    w_jaw[part == PART["teeth_lower"]] = 1.0
+    w_jaw[part == PART["tongue"]] = 1.0
+    cav = part == PART["mouth_inside"]
+    w_jaw[cav] = smoothstep(cav_c[2] + 0.012, cav_c[2] - 0.016, verts[cav, 2])
+    x_axis = np.array([1.0, 0.0, 0.0])
+
+    def jaw_rotation(angle_deg: float, weights: np.ndarray) -> np.ndarray:
+        return rotate(verts, JAW_PIVOT, x_axis, np.radians(angle_deg) * weights) - verts
+
+    jaw_open = jaw_rotation(JAW_OPEN_DEG, w_jaw)
+    put("jawOpen", jaw_open)
+    put("jawForward", w_jaw[:, None] * np.array([0.0, -0.011, 0.0]))
+    put("jawLeft", w_jaw[:, None] * np.array([0.012, 0.0, 0.0]))
+    put("jawRight", w_jaw[:, None] * np.array([-0.012, 0.0, 0.0]))
+
+    # ---------------- mouth (skin only)
+    def skin_delta(d: np.ndarray) -> np.ndarray:
+        full = np.zeros((nv, 3))
+        full[sk] = d
+        return full
+
+    def vec(dx: np.ndarray | float = 0.0, dy: np.ndarray | float = 0.0, dz: np.ndarray | float = 0.0) -> np.ndarray:
+        return np.stack(np.broadcast_arrays(dx, dy, dz, np.zeros(n_skin))[:3], axis=-1)
+
+    # mouthClose: the lips seal while the jaw is open (ARKit's meaning: used together with jawOpen).
+    lower_lip_ext = np.exp(-(((bz - zm) / 0.02) ** 2)) * mouthx * lo * front
+    upper_lip_ext = np.exp(-(((bz - zm) / 0.014) ** 2)) * mouthx * up * front
+    gap_z = float(jaw_open[skin.slit_lower[len(skin.slit_lower) // 2], 2])  # < 0
+    close = -0.62 * jaw_open[sk] * lower_lip_ext[:, None]
+    close[:, 2] += 0.38 * gap_z * upper_lip_ext * np.clip(1 - (bx / X_CORNER) ** 2, 0, 1)
+    put("mouthClose", skin_delta(close))
+
+    lips = lip_up + lip_lo
+    put(
+        "mouthFunnel",
+        skin_delta(
+            vec(
+                -0.38 * bx * mouth_reg,
+                -0.010 * lips - 0.003 * mouth_reg,
+                (0.0055 * lip_up - 0.0075 * lip_lo) * np.clip(1 - (bx / X_CORNER) ** 2, 0.15, 1),
+            )
+        ),
+    )
+    put(
+        "mouthPucker",
+        skin_delta(vec(-0.55 * bx * mouth_reg, -0.014 * lips - 0.004 * mouth_reg, -0.0015 * lip_up + 0.002 * lip_lo)),
+    )
+    put("mouthLeft", skin_delta(vec(0.013 * mouth_reg * eye_region_guard)))
+    put("mouthRight", skin_delta(vec(-0.013 * mouth_reg * eye_region_guard)))
+
+    cheek_l = _gauss(bx, bz, 0.048, -0.028, 0.02, 0.018) * front * left
+    cheek_r = _gauss(bx, bz, -0.048, -0.028, 0.02, 0.018) * front * right
+    for side, sign, cnr, chk, sm in (
+        ("Left", 1.0, corner(1.0), cheek_l, left),
+        ("Right", -1.0, corner(-1.0), cheek_r, right),
+    ):
+        put(
+            f"mouthSmile{side}",
+            skin_delta(vec(sign * 0.006 * cnr, 0.004 * cnr - 0.003 * chk, 0.012 * cnr + 0.004 * chk)),
+        )
+        put(f"mouthFrown{side}", skin_delta(vec(sign * 0.002 * cnr, 0.001 * cnr, -0.011 * cnr)))
+        dent = _gauss(bx, bz, sign * (X_CORNER + 0.011), zm, 0.006, 0.008) * front
+        put(f"mouthDimple{side}", skin_delta(vec(sign * 0.007 * cnr, 0.007 * cnr + 0.004 * dent)))
+        lip_side = sm * _gauss(bx, bz, sign * 0.02, zm, 0.022, 0.03)
+        put(
+            f"mouthStretch{side}",
+            skin_delta(vec(sign * 0.011 * cnr, 0.003 * cnr, -0.006 * cnr - 0.004 * lip_lo * lip_side)),
+        )
+        press = sm * _gauss(bx, bz, sign * 0.018, zm, 0.02, 0.02)
+        put(
+            f"mouthPress{side}",
+            skin_delta(
+                vec(
+                    sign * 0.002 * cnr,
+                    0.9 * skin.lip_bulge * press + 0.002 * lips * press,
+                    (-0.0025 * lip_up + 0.0025 * lip_lo) * press,
+                )
+            ),
+        )
+        put(f"mouthLowerDown{side}", skin_delta(vec(0.0, 0.002 * lip_lo * lip_side, -0.011 * lower_lip_ext * lip_side)))
+        put(f"mouthUpperUp{side}", skin_delta(vec(0.0, 0.002 * lip_up * lip_side, 0.010 * upper_lip_ext * lip_side)))
+
+    # Roll: the lip's red part curls in towards the slit and back; shrug: the lip and chin (or upper lip) push up.
+    put("mouthRollLower", skin_delta(vec(0.0, 1.2 * skin.lip_bulge * lo + 0.004 * lip_lo, 0.65 * (zm - bz) * lip_lo)))
+    put("mouthRollUpper", skin_delta(vec(0.0, 1.2 * skin.lip_bulge * up + 0.004 * lip_up, 0.65 * (zm - bz) * lip_up)))
+    chin_reg = _gauss(bx, bz, 0, zm - 0.03, 0.035, 0.03) * front * lo
+    put("mouthShrugLower", skin_delta(vec(0.0, -0.003 * chin_reg, 0.007 * np.maximum(chin_reg, lip_lo))))
+    put("mouthShrugUpper", skin_delta(vec(0.0, -0.004 * lip_up, 0.006 * upper_lip_ext)))
+
+    # ---------------- brows
+    zb = _brow_line(ax)
+    brow_band = np.where(bz > zb, np.exp(-(((bz - zb) / 0.028) ** 2)), np.exp(-(((bz - zb) / 0.009) ** 2)))
+    brow_band = brow_band * front * smoothstep(0.1, 0.085, ax)
+    inner = np.exp(-(((ax - 0.017) / 0.017) ** 2))
+    outer = np.exp(-(((ax - 0.068) / 0.02) ** 2))
+    put("browInnerUp", skin_delta(vec(0.0, 0.0, 0.011 * inner * brow_band)))
+    for side, sign, sm in (("Left", 1.0, left), ("Right", -1.0, right)):
+        hard = (bx * sign > 0).astype(float)
+        put(f"browOuterUp{side}", skin_delta(vec(0.0, 0.0, 0.011 * outer * brow_band * hard)))
+        put(
+            f"browDown{side}",
+            skin_delta(
+                vec(
+                    -sign * 0.003 * inner * brow_band * sm,
+                    -0.002 * brow_band * sm,
+                    -0.008 * (0.55 + 0.45 * inner) * brow_band * sm,
+                )
+            ),
+        )
+
+    # ---------------- cheeks and nose
+    puff = (_gauss(ax, bz, 0.058, zm + 0.01, 0.022, 0.022) * front) * eye_region_guard
+    put("cheekPuff", skin_delta(vec(np.sign(bx) * 0.011 * puff, -0.010 * puff)))
+    for side, sign, sm in (("Left", 1.0, left), ("Right", -1.0, right)):
+        hard = (bx * sign > 0).astype(float)
+        under_eye = _gauss(bx, bz, sign * 0.045, -0.012, 0.02, 0.014) * front * hard
+        put(f"cheekSquint{side}", skin_delta(vec(0.0, -0.002 * under_eye, 0.007 * under_eye)))
+        wing = _gauss(bx, bz, sign * 0.015, -0.026, 0.011, 0.012) * front * hard
+        put(
+            f"noseSneer{side}",
+            skin_delta(
+                vec(sign * 0.002 * wing, -0.001 * wing, 0.006 * wing + 0.0025 * upper_lip_ext * sm * (bx * sign > 0))
+            ),
+        )
+
+    # ---------------- eyes: rotations of the eyeball, lid edges moved along their shells
+    def lid_delta(side: str, upper: bool, edge_deg: float) -> np.ndarray:
+        start, ag, tg = lid_info[(side, upper)]
+        radius = EYE_R * (LID_R_UP if upper else LID_R_LO)
+        far = LID_TOP if upper else LID_BOTTOM
+        new = _lid_points(eye_centres[side], radius, ag, tg, edge_deg, far)
+        d = np.zeros((nv, 3))
+        d[start : start + len(ag)] = new - verts[start : start + len(ag)]
+        return d
+
+    def eye_turn(side: str, axis: np.ndarray, deg: float) -> np.ndarray:
+        m = part == PART[f"eye_{side}"]
+        d = np.zeros((nv, 3))
+        d[m] = rotate(verts[m], eye_centres[side], axis, np.radians(deg)) - verts[m]
+        return d
+
+    z_axis = np.array([0.0, 0.0, 1.0])
+    for side, s, name in (("L", 1.0, "Left"), ("R", -1.0, "Right")):
+        put(f"eyeBlink{name}", lid_delta(side, True, -14.0) + lid_delta(side, False, -9.0))
+        put(f"eyeSquint{name}", lid_delta(side, True, 13.0) + lid_delta(side, False, -9.0))
+        put(f"eyeWide{name}", lid_delta(side, True, 40.0) + lid_delta(side, False, -35.0))
+        # Positive angle about +X turns the front (-Y) down; about +Z turns it towards +X... see tests for signs.
+        put(f"eyeLookUp{name}", eye_turn(side, x_axis, -24.0) + lid_delta(side, True, 30.0))
+        put(
+            f"eyeLookDown{name}",
+            eye_turn(side, x_axis, 24.0) + lid_delta(side, True, 6.0) + lid_delta(side, False, -33.0),
+        )
+        # "Out" turns the eye away from the nose: towards +X for the left eye, -X for the right.
+        put(f"eyeLookOut{name}", eye_turn(side, z_axis, s * 28.0))
+        put(f"eyeLookIn{name}", eye_turn(side, z_axis, -s * 28.0))
+        # Cheek squint pushes the lower lid up too.
+        put(f"cheekSquint{name}", lid_delta(side, False, -18.0))
+
+    # ---------------- tongue: comes out over the lower teeth, through slightly parted lips
+    tmask = part == PART["tongue"]
+    tv = verts[tmask]
+    reach = smoothstep(tongue_c[1] + 0.024, tongue_c[1] - 0.024, tv[:, 1])  # 0 at the root, 1 at the tip
+    part_jaw = jaw_rotation(9.0, w_jaw)
+    tongue = part_jaw.copy()
+    tongue[tmask] += np.stack([0 * reach, -0.012 - 0.034 * reach, 0.006 + 0.004 * reach], axis=-1)
+    put("tongueOut", tongue)
+
+    landmarks = _landmarks(verts, part, skin, skin_start, eye_start, lid_info, tongue_start, eye_centres)
+    return HeadGeometry(
+        vertices=verts.astype(np.float32),
+        faces=b.faces,
+        face_materials=np.asarray(b.mats, dtype=np.int32),
+        deltas=deltas.astype(np.float32),
+        part=part,
+        landmarks=landmarks,
+        eye_centres=eye_centres,
+    )
+
+
+def _landmarks(
+    verts: np.ndarray,
+    part: np.ndarray,
+    skin: _Skin,
+    skin_start: int,
+    eye_start: dict[str, int],
+    lid_info: dict[tuple[str, bool], tuple[int, np.ndarray, np.ndarray]],
+    tongue_start: int,
+    eye_centres: dict[str, np.ndarray],
+) -> dict[str, int]:
+    """Named vertices used by the tests and by anyone checking a shape's direction."""
+    out: dict[str, int] = {}
+    bx, bz = skin.base_xz[:, 0], skin.base_xz[:, 1]
+    fr = skin.front > 0.9
+
+    def nearest_skin(x: float, z: float) -> int:
+        d = np.where(fr, np.hypot(bx - x, bz - z), np.inf)
+        return skin_start + int(np.argmin(d))
+
+    mid = len(skin.slit_upper) // 2
+    out["upper_lip"] = skin_start + int(skin.slit_upper[mid])
+    out["lower_lip"] = skin_start + int(skin.slit_lower[mid])
+    out["mouth_corner_L"], out["mouth_corner_R"] = (skin_start + c for c in skin.corners)
+    out["chin"] = nearest_skin(0.0, -0.105)
+    out["nose_tip"] = nearest_skin(0.0, -0.024)
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        out[f"pupil_{side}"] = eye_start[side]  # the sphere's front pole
+        for upper, tag in ((True, "upper"), (False, "lower")):
+            start, ag, tg = lid_info[(side, upper)]
+            out[f"{tag}_lid_{side}"] = start + int(np.argmin(np.abs(ag) + 100 * tg))
+        out[f"brow_inner_{side}"] = nearest_skin(sign * 0.018, float(_brow_line(np.array(0.018))))
+        out[f"brow_outer_{side}"] = nearest_skin(sign * 0.068, float(_brow_line(np.array(0.068))))
+        out[f"cheek_{side}"] = nearest_skin(sign * 0.058, skin.z_mouth + 0.01)
+        out[f"under_eye_{side}"] = nearest_skin(sign * 0.045, -0.012)
+        out[f"nose_wing_{side}"] = nearest_skin(sign * 0.015, -0.026)
+    tongue = np.where(part == PART["tongue"])[0]
+    out["tongue_tip"] = int(tongue[np.argmin(verts[tongue, 1])])
+    return out
