@@ -15,7 +15,6 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "apply",
     "demo",
-    "solve",
 )
 
 _PACKAGE = __package__ or "blender_addon"
