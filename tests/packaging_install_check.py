@@ -11,6 +11,7 @@ so tests/test_packaging.py makes the assertions; a step that raises records its 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -26,15 +27,6 @@ def _files_under(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
-
-
-def _demo_builder(module):
-    """The demo character module's builder (the add-on's own code), or None."""
-    for name in ("build_demo_character", "create_demo_character", "build", "create"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn
-    return None
 
 
 def _run_bundled_wheels(site: Path, models: Path) -> dict:
@@ -120,39 +112,39 @@ def run(zip_path: str, photo: str, res: dict) -> None:
 
     res["step"] = "photo"
     try:
-        demo = importlib.import_module(f"{MODULE}.demo_character")
-    except ModuleNotFoundError:
-        demo = None
-    builder = _demo_builder(demo) if demo else None
-    if demo is None:
-        res["photo"] = {"skipped": "the add-on has no demo_character module"}
-    elif builder is None:
-        res["photo"] = {"skipped": "demo_character has no build_demo_character() function"}
-    elif "apply_photo" not in res["operators"]:
-        res["photo"] = {"skipped": "the enabled add-on registers no facsimile.apply_photo operator"}
-    elif not photo:
-        res["photo"] = {"skipped": "no photo given"}
-    else:
-        made = builder(bpy.context) if builder.__code__.co_argcount else builder()
-        obj = made if isinstance(made, bpy.types.Object) else bpy.context.active_object
-        for other in bpy.context.view_layer.objects:
-            other.select_set(False)
-        bpy.context.view_layer.objects.active = obj
-        obj.select_set(True)
-        if hasattr(bpy.context.scene, "facsimile"):
-            bpy.context.scene.facsimile.target = obj
-        keys = obj.data.shape_keys.key_blocks
-        before = {k.name: k.value for k in keys}
-        ret = bpy.ops.facsimile.apply_photo(filepath=photo)
-        after = {k.name: k.value for k in keys}
-        res["photo"] = {
-            "result": sorted(ret),
-            "object": obj.name,
-            "shape_keys": len(keys),
-            "changed": sorted(n for n in after if abs(after[n] - before.get(n, 0.0)) > 1e-4),
-            "values": after,
-            "module_file": sys.modules[f"{MODULE}.operators"].__file__,
-        }
+        has_demo = importlib.util.find_spec(f"{MODULE}.demo_character") is not None
+        demo = importlib.import_module(f"{MODULE}.demo_character") if has_demo else None
+        builder = getattr(demo, "build_demo_character", None) if demo else None
+        if demo is None:
+            res["photo"] = {"skipped": "the add-on has no demo_character module"}
+        elif builder is None:
+            res["photo"] = {"skipped": "demo_character has no build_demo_character() function"}
+        elif "apply_photo" not in res["operators"]:
+            res["photo"] = {"skipped": "the enabled add-on registers no facsimile.apply_photo operator"}
+        elif not photo:
+            res["photo"] = {"skipped": "no photo given"}
+        else:
+            obj = builder(with_body=False).head
+            for other in bpy.context.view_layer.objects:
+                other.select_set(False)
+            bpy.context.view_layer.objects.active = obj
+            obj.select_set(True)
+            if hasattr(bpy.context.scene, "facsimile"):
+                bpy.context.scene.facsimile.target = obj
+            keys = obj.data.shape_keys.key_blocks
+            before = {k.name: k.value for k in keys}
+            ret = bpy.ops.facsimile.apply_photo(filepath=photo)
+            after = {k.name: k.value for k in keys}
+            res["photo"] = {
+                "result": sorted(ret),
+                "object": obj.name,
+                "shape_keys": len(keys),
+                "changed": sorted(n for n in after if abs(after[n] - before.get(n, 0.0)) > 1e-4),
+                "values": after,
+                "module_file": sys.modules[f"{MODULE}.operators"].__file__,
+            }
+    except Exception:  # recorded, and the add-on is still disabled and removed below
+        res["photo"] = {"error": traceback.format_exc()}
 
     res["step"] = "disable"
     bpy.ops.preferences.addon_disable(module=MODULE)

@@ -416,6 +416,7 @@ def test_installed_apply_from_photo_on_demo_character(installed: dict) -> None:
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
+    assert "error" not in photo, photo.get("error")
     installed_dir = Path(installed["repo_dir"]) / "facsimile"
     assert photo["result"] == ["FINISHED"]
     assert Path(photo["module_file"]).is_relative_to(installed_dir)
