@@ -1,0 +1,114 @@
+"""Video frames for the solver: video files through cv2.VideoCapture, image sequences from folders or globs.
+
+Frames come out as RGB uint8 one at a time (a long video never sits in memory). A file cv2 cannot decode, or a
+video with no readable frame, is a FacsimileError that names the file and what to do, never an empty result.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FacsimileError
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+DEFAULT_SEQUENCE_FPS = 30.0
+
+
+class VideoReadError(FacsimileError, ValueError):
+    """A video or image sequence that cannot be read."""
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    """True for a video file extension, a folder (image sequence) or a glob pattern."""
+    s = str(path)
+    if any(ch in s for ch in "*?["):
+        return True
+    p = Path(s)
+    return p.suffix.lower() in VIDEO_EXTENSIONS or p.is_dir()
+
+
+@dataclass
+class VideoSource:
+    """An opened frame source: fps, frame count (-1 when unknown) and the frame iterator."""
+
+    path: str
+    fps: float
+    frame_count: int
+
+    def frames(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+
+class _CaptureSource(VideoSource):
+    def frames(self) -> Iterator[np.ndarray]:
+        import cv2
+
+        cap = cv2.VideoCapture(self.path)
+        try:
+            if not cap.isOpened():
+                raise VideoReadError(f"cannot open video {self.path}; is it a video file cv2/FFmpeg can decode?")
+            n = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                n += 1
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if n == 0:
+                raise VideoReadError(
+                    f"{self.path}: no frame could be decoded (corrupt or unsupported video); re-encode it as H.264 MP4"
+                )
+        finally:
+            cap.release()
+
+
+class _SequenceSource(VideoSource):
+    def __init__(self, path: str, fps: float, files: list[str]):
+        super().__init__(path=path, fps=fps, frame_count=len(files))
+        self.files = files
+
+    def frames(self) -> Iterator[np.ndarray]:
+        from .image_io import load_image
+
+        for f in self.files:
+            yield load_image(f)
+
+
+def open_video(path: str | os.PathLike, fps: float | None = None) -> VideoSource:
+    """A video file, a folder of images (sorted by name) or a glob pattern -> VideoSource.
+
+    fps: overrides the file's rate; image sequences default to 30 fps.
+    """
+    import cv2
+
+    s = str(path)
+    if fps is not None and not (fps > 0 and math.isfinite(fps)):
+        raise FacsimileError(f"fps must be a positive number, got {fps!r}")
+    if any(ch in s for ch in "*?[") or Path(s).is_dir():
+        pattern = os.path.join(s, "*") if Path(s).is_dir() else s
+        files = sorted(f for f in glob.glob(pattern) if Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise VideoReadError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found for {s}")
+        return _SequenceSource(s, fps or DEFAULT_SEQUENCE_FPS, files)
+    p = Path(s)
+    if not p.is_file():
+        raise VideoReadError(f"video file not found: {s}")
+    cap = cv2.VideoCapture(s)
+    try:
+        if not cap.isOpened():
+            raise VideoReadError(f"cannot open video {s}: corrupt or not a video format cv2/FFmpeg can decode")
+        file_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or -1)
+    finally:
+        cap.release()
+    if fps is None:
+        fps = file_fps if file_fps > 0 and math.isfinite(file_fps) and file_fps < 1000 else DEFAULT_SEQUENCE_FPS
+    return _CaptureSource(path=s, fps=float(fps), frame_count=count)

@@ -1,0 +1,231 @@
+"""Expression generator: ICT loader, landmark embedding, normalisation, tiny end-to-end training -> ONNX -> runtime,
+and the shipped model's behaviour on held-out synthetic faces and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, shared_path
+
+from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+from blender_addon.core.errors import FacsimileError
+from blender_addon.core.landmark_normalize import FEATURE_SIZE, normalize_landmarks
+
+
+@pytest.fixture(scope="module")
+def ict():
+    from model_training.ict_facekit import load_ict
+
+    return load_ict(shared_path("ict_facekit", "ict_face_full_f16.npz"))
+
+
+@pytest.fixture(scope="module")
+def synth(ict):
+    from model_training.ict_facekit import arkit_to_ict_matrix
+    from model_training.landmark_embedding import LandmarkBasis, embed
+    from model_training.synth import Synthesizer
+
+    emb = embed(ict)
+    return emb, Synthesizer(LandmarkBasis.build(ict, emb), arkit_to_ict_matrix(ict.expr_names), id_sigma=0.8)
+
+
+def test_obj_folder_loader_matches_npz(ict):
+    from model_training.ict_facekit import load_obj_folder
+
+    folder = shared_path("ict_facekit", "FaceXModel_sample")
+    obj = load_obj_folder(folder, require_complete=False)
+    assert np.abs(obj.neutral - ict.neutral).max() < 1e-4
+    assert np.array_equal(obj.faces, ict.faces)
+    assert obj.expr_names == ict.expr_names
+    for name in ("jawOpen", "eyeBlink_L", "mouthSmile_R"):
+        j = ict.expr_names.index(name)
+        assert np.abs(obj.expr_deltas[j] - ict.expr_deltas[j]).max() < 2e-3, name
+    assert obj.id_deltas.shape[0] == 1
+    assert np.abs(obj.id_deltas[0] - ict.id_deltas[0]).max() < 2e-3
+    # a missing expression is zero only when allowed; the strict loader refuses an incomplete folder
+    assert np.all(obj.expr_deltas[ict.expr_names.index("browDown_L")] == 0)
+    with pytest.raises(FacsimileError, match="missing expression"):
+        load_obj_folder(folder)
+
+
+def test_obj_loader_rejects_non_model_folder(tmp_path):
+    from model_training.ict_facekit import load_ict
+
+    with pytest.raises(FacsimileError, match="generic_neutral_mesh"):
+        load_ict(tmp_path)
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(Exception):  # noqa: B017 - numpy's own error for a broken zip
+        load_ict(tmp_path / "x.npz")
+
+
+def test_arkit_mapping_ties_split_shapes(ict):
+    from model_training.ict_facekit import arkit_to_ict_matrix
+
+    m = arkit_to_ict_matrix(ict.expr_names)
+    assert m.shape == (52, 53)
+    assert m[INDEX["tongueOut"]].sum() == 0
+    both = [ict.expr_names.index("browInnerUp_L"), ict.expr_names.index("browInnerUp_R")]
+    assert m[INDEX["browInnerUp"], both].tolist() == [1.0, 1.0]
+    assert m[INDEX["eyeBlinkLeft"], ict.expr_names.index("eyeBlink_L")] == 1.0
+    assert (m.sum(0) == 1).all()  # every ICT shape is driven by exactly one ARKit channel
+
+
+def test_embedding_lies_on_the_ict_surface(synth):
+    emb, _ = synth
+    s = emb.stats
+    # The canonical mesh, fitted rigidly + smoothly, lands within millimetres of the ICT surface, and the 51
+    # correspondences (brows, nose, eyes, lips) end up within ~1 mm of ICT's own landmark vertices on average.
+    assert s["surface_distance_cm_mean"] < 0.3
+    assert s["corr_residual_projected_cm_mean"] < 0.1
+    assert s["corr_residual_projected_cm_max"] < 0.4
+    assert 0.4 < s["iris_radius_cm"][0] < 0.8
+    assert np.allclose(emb.bary.sum(1), 1.0, atol=1e-6) and (emb.bary >= -1e-9).all()
+
+
+def test_synthetic_landmarks_follow_expressions(synth):
+    """jawOpen lowers the chin landmark, a blink closes the eye, and gaze moves the iris, in pixels."""
+    _, syn = synth
+    from model_training.synth import gaze_angles, project
+
+    n = 3
+    w = np.zeros((n, 52), np.float32)
+    w[1, INDEX["jawOpen"]] = 1.0
+    w[2, INDEX["eyeBlinkLeft"]] = 1.0
+    w[2, INDEX["eyeLookOutLeft"]] = 1.0
+    w[2, INDEX["eyeLookInRight"]] = 1.0
+    ids = np.zeros((n, syn.basis.id_lm.shape[0]), np.float32)
+    lm = syn.basis.landmarks(ids, w @ syn.a2i, gaze_angles(w))
+    assert lm[1, 152, 1] < lm[0, 152, 1] - 1.0  # chin drops > 1 cm
+    lid_gap = lambda p, up, lo: p[up, 1] - p[lo, 1]  # noqa: E731
+    assert lid_gap(lm[2], 386, 374) < 0.3 * lid_gap(lm[0], 386, 374)  # left eye (subject's) closes
+    assert lid_gap(lm[2], 159, 145) > 0.8 * lid_gap(lm[0], 159, 145)  # right eye stays open
+    assert lm[2, 473, 0] > lm[0, 473, 0] + 0.3 and lm[2, 468, 0] > lm[0, 468, 0] + 0.3  # both irises look left
+    px, _ = project(np.random.default_rng(0), lm, None, pose_deg=np.zeros((n, 3)))
+    assert px[0, 263, 0] > px[0, 33, 0]  # subject's left eye on the image's right
+    assert px[0, 10, 1] < px[0, 152, 1]  # forehead above chin (y down)
+
+
+def test_normalisation_removes_pose_and_scale(synth):
+    _, syn = synth
+    rng = np.random.default_rng(3)
+    b = syn.sample(rng, 64, noise=None)
+    feats, pose = normalize_landmarks(b.pixels)
+    assert feats.shape == (64, FEATURE_SIZE) and feats.dtype == np.float32
+    # A similarity transform of the pixels (2D rotation + scale + shift, z scaled alike) leaves features unchanged.
+    a = np.radians(25)
+    rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    moved = (b.pixels @ rot.T) * 1.7 + np.array([40.0, -12.0, 5.0])
+    feats2, pose2 = normalize_landmarks(moved)
+    assert np.abs(feats2 - feats).max() < 1e-4
+    assert np.allclose(pose2.roll, pose.roll - 25, atol=0.5) or np.allclose(pose2.roll, pose.roll + 25, atol=0.5)
+    # The estimated pose follows the true one (perspective and expressions add a few degrees).
+    assert np.corrcoef(pose.yaw, b.pose[:, 0])[0, 1] > 0.9
+    assert np.median(np.abs(pose.roll - b.pose[:, 2])) < 5
+    # 468-point input (no iris) works and has the same size
+    f468, _ = normalize_landmarks(b.pixels[:, :468])
+    assert f468.shape == feats.shape
+    assert np.abs(f468[:, : 468 * 3] - feats[:, : 468 * 3]).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((478, 2)), "shape"),
+        (np.zeros((2, 100, 3)), "shape"),
+        (np.full((478, 3), np.nan), "NaN"),
+        (np.zeros((478, 3)), "degenerate"),
+        (np.array([["a"] * 3] * 478), "numbers"),
+    ],
+)
+def test_normalisation_rejects_bad_landmarks(bad, match):
+    with pytest.raises(FacsimileError, match=match):
+        normalize_landmarks(bad)
+
+
+def test_tiny_training_end_to_end(tmp_path, synth):
+    """data -> training (both ablation arms) -> ONNX (parity) -> runtime, with the test-size config."""
+    from blender_addon.core.expression_generator import ExpressionGenerator
+    from model_training.train_generator import TINY, run
+
+    onnx_path = tmp_path / "expression_generator.onnx"
+    report = run(TINY, tmp_path / "run", onnx_path, record=False)
+    assert report["onnx_parity_max_abs"] < 1e-5
+    assert set(report["arms"]) == {"regression_only", "regression_plus_critic"}
+    assert (tmp_path / "run" / "metrics.json").is_file()
+    gen = ExpressionGenerator(device="cpu", model_path=onnx_path)
+    assert gen.metadata["facsimile.training_data_sha256"] == report["data_hash"]
+    assert json.loads(gen.metadata["facsimile.arkit_order"]) == list(ARKIT_NAMES)
+    _, syn = synth
+    b = syn.sample(np.random.default_rng(11), 8)
+    res = gen.predict(b.pixels)
+    assert res.weights.shape == (8, 52) and res.weights.dtype == np.float32
+    assert (res.weights >= 0).all() and (res.weights <= 1).all()
+    assert (res.weights[:, INDEX["tongueOut"]] == 0).all()
+    one = gen.predict(b.pixels[0])
+    assert one.weights.shape == (1, 52)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from blender_addon.core.expression_generator import ExpressionGenerator
+
+    path = REPO_ROOT / "exported_models" / "expression_generator.onnx"
+    if not path.is_file():
+        pytest.skip("exported_models/expression_generator.onnx not built yet (make train)")
+    return ExpressionGenerator(device="cpu")
+
+
+def test_shipped_model_on_held_out_synthetic_faces(shipped, synth):
+    """Fresh identities (another seed), noisy detector-like landmarks: the weights must track the truth."""
+    _, syn = synth
+    b = syn.sample(np.random.default_rng(20260), 1500)
+    res = shipped.predict(b.pixels)
+    pear = [
+        np.corrcoef(res.weights[:, INDEX[n]], b.weights[:, INDEX[n]])[0, 1]
+        for n in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "browInnerUp")
+    ]
+    assert min(pear) > 0.8, pear
+    assert np.sqrt(((res.weights - b.weights) ** 2).mean()) < 0.12
+    assert res.in_range.mean() > 0.97  # the trained pose range is not flagged
+    meta = shipped.metadata
+    assert len(meta["facsimile.training_data_sha256"]) == 64
+    assert "pearson_mean" in meta["facsimile.metrics"]
+
+
+def test_shipped_model_flags_out_of_range_and_rejects_nan(shipped, synth):
+    _, syn = synth
+    from model_training.synth import gaze_angles, project
+
+    w = np.zeros((2, 52), np.float32)
+    ids = np.zeros((2, syn.basis.id_lm.shape[0]), np.float32)
+    lm = syn.basis.landmarks(ids, w @ syn.a2i, gaze_angles(w))
+    px, _ = project(np.random.default_rng(0), lm, None, pose_deg=np.array([[0.0, 0, 0], [80.0, 0, 0]]))
+    res = shipped.predict(px)
+    assert res.in_range.tolist() == [True, False]
+    assert "yaw" in res.reasons[1] and res.reasons[0] == ""
+    # a scrambled face (landmarks shuffled) is out of distribution
+    scrambled = px[:1, np.random.default_rng(1).permutation(478)]
+    try:
+        res2 = shipped.predict(scrambled)
+        assert not res2.in_range[0]
+    except FacsimileError:
+        pass  # a degenerate frame is an error, equally acceptable
+    bad = px.copy()
+    bad[1, 5, 0] = np.nan
+    with pytest.raises(FacsimileError, match="NaN"):
+        shipped.predict(bad)
+    with pytest.raises(FacsimileError, match="shape"):
+        shipped.predict(px[:, :, :2])
+
+
+def test_generator_refuses_a_missing_or_foreign_model(tmp_path):
+    from blender_addon.core.expression_generator import ExpressionGenerator
+
+    with pytest.raises(FacsimileError, match="not found"):
+        ExpressionGenerator(device="cpu", model_path=tmp_path / "nope.onnx")
+    face_model = REPO_ROOT / "exported_models" / "face_detector.onnx"
+    if face_model.is_file():
+        with pytest.raises(FacsimileError, match="contract|input"):
+            ExpressionGenerator(device="cpu", model_path=face_model)
