@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "apply",
     "demo",
+    "solve",
 )
 
 _PACKAGE = __package__ or "blender_addon"

@@ -122,3 +122,24 @@ IRIS_LANDMARKS = register(
         extra={"source": "mediapipe==0.10.21 iris_landmark.tflite", "license": "Apache-2.0"},
     )
 )
+
+# --- Expression generator: normalised landmarks -> ARKit-52 weights (issue 7). ---
+# Input = core.landmark_normalize.normalize_landmarks(landmarks)[0]; the feature standardisation is inside the graph.
+
+EXPRESSION_GENERATOR = register(
+    ModelSpec(
+        file_name="expression_generator.onnx",
+        inputs=(
+            TensorSpec(
+                "features",
+                ("batch", 1434),
+                doc="core.landmark_normalize features: 478 landmarks x (x, y, z) in the face frame / eye distance",
+            ),
+        ),
+        outputs=(
+            TensorSpec("weights", ("batch", 52), doc="ARKit-52 weights in [0, 1], contract order; tongueOut is 0"),
+        ),
+        doc="MLP trained on synthetic ICT-FaceKit landmarks (model_training/train_generator.py).",
+        extra={"arkit_order": ARKIT_ORDER_JSON, "license": "GPL-3.0-or-later; training data ICT-FaceKit (MIT)"},
+    )
+)
