@@ -506,8 +506,9 @@ def build_head() -> HeadGeometry:
         "mouthPucker",
         skin_delta(vec(-0.55 * bx * mouth_reg, -0.014 * lips - 0.004 * mouth_reg, -0.0015 * lip_up + 0.002 * lip_lo)),
     )
-    put("mouthLeft", skin_delta(vec(0.013 * mouth_reg * eye_region_guard)))
-    put("mouthRight", skin_delta(vec(-0.013 * mouth_reg * eye_region_guard)))
+    shift_reg = np.exp(-((bx / 0.06) ** 2) - ((bz - zm) / 0.03) ** 2) * front * eye_region_guard
+    put("mouthLeft", skin_delta(vec(0.014 * shift_reg)))
+    put("mouthRight", skin_delta(vec(-0.014 * shift_reg)))
 
     cheek_l = _gauss(bx, bz, 0.048, -0.028, 0.02, 0.018) * front * left
     cheek_r = _gauss(bx, bz, -0.048, -0.028, 0.02, 0.018) * front * right
@@ -661,6 +662,11 @@ def _landmarks(
     out["upper_lip"] = skin_start + int(skin.slit_upper[mid])
     out["lower_lip"] = skin_start + int(skin.slit_lower[mid])
     out["mouth_corner_L"], out["mouth_corner_R"] = (skin_start + c for c in skin.corners)
+    slit_x = skin.verts[skin.slit_upper, 0]
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        k = int(np.argmin(np.abs(slit_x - sign * 0.018)))
+        out[f"upper_lip_{side}"] = skin_start + int(skin.slit_upper[k])
+        out[f"lower_lip_{side}"] = skin_start + int(skin.slit_lower[k])
     out["chin"] = nearest_skin(0.0, -0.105)
     out["nose_tip"] = nearest_skin(0.0, -0.024)
     for side, sign in (("L", 1.0), ("R", -1.0)):
