@@ -1,0 +1,244 @@
+"""FaceTracker on real photos: MediaPipe parity, several faces, rotations, mirrors, video tracking, broken models."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, shared_path
+
+from blender_addon.core.errors import FacsimileError
+from blender_addon.core.face_tracking import NUM_LANDMARKS, Face, FaceTracker, ssd_anchors, weighted_nms
+from blender_addon.core.image_io import load_image
+from blender_addon.core.model_store import ModelFileError
+from blender_addon.core.overlay import draw_landmarks
+
+PHOTO_EXT = (".jpg", ".jpeg", ".png")
+
+
+def _photos() -> list:
+    folder = shared_path("photos")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_EXT)
+
+
+def _iod(lm: np.ndarray) -> float:
+    """Inter-ocular distance (outer eye corners 33 and 263), the scale errors are quoted in."""
+    return float(np.linalg.norm(lm[33, :2] - lm[263, :2]))
+
+
+@pytest.fixture(scope="module")
+def tracker() -> FaceTracker:
+    return FaceTracker(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tracker1() -> FaceTracker:
+    return FaceTracker(device="cpu", max_faces=1)
+
+
+@pytest.fixture(scope="module")
+def neutral() -> np.ndarray:
+    return load_image(shared_path("photos", "neutral.jpeg"))
+
+
+def test_anchors_and_nms():
+    a = ssd_anchors()
+    assert a.shape == (896, 2)
+    np.testing.assert_allclose(a[0], [0.5 / 16, 0.5 / 16])
+    np.testing.assert_allclose(a[512], [0.5 / 8, 0.5 / 8])
+    assert (a[:512:2] == a[1:512:2]).all()  # two anchors per 16x16 cell, six per 8x8 cell
+    scores = np.array([0.9, 0.6, 0.8])
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=float)
+    kps = np.zeros((3, 6, 2))
+    out = weighted_nms(scores, boxes, kps, 0.3)
+    assert [round(o[0], 2) for o in out] == [0.9, 0.8]
+    np.testing.assert_allclose(out[0][1], (boxes[0] * 0.9 + boxes[1] * 0.6) / 1.5)
+
+
+def test_matches_mediapipe_face_mesh(tracker1, record_property):
+    """Whole pipeline vs mediapipe's legacy FaceMesh (static images, refine_landmarks=False): < 1% of IOD."""
+    mp = pytest.importorskip("mediapipe")
+    errors = {}
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=False, max_num_faces=1) as mesh:
+        for path in _photos():
+            img = load_image(path)
+            h, w = img.shape[:2]
+            ref = mesh.process(img).multi_face_landmarks
+            faces = tracker1.detect(img)
+            assert bool(ref) == bool(faces), f"{path.name}: MediaPipe found {bool(ref)}, we found {len(faces)}"
+            if not ref:
+                continue
+            ref_xy = np.array([[p.x * w, p.y * h] for p in ref[0].landmark], dtype=np.float64)
+            ours = faces[0].landmarks
+            assert ours.shape == (NUM_LANDMARKS, 3) and ours.dtype == np.float32
+            err = np.linalg.norm(ours[:468, :2] - ref_xy, axis=1).mean() / _iod(ref_xy)
+            errors[path.name] = err
+    print({k: f"{v * 100:.3f}%" for k, v in errors.items()})
+    record_property("mean_err_pct_iod", {k: round(v * 100, 4) for k, v in errors.items()})
+    assert len(errors) >= 10
+    assert max(errors.values()) < 0.01
+
+
+def test_iris_matches_mediapipe_refined_mesh(tracker1):
+    """Our iris points (iris model) land where MediaPipe's attention mesh puts them: same order, < 3% IOD."""
+    mp = pytest.importorskip("mediapipe")
+    img = load_image(shared_path("photos", "lisa1.jpg"))
+    h, w = img.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as mesh:
+        ref = mesh.process(img).multi_face_landmarks[0]
+    ref_xy = np.array([[p.x * w, p.y * h] for p in ref.landmark])
+    ours = tracker1.detect(img)[0].landmarks
+    err = np.linalg.norm(ours[468:, :2] - ref_xy[468:], axis=1) / _iod(ref_xy)
+    assert err.max() < 0.03, err
+
+
+def test_no_face_returns_empty(tracker):
+    rng = np.random.default_rng(0)
+    for img in (np.full((480, 640, 3), 128, np.uint8), rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)):
+        assert tracker.detect(img) == []
+        tracker.reset()
+        assert tracker.track(img) is None
+
+
+def test_tiny_and_odd_inputs(tracker):
+    assert tracker.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert tracker.detect(np.zeros((5, 3000, 3), np.uint8)) == []
+    gray = cv2.cvtColor(load_image(shared_path("photos", "lisa2.jpg")), cv2.COLOR_RGB2GRAY)
+    assert len(tracker.detect(gray)) == 1  # grey arrays are accepted
+    with pytest.raises(FacsimileError, match="shape"):
+        tracker.detect(np.zeros((10, 10, 2), np.uint8))
+    with pytest.raises(FacsimileError, match="dtype"):
+        tracker.detect(np.zeros((10, 10, 3), np.int64))
+    with pytest.raises(FacsimileError, match="NaN"):
+        tracker.detect(np.full((10, 10, 3), np.nan, np.float32))
+    with pytest.raises(FacsimileError):
+        tracker.detect("not an image")
+
+
+def test_group_photo_several_faces_largest_first(tracker):
+    img = load_image(shared_path("photos", "group.jpeg"))
+    faces = tracker.detect(img)
+    assert len(faces) >= 3
+    areas = [f.box[2] * f.box[3] for f in faces]
+    assert areas == sorted(areas, reverse=True)
+    assert all(isinstance(f, Face) and f.confidence >= 0.5 for f in faces)
+    centers = np.array([[f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2] for f in faces])
+    gaps = np.linalg.norm(centers[:, None] - centers[None], axis=2) + np.eye(len(faces)) * 1e9
+    assert gaps.min() > 50, "the same face was returned twice"
+    one = FaceTracker(device="cpu", max_faces=2).detect(img)
+    assert len(one) == 2
+
+
+@pytest.mark.parametrize("transform", ["rot90", "rot180", "rot270", "mirror"])
+def test_rotated_and_mirrored_photos(tracker, neutral, transform):
+    """The landmarks follow the face: compare with the upright result mapped through the same transform."""
+    h, w = neutral.shape[:2]
+    up = tracker.detect(neutral)[0].landmarks[:, :2].astype(np.float64)
+    x, y = up[:, 0], up[:, 1]
+    if transform == "rot90":
+        img, expect = cv2.rotate(neutral, cv2.ROTATE_90_CLOCKWISE), np.stack([h - 1 - y, x], 1)
+    elif transform == "rot180":
+        img, expect = cv2.rotate(neutral, cv2.ROTATE_180), np.stack([w - 1 - x, h - 1 - y], 1)
+    elif transform == "rot270":
+        img, expect = cv2.rotate(neutral, cv2.ROTATE_90_COUNTERCLOCKWISE), np.stack([y, w - 1 - x], 1)
+    else:
+        img, expect = np.ascontiguousarray(neutral[:, ::-1]), np.stack([w - 1 - x, y], 1)
+    faces = tracker.detect(img)
+    assert len(faces) == 1 and faces[0].confidence > 0.9
+    got = faces[0].landmarks[:, :2]
+    if transform == "mirror":  # a mirrored face swaps left/right points; compare the point clouds' outline
+        assert abs(got[:, 0].mean() - expect[:, 0].mean()) / _iod(up) < 0.02
+        assert abs(np.ptp(got[:, 0]) - np.ptp(expect[:, 0])) / _iod(up) < 0.05
+    else:
+        err = np.linalg.norm(got - expect, axis=1).mean() / _iod(up)
+        assert err < 0.02, f"{transform}: {err * 100:.2f}% IOD"
+
+
+def _motion_frames(img: np.ndarray, n: int, seed: int = 0) -> list[np.ndarray]:
+    """A small synthetic video: the photo drifting, turning and zooming a little from frame to frame."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    frames, t = [], np.zeros(4)
+    for _ in range(n):
+        t = 0.8 * t + rng.normal(0, [6, 6, 1.5, 0.01])
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), t[2], 1 + t[3])
+        m[:, 2] += t[:2]
+        frames.append(cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def test_video_tracking_skips_detector_and_recovers(neutral):
+    tracker = FaceTracker(device="cpu", max_faces=1)
+    calls = {"n": 0}
+    original = tracker._candidates
+
+    def counting(image):
+        calls["n"] += 1
+        return original(image)
+
+    tracker._candidates = counting
+    frames = _motion_frames(cv2.resize(neutral, (480, 560)), 30)
+    photo = FaceTracker(device="cpu", max_faces=1)
+    errs = []
+    for frame in frames:
+        face = tracker.track(frame)
+        assert face is not None and face.confidence > 0.5
+        ref = photo.detect(frame)[0].landmarks
+        errs.append(np.linalg.norm(face.landmarks[:468, :2] - ref[:468, :2], axis=1).mean() / _iod(ref))
+    assert calls["n"] == 1, "the detector should run once, then the previous landmarks place the region"
+    assert np.mean(errs) < 0.02 and max(errs) < 0.05
+    # The face leaves: presence drops, tracking stops, the next face frame is found again by the detector.
+    assert tracker.track(np.full_like(frames[0], 90)) is None
+    assert tracker.track(frames[0]) is not None
+    assert calls["n"] >= 2
+    tracker.reset()
+    assert tracker.track(frames[1]) is not None
+
+
+def test_face_fields_and_overlay(tracker, neutral):
+    face = tracker.detect(neutral)[0]
+    x, y, w, h = face.box
+    lm = face.landmarks
+    assert x <= lm[:468, 0].min() + 1e-3 and lm[:468, 0].max() <= x + w + 1e-3
+    assert 0.0 < face.detection_score <= 1.0 and 0.0 < face.confidence <= 1.0
+    for c in (468, 473):  # iris centres sit between their eye's corners
+        eye = (33, 133) if c == 468 else (362, 263)
+        mid = (lm[eye[0], :2] + lm[eye[1], :2]) / 2
+        assert np.linalg.norm(lm[c, :2] - mid) < 0.3 * np.linalg.norm(lm[eye[0], :2] - lm[eye[1], :2])
+    assert np.isfinite(lm).all() and np.abs(lm[:, 2]).max() < w  # z in pixel scale, not normalised
+    cx, cy = face.roi.center
+    assert x < cx < x + w and y < cy < y + h and face.roi.size[0] > w
+    out = draw_landmarks(neutral, [face], show_roi=True)
+    assert out.shape == neutral.shape and out.dtype == np.uint8
+    assert (out != neutral).any(axis=2).sum() > 2000
+    assert (neutral == load_image(shared_path("photos", "neutral.jpeg"))).all(), "the input image was modified"
+    assert (draw_landmarks(neutral, []) == neutral).all()
+
+
+def _copy_models(tmp_path):
+    for name in ("face_detector.onnx", "face_landmarks.onnx", "iris_landmarks.onnx", "manifest.json"):
+        shutil.copy(REPO_ROOT / "exported_models" / name, tmp_path / name)
+    return tmp_path
+
+
+def test_tampered_model_is_refused(tmp_path, monkeypatch):
+    folder = _copy_models(tmp_path)
+    monkeypatch.setenv("FACSIMILE_MODELS_DIR", str(folder))
+    FaceTracker(device="cpu")  # the intact copy loads
+    data = bytearray((folder / "face_landmarks.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "face_landmarks.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="face_landmarks.onnx.*checksum"):
+        FaceTracker(device="cpu")
+
+
+def test_missing_model_is_refused(tmp_path, monkeypatch):
+    folder = _copy_models(tmp_path)
+    monkeypatch.setenv("FACSIMILE_MODELS_DIR", str(folder))
+    (folder / "iris_landmarks.onnx").unlink()
+    with pytest.raises(ModelFileError, match="iris_landmarks.onnx.*missing"):
+        FaceTracker(device="cpu")
+    # Without iris the tracker does not need that file.
+    assert FaceTracker(device="cpu", iris=False).detect(np.zeros((64, 64, 3), np.uint8)) == []
