@@ -22,6 +22,7 @@ HEAD_NAME = "FacsimileHead"
 BODY_NAME = "FacsimileBody"
 RIG_NAME = "FacsimileRig"
 COLLECTION_NAME = "Facsimile Demo"
+COLOR_ATTRIBUTE = "FacsimileColor"
 
 
 @dataclass
@@ -44,7 +45,19 @@ def _material(name: str, rgba: tuple[float, float, float, float]) -> bpy.types.M
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Roughness"].default_value = 0.6
+        # Colours come from the mesh's colour attribute (smooth lip and brow outlines); Workbench reads it directly.
+        attr = mat.node_tree.nodes.get(COLOR_ATTRIBUTE) or mat.node_tree.nodes.new("ShaderNodeVertexColor")
+        attr.name = COLOR_ATTRIBUTE
+        attr.layer_name = COLOR_ATTRIBUTE
+        mat.node_tree.links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
     return mat
+
+
+def _set_corner_colors(mesh: bpy.types.Mesh, colors: np.ndarray) -> None:
+    attr = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "CORNER")
+    attr.data.foreach_set("color", np.ascontiguousarray(colors, dtype=np.float32).ravel())
+    mesh.color_attributes.active_color = attr
+    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
 
 
 def _mesh_object(
@@ -54,6 +67,7 @@ def _mesh_object(
     face_materials: np.ndarray,
     materials: tuple[tuple[str, tuple[float, float, float, float]], ...],
     collection: bpy.types.Collection,
+    corner_colors: np.ndarray | None = None,
 ) -> bpy.types.Object:
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(verts.astype(np.float64).tolist(), [], faces)
@@ -61,6 +75,11 @@ def _mesh_object(
         mesh.materials.append(_material(mat_name, rgba))
     mesh.polygons.foreach_set("material_index", face_materials.astype(np.int32))
     mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
+    if corner_colors is None:  # flat colour per face from its material
+        rgba = np.array([c for _, c in materials], dtype=np.float32)
+        sizes = np.fromiter((len(f) for f in faces), dtype=np.int64, count=len(faces))
+        corner_colors = rgba[np.repeat(face_materials, sizes)]
+    _set_corner_colors(mesh, corner_colors)
     mesh.update()
     obj = bpy.data.objects.new(name, mesh)
     collection.objects.link(obj)
@@ -141,7 +160,15 @@ def build_demo_character(with_body: bool = True, scene: bpy.types.Scene | None =
     scene.collection.children.link(collection)
 
     head_geo = build_head()
-    head = _mesh_object(HEAD_NAME, head_geo.vertices, head_geo.faces, head_geo.face_materials, MATERIALS, collection)
+    head = _mesh_object(
+        HEAD_NAME,
+        head_geo.vertices,
+        head_geo.faces,
+        head_geo.face_materials,
+        MATERIALS,
+        collection,
+        corner_colors=head_geo.corner_colors,
+    )
     add_arkit_shape_keys(head, head_geo.vertices, head_geo.deltas)
     # Parts as vertex groups, so a user (or a test) can select the eyes, lids, teeth or tongue.
     from .core.demo_head import PART_NAMES

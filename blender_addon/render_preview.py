@@ -64,7 +64,10 @@ def configure_render(
         r.engine = "BLENDER_WORKBENCH"
         shading = scene.display.shading
         shading.light = "STUDIO"
-        shading.color_type = "MATERIAL"
+        meshes = [o for o in scene.objects if o.type == "MESH"]
+        # The demo meshes carry smooth colours as a colour attribute; other characters show their material colours.
+        with_colors = bool(meshes) and all(len(o.data.color_attributes) for o in meshes)
+        shading.color_type = "VERTEX" if with_colors else "MATERIAL"
         shading.show_cavity = False
         shading.show_specular_highlight = True
         scene.display.render_aa = "8"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,4 +82,7 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     with atomic_output(path, suffix=".png") as tmp:
         if not cv2.imwrite(str(tmp), image):
             raise FacsimileError(f"could not encode PNG for {path}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the temporary file is private (0600); the result is an ordinary file
     return Path(path)

@@ -76,6 +76,7 @@ class HeadGeometry:
     face_materials: np.ndarray  # (F,) int32 index into MATERIALS
     deltas: np.ndarray  # (52, V, 3) float32, ARKit order
     part: np.ndarray  # (V,) int32 index into PART_NAMES
+    corner_colors: np.ndarray | None = None  # (loops, 4) float32 RGBA per face corner, faces' order
     landmarks: dict[str, int] = field(default_factory=dict)
     eye_centres: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -201,11 +202,37 @@ class _Skin:
     lip_bulge: np.ndarray  # (V,) forward lip displacement built into the basis
     z_mouth: float
     front: np.ndarray  # (V,) 1 on the face, 0 at the back of the head
+    paint: np.ndarray  # (V, 2) lip and eyebrow colour masks in [0, 1]
 
 
 def _brow_line(ax: np.ndarray) -> np.ndarray:
     """Height of the eyebrow's centre line as a function of |x| (an arch over the eye)."""
     return 0.050 + 0.007 * np.clip(1 - ((ax - 0.043) / 0.034) ** 2, 0, 1)
+
+
+def _padded(faces: list[tuple[int, ...]]) -> np.ndarray:
+    """(F, 4) vertex indices; a triangle repeats its last corner (fine for per-face means of smooth masks)."""
+    return np.array([f if len(f) == 4 else (*f, f[-1]) for f in faces], dtype=np.int64)
+
+
+def _skin_paint(
+    bx: np.ndarray, bz: np.ndarray, zm: float, upper_side: np.ndarray, front: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lip and eyebrow masks (0..1, soft over ~1 mm) from the base x, z of skin vertices."""
+    ax = np.abs(bx)
+    lw = np.clip(1 - (ax / (X_CORNER + 0.002)) ** 2, 0, 1)
+    d = bz - zm
+    soft = 0.0011
+    h_up, h_lo = 0.002 + 0.0095 * lw, 0.003 + 0.011 * lw
+    lip_up = smoothstep(h_up + soft, h_up - soft, d) * (upper_side > 0)
+    lip_lo = smoothstep(h_lo + soft, h_lo - soft, -d) * (upper_side < 1)
+    lips = np.maximum(lip_up, lip_lo) * smoothstep(X_CORNER + 0.003, X_CORNER - 0.0005, ax)
+    zb = _brow_line(ax)
+    half = 0.0055 - 0.0025 * smoothstep(0.02, 0.075, ax)
+    brow = smoothstep(half + soft, half - soft, np.abs(bz - zb))
+    brow = brow * smoothstep(0.009, 0.015, ax) * smoothstep(0.08, 0.072, ax)
+    gate = smoothstep(0.4, 0.6, front)
+    return lips * gate, brow * gate
 
 
 def _build_skin() -> _Skin:
@@ -288,22 +315,14 @@ def _build_skin() -> _Skin:
     corner_l = int(idx[rm, slit_cols[-1] + 1])
     corner_r = int(idx[rm, slit_cols[0] - 1])
 
-    # Materials by face centre (base x, z): lips around the slit, eyebrows along an arch.
-    mats = []
-    for f in faces:
-        fx, fz = base_xz[list(f)].mean(axis=0)
-        ffront = front_flat[list(f)].min()
-        fax = abs(fx)
-        mat = MAT["skin"]
-        if ffront > 0.5:
-            lip_w = np.clip(1 - (fax / (X_CORNER + 0.002)) ** 2, 0, 1)
-            if fax < X_CORNER + 0.002 and zm - (0.003 + 0.011 * lip_w) < fz < zm + (0.002 + 0.0095 * lip_w):
-                mat = MAT["lips"]
-            zb = _brow_line(np.array(fax))
-            half = 0.0055 - 0.0025 * smoothstep(0.02, 0.075, fax)
-            if 0.012 < fax < 0.078 and abs(fz - zb) < half:
-                mat = MAT["brow"]
-        mats.append(mat)
+    # Paint: smooth lip and brow masks per vertex (colours blend along them, so outlines stay smooth), and each
+    # face takes the material its corners mostly belong to.
+    lip_m, brow_m = _skin_paint(base_xz[:, 0], base_xz[:, 1], zm, upper_side, front_flat)
+    padded = _padded(faces)
+    mats = np.full(len(faces), MAT["skin"], dtype=np.int32)
+    mats[lip_m[padded].mean(axis=1) > 0.5] = MAT["lips"]
+    mats[brow_m[padded].mean(axis=1) > 0.5] = MAT["brow"]
+    paint = np.stack([lip_m, brow_m], axis=-1)
     return _Skin(
         verts=verts,
         faces=faces,
@@ -317,6 +336,7 @@ def _build_skin() -> _Skin:
         lip_bulge=bulge_flat,
         z_mouth=zm,
         front=front_flat,
+        paint=paint,
     )
 
 
@@ -359,7 +379,7 @@ def _lid(
 
 
 def build_head() -> HeadGeometry:
-    """Build the head and its 52 ARKit deltas (deterministic; about 0.3 s)."""
+    """Build the head (about 14.5k vertices) and its 52 ARKit deltas; deterministic, about 0.5 s."""
     skin = _build_skin()
     b = _Builder()
     skin_start = b.add(skin.verts, skin.faces, skin.mats, PART["skin"])
@@ -535,7 +555,7 @@ def build_head() -> HeadGeometry:
                 vec(
                     sign * 0.002 * cnr,
                     0.9 * skin.lip_bulge * press + 0.002 * lips * press,
-                    (-0.0025 * lip_up + 0.0025 * lip_lo) * press,
+                    (-0.002 * lip_up + 0.002 * lip_lo + 0.45 * (zm - bz) * lips) * press,
                 )
             ),
         )
@@ -547,7 +567,11 @@ def build_head() -> HeadGeometry:
     put("mouthRollUpper", skin_delta(vec(0.0, 1.2 * skin.lip_bulge * up + 0.004 * lip_up, 0.65 * (zm - bz) * lip_up)))
     chin_reg = _gauss(bx, bz, 0, zm - 0.03, 0.035, 0.03) * front * lo
     put("mouthShrugLower", skin_delta(vec(0.0, -0.003 * chin_reg, 0.007 * np.maximum(chin_reg, lip_lo))))
-    put("mouthShrugUpper", skin_delta(vec(0.0, -0.004 * lip_up, 0.006 * upper_lip_ext)))
+    # The upper lip pushes up and out; the lower lip follows most of the way so the mouth stays closed.
+    put(
+        "mouthShrugUpper",
+        skin_delta(vec(0.0, -0.005 * lip_up - 0.002 * lip_lo, 0.005 * upper_lip_ext + 0.004 * lip_lo)),
+    )
 
     # ---------------- brows
     zb = _brow_line(ax)
@@ -577,11 +601,17 @@ def build_head() -> HeadGeometry:
         hard = (bx * sign > 0).astype(float)
         under_eye = _gauss(bx, bz, sign * 0.045, -0.012, 0.02, 0.014) * front * hard
         put(f"cheekSquint{side}", skin_delta(vec(0.0, -0.002 * under_eye, 0.007 * under_eye)))
-        wing = _gauss(bx, bz, sign * 0.015, -0.026, 0.011, 0.012) * front * hard
+        # Sneer: the nostril wing and the skin beside it lift and flare; the skin above bunches (a crease).
+        wing = _gauss(bx, bz, sign * 0.016, -0.027, 0.013, 0.014) * front * hard
+        crease = _gauss(bx, bz, sign * 0.022, -0.008, 0.01, 0.008) * front * hard
         put(
             f"noseSneer{side}",
             skin_delta(
-                vec(sign * 0.002 * wing, -0.001 * wing, 0.006 * wing + 0.0025 * upper_lip_ext * sm * (bx * sign > 0))
+                vec(
+                    sign * 0.003 * wing,
+                    -0.002 * wing + 0.003 * crease,
+                    0.009 * wing + 0.003 * crease + 0.0015 * upper_lip_ext * sm * (bx * sign > 0),
+                )
             ),
         )
 
@@ -628,15 +658,38 @@ def build_head() -> HeadGeometry:
     put("tongueOut", tongue)
 
     landmarks = _landmarks(verts, part, skin, skin_start, eye_start, lid_info, tongue_start, eye_centres)
+    face_materials = np.asarray(b.mats, dtype=np.int32)
     return HeadGeometry(
         vertices=verts.astype(np.float32),
         faces=b.faces,
-        face_materials=np.asarray(b.mats, dtype=np.int32),
+        face_materials=face_materials,
+        corner_colors=_corner_colors(b.faces, face_materials, part, skin, skin_start),
         deltas=deltas.astype(np.float32),
         part=part,
         landmarks=landmarks,
         eye_centres=eye_centres,
     )
+
+
+def material_rgba() -> np.ndarray:
+    return np.array([rgba for _, rgba in MATERIALS], dtype=np.float32)
+
+
+def _corner_colors(
+    faces: list[tuple[int, ...]], face_materials: np.ndarray, part: np.ndarray, skin: _Skin, skin_start: int
+) -> np.ndarray:
+    """Per face-corner colours: the skin blends smoothly into lips and brows; other parts take their face's colour."""
+    rgba = material_rgba()
+    vcol = np.repeat(rgba[[MAT["skin"]]], len(part), axis=0)
+    lips, brow = skin.paint[:, 0:1], skin.paint[:, 1:2]
+    sk = slice(skin_start, skin_start + len(skin.verts))
+    vcol[sk] = vcol[sk] * (1 - lips) + rgba[MAT["lips"]] * lips
+    vcol[sk] = vcol[sk] * (1 - brow) + rgba[MAT["brow"]] * brow
+    sizes = np.fromiter((len(f) for f in faces), dtype=np.int64, count=len(faces))
+    loops = np.fromiter((i for f in faces for i in f), dtype=np.int64, count=int(sizes.sum()))
+    face_of_loop = np.repeat(np.arange(len(faces)), sizes)
+    on_skin = part[loops] == PART["skin"]
+    return np.where(on_skin[:, None], vcol[loops], rgba[face_materials[face_of_loop]]).astype(np.float32)
 
 
 def _landmarks(
