@@ -1,0 +1,421 @@
+"""Facsimile's operators: thin wrappers that read the panel's settings, call runtime/core, and report.
+
+Every execute() runs inside _guarded(): a FacsimileError (or a file error) becomes self.report({'ERROR'}, message)
+and {'CANCELLED'}, never a traceback in the console. Operators that change the scene are one undo step each
+(bl_options UNDO); the bake writes its keys in one go at the end, so a cancelled or failed bake changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+
+from . import runtime
+from .core.errors import FacsimileError
+from .preferences import device_preference
+
+
+def _report_user_error(op: bpy.types.Operator, exc: BaseException) -> set[str]:
+    if isinstance(exc, OSError) and exc.filename:
+        op.report({"ERROR"}, f"{exc.strerror or exc}: {exc.filename}")
+    else:
+        op.report({"ERROR"}, str(exc))
+    return {"CANCELLED"}
+
+
+_USER_ERRORS = (FacsimileError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _guarded(method):
+    """Turn user-facing errors into an operator report; anything else is a bug and keeps its traceback.
+
+    Blender checks the argument count of execute/invoke, so the wrapper keeps the method's exact arity.
+    """
+    if method.__code__.co_argcount == 3:
+
+        @functools.wraps(method)
+        def wrapper3(self, context, event):
+            try:
+                return method(self, context, event)
+            except _USER_ERRORS as exc:
+                return _report_user_error(self, exc)
+
+        return wrapper3
+
+    @functools.wraps(method)
+    def wrapper2(self, context):
+        try:
+            return method(self, context)
+        except _USER_ERRORS as exc:
+            return _report_user_error(self, exc)
+
+    return wrapper2
+
+
+def _settings(context: bpy.types.Context):
+    return context.scene.facsimile
+
+
+def _path_or_error(raw: str, what: str) -> Path:
+    if not raw:
+        raise FacsimileError(f"no {what} given: choose a file first")
+    path = Path(bpy.path.abspath(raw))
+    if not path.exists():
+        raise FacsimileError(f"{what} {path} does not exist")
+    return path
+
+
+def _remember_device(context: bpy.types.Context, device: str) -> None:
+    _settings(context).last_device = device
+
+
+class FACSIMILE_OT_refresh_mapping(bpy.types.Operator):
+    """Rebuild the ARKit -> shape key mapping from the preset (tuned gains are kept)"""
+
+    bl_idname = "facsimile.refresh_mapping"
+    bl_label = "Refresh Mapping"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @_guarded
+    def execute(self, context):
+        obj = runtime.resolve_target(context)
+        rmap = runtime.refresh_mapping(obj)
+        matched = 52 - len(rmap.unmatched)
+        msg = f"{obj.name}: {matched} of 52 ARKit channels matched (preset {obj.facsimile.resolved_preset})"
+        if rmap.unmatched:
+            msg += f"; unmatched: {', '.join(rmap.unmatched[:8])}{' ...' if len(rmap.unmatched) > 8 else ''}"
+        self.report({"INFO"}, msg)
+        return {"FINISHED"}
+
+
+class _PhotoOperator:
+    """Shared by Apply and Capture Neutral: a photo path picked with the file browser or taken from the panel."""
+
+    filepath: StringProperty(name="Photo", subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_folder: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = _settings(context).photo_path
+        if not self.filepath:
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return self.execute(context)
+
+
+class FACSIMILE_OT_apply_photo(_PhotoOperator, bpy.types.Operator):
+    """Solve the face in a photo and set the target's shape keys (optionally keying the current frame)"""
+
+    bl_idname = "facsimile.apply_photo"
+    bl_label = "Apply from Photo"
+    bl_options = {"REGISTER", "UNDO"}
+
+    face: IntProperty(  # type: ignore[valid-type]
+        name="Face", default=-1, min=-1, description="Which face (0 = largest); -1 = the panel's Face setting"
+    )
+    key_frame: EnumProperty(  # type: ignore[valid-type]
+        name="Key frame",
+        items=[("PANEL", "Panel setting", ""), ("YES", "Key", ""), ("NO", "Don't key", "")],
+        default="PANEL",
+    )
+
+    @_guarded
+    def execute(self, context):
+        st = _settings(context)
+        obj = runtime.resolve_target(context)
+        runtime.retarget_map(obj)  # a mapping that matches nothing fails here, before any work
+        path = _path_or_error(self.filepath or st.photo_path, "photo")
+        solved = runtime.solve_photo(path, device_preference(context))
+        _remember_device(context, solved.device)
+        index = st.face_index if self.face < 0 else self.face
+        face = runtime.pick_face(solved, index, path)
+        runtime.show_preview(runtime.preview_pixels(solved, index))
+        key = st.key_frame if self.key_frame == "PANEL" else self.key_frame == "YES"
+        report = runtime.set_pose(obj, face.weights, key_frame=context.scene.frame_current if key else None)
+        runtime.store_last_solve(obj, np.asarray(face.weights)[None, :], None)
+        st.photo_path = str(path)
+        st.faces_found = len(solved.faces)
+        msg = f"{obj.name}: face {index + 1} of {len(solved.faces)} from {path.name} on {solved.device}: "
+        msg += runtime.weights_summary(face.weights)
+        st.last_report = msg
+        if len(solved.faces) > 1:
+            msg += f" ({len(solved.faces)} faces found; pick another with Face and apply again)"
+        self.report({"INFO"}, msg)
+        if not getattr(face, "in_range", True):
+            self.report({"WARNING"}, "the face is outside the range the model was trained on; check the result")
+        if report.widened:
+            self.report({"WARNING"}, f"slider range widened on: {', '.join(report.widened)}")
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_capture_neutral(_PhotoOperator, bpy.types.Operator):
+    """Solve a photo of the actor at rest and store it on the target: every later apply and bake subtracts it"""
+
+    bl_idname = "facsimile.capture_neutral"
+    bl_label = "Capture Neutral"
+    bl_options = {"REGISTER", "UNDO"}
+
+    face: IntProperty(name="Face", default=-1, min=-1)  # type: ignore[valid-type]
+
+    @_guarded
+    def execute(self, context):
+        st = _settings(context)
+        obj = runtime.resolve_target(context)
+        path = _path_or_error(self.filepath or st.photo_path, "neutral photo")
+        solved = runtime.solve_photo(path, device_preference(context))
+        _remember_device(context, solved.device)
+        index = st.face_index if self.face < 0 else self.face
+        face = runtime.pick_face(solved, index, path)
+        runtime.store_neutral(obj, face.weights, str(path))
+        self.report(
+            {"INFO"}, f"{obj.name}: neutral captured from {path.name} ({runtime.weights_summary(face.weights)})"
+        )
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_clear_neutral(bpy.types.Operator):
+    """Forget the target's neutral capture"""
+
+    bl_idname = "facsimile.clear_neutral"
+    bl_label = "Clear Neutral"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @_guarded
+    def execute(self, context):
+        obj = runtime.resolve_target(context)
+        if not runtime.clear_neutral(obj):
+            self.report({"WARNING"}, f"{obj.name} has no neutral capture")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{obj.name}: neutral cleared")
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_bake_clip(bpy.types.Operator):
+    """Solve a video or image sequence and key the target's shape keys (Esc cancels; a cancelled bake changes nothing)"""
+
+    bl_idname = "facsimile.bake_clip"
+    bl_label = "Bake from Video"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Clip", subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_movie: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_folder: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    _job = None
+    _timer = None
+
+    def _make_job(self, context) -> runtime.BakeJob:
+        st = _settings(context)
+        obj = runtime.resolve_target(context)
+        path = _path_or_error(self.filepath or st.clip_path, "clip")
+        job = runtime.BakeJob(
+            obj,
+            path,
+            device=device_preference(context),
+            first=st.clip_first,
+            last=None if st.clip_last < 0 else st.clip_last,
+            stride=st.stride,
+            start_frame=st.start_frame,
+            smoothing=(st.min_cutoff, st.beta) if st.smoothing else None,
+        )
+        st.clip_path = str(path)
+        return job
+
+    def _finish(self, context, job: runtime.BakeJob):
+        result = job.finish()
+        st = _settings(context)
+        _remember_device(context, result.device)
+        st.last_report = result.summary
+        self.report({"INFO"}, result.summary)
+        if result.missing:
+            self.report({"WARNING"}, f"no face in {result.missing} frame(s); those hold the nearest solved pose")
+        return {"FINISHED"}
+
+    @_guarded
+    def execute(self, context):
+        """Synchronous bake (background mode, scripts, tests): the same chunks, without a UI in between."""
+        job = self._make_job(context)
+        try:
+            while not job.step(_settings(context).chunk_frames):
+                pass
+            return self._finish(context, job)
+        finally:
+            job.close()
+
+    @_guarded
+    def invoke(self, context, event):
+        if not (self.filepath or _settings(context).clip_path):
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return self._start_modal(context)
+
+    def _start_modal(self, context):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        self._job = self._make_job(context)
+        wm = context.window_manager
+        wm.progress_begin(0, 1000)
+        self._timer = wm.event_timer_add(0.01, window=context.window)
+        wm.modal_handler_add(self)
+        self.report({"INFO"}, "Baking... (Esc to cancel)")
+        return {"RUNNING_MODAL"}
+
+    def _stop(self, context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        if self._job is not None:
+            self._job.close()
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._stop(context)
+            self._job = None
+            self.report({"WARNING"}, "Bake cancelled; nothing was changed")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        job = self._job
+        try:
+            done = job.step(_settings(context).chunk_frames)
+            context.window_manager.progress_update(int(1000 * job.fraction))
+            context.workspace.status_text_set(f"Facsimile: {job.status}  (Esc to cancel)")
+            if not done:
+                return {"RUNNING_MODAL"}
+            result = self._finish(context, job)
+        except _USER_ERRORS as exc:
+            result = _report_user_error(self, exc)
+        context.workspace.status_text_set(None)
+        self._stop(context)
+        self._job = None
+        return result
+
+    def cancel(self, context):
+        """Blender calls this when the window closes mid-bake: release the clip, write nothing."""
+        self._stop(context)
+        self._job = None
+
+
+class _FileOperator:
+    filepath: StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            obj = context.scene.facsimile.target or context.active_object
+            stem = obj.name if obj is not None else "take"
+            self.filepath = bpy.path.ensure_ext(stem, self.filename_ext)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+
+class FACSIMILE_OT_import_livelink(_FileOperator, bpy.types.Operator):
+    """Key a Live Link Face CSV take onto the target's shape keys, resampled to the scene's frame rate"""
+
+    bl_idname = "facsimile.import_livelink"
+    bl_label = "Import Live Link CSV"
+    bl_options = {"REGISTER", "UNDO"}
+    filename_ext = ".csv"
+
+    filter_glob: StringProperty(default="*.csv", options={"HIDDEN"})  # type: ignore[valid-type]
+    start_frame: IntProperty(name="Start frame", default=-1, description="-1 = the panel's Start frame")  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    @_guarded
+    def execute(self, context):
+        obj = runtime.resolve_target(context)
+        path = _path_or_error(self.filepath, "Live Link CSV")
+        start = _settings(context).start_frame if self.start_frame < 0 else self.start_frame
+        frames, missing = runtime.import_livelink(obj, path, start, context.scene)
+        msg = f"{obj.name}: {frames} frames keyed from {path.name} starting at frame {start}"
+        if missing:
+            msg += f"; the file has no column for {len(missing)} channel(s) ({', '.join(missing[:4])}...)"
+        self.report({"INFO"}, msg)
+        return {"FINISHED"}
+
+
+def _frame_range(context, first: int, last: int) -> tuple[int, int]:
+    scene = context.scene
+    a = scene.frame_start if first < 0 else first
+    b = scene.frame_end if last < 0 else last
+    if b < a:
+        raise FacsimileError(f"frame range {a}:{b} is empty")
+    return a, b
+
+
+class FACSIMILE_OT_export_livelink(_FileOperator, bpy.types.Operator):
+    """Write the target's shape-key animation (per ARKit channel) as a Live Link Face CSV"""
+
+    bl_idname = "facsimile.export_livelink"
+    bl_label = "Export Live Link CSV"
+    filename_ext = ".csv"
+
+    filter_glob: StringProperty(default="*.csv", options={"HIDDEN"})  # type: ignore[valid-type]
+    frame_first: IntProperty(name="First", default=-1, description="-1 = scene start")  # type: ignore[valid-type]
+    frame_last: IntProperty(name="Last", default=-1, description="-1 = scene end")  # type: ignore[valid-type]
+
+    @_guarded
+    def execute(self, context):
+        from .core.livelink_csv import write_livelink_csv
+
+        obj = runtime.resolve_target(context)
+        a, b = _frame_range(context, self.frame_first, self.frame_last)
+        weights = runtime.read_channel_animation(obj, np.arange(a, b + 1))
+        out = runtime.output_path(self.filepath, ".csv")
+        write_livelink_csv(out, weights, runtime.scene_fps(context.scene))
+        self.report({"INFO"}, f"{obj.name}: frames {a}-{b} written to {out}")
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_export_weights_json(_FileOperator, bpy.types.Operator):
+    """Write the last solved ARKit weights (photo: one pose, bake: every frame) as JSON"""
+
+    bl_idname = "facsimile.export_weights_json"
+    bl_label = "Export Solved Weights"
+    filename_ext = ".json"
+
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+
+    @_guarded
+    def execute(self, context):
+        from .core.weights_file import write_weights_json
+
+        obj = runtime.resolve_target(context)
+        weights, fps = runtime.last_solve(obj)
+        out = runtime.output_path(self.filepath, ".json")
+        write_weights_json(out, weights[0] if len(weights) == 1 and fps is None else weights, fps)
+        self.report({"INFO"}, f"{obj.name}: {len(weights)} solved frame(s) written to {out}")
+        return {"FINISHED"}
+
+
+CLASSES = (
+    FACSIMILE_OT_refresh_mapping,
+    FACSIMILE_OT_apply_photo,
+    FACSIMILE_OT_capture_neutral,
+    FACSIMILE_OT_clear_neutral,
+    FACSIMILE_OT_bake_clip,
+    FACSIMILE_OT_import_livelink,
+    FACSIMILE_OT_export_livelink,
+    FACSIMILE_OT_export_weights_json,
+)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
+    runtime.forget_solvers()
