@@ -191,3 +191,42 @@ def build_demo_character(with_body: bool = True, scene: bpy.types.Scene | None =
         head.location = Vector(HEAD_CENTRE)
     bpy.context.view_layer.update()
     return DemoCharacter(head=head, body=body, rig=rig, head_geometry=head_geo, body_geometry=body_geo)
+
+
+# Body poses that accompany the sample sequence's expressions (Euler degrees in each bone's local axes; checked by
+# tests: upper_arm.L +Z raises the arm, neck +Y turns the face to the character's left, head -X tilts it up).
+BODY_POSES: dict[str, dict[str, tuple[float, float, float]]] = {
+    "smile": {"upper_arm.L": (0.0, 0.0, 60.0), "forearm.L": (0.0, 0.0, 45.0)},
+    "jaw open": {"head": (-6.0, 0.0, 0.0)},
+    "brows up": {"head": (-4.0, 0.0, 0.0)},
+    "frown": {"head": (6.0, 0.0, 0.0)},
+    "look left": {"neck": (0.0, 10.0, 0.0)},
+    "look right": {"neck": (0.0, -10.0, 0.0)},
+}
+
+
+def animate_demo_body(
+    rig: bpy.types.Object, labels: tuple[str, ...], key_frames: np.ndarray, end_frame: int, start_frame: int = 1
+) -> int:
+    """Key the rig along with the face (a wave, nods, head turns) so the demo exercises the body path too.
+
+    Every animated bone is keyed at every expression's frame (rest where the expression has no pose), and at rest
+    on the first and last frames. Returns the number of keyframes written.
+    """
+    import math
+
+    bones = sorted({b for pose in BODY_POSES.values() for b in pose})
+    count = 0
+    frames = [start_frame, *(start_frame + int(f) for f in key_frames), end_frame]
+    names = ["", *labels, ""]
+    for frame, label in zip(frames, names):
+        pose = BODY_POSES.get(label, {})
+        for bone in bones:
+            pb = rig.pose.bones[bone]
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = [math.radians(a) for a in pose.get(bone, (0.0, 0.0, 0.0))]
+            pb.keyframe_insert("rotation_euler", frame=frame, group=bone)
+            count += 3
+    for pb in rig.pose.bones:
+        pb.rotation_euler = (0.0, 0.0, 0.0)
+    return count

@@ -41,6 +41,21 @@ def face_camera(head: bpy.types.Object, distance: float = 0.95, lens_mm: float =
     return cam
 
 
+def body_camera(objects: Sequence[bpy.types.Object], lens_mm: float = 50.0) -> bpy.types.Object:
+    """A camera in front of the whole character (the objects' rest bounding box), made the scene camera."""
+    bpy.context.view_layer.update()
+    pts = [o.matrix_world @ Vector(c) for o in objects for c in o.bound_box]
+    lo = Vector((min(p.x for p in pts), min(p.y for p in pts), min(p.z for p in pts)))
+    hi = Vector((max(p.x for p in pts), max(p.y for p in pts), max(p.z for p in pts)))
+    centre = (lo + hi) / 2
+    half = max(hi.z - lo.z, hi.x - lo.x) / 2 * 1.15
+    distance = half / math.tan(math.atan(18.0 / lens_mm))
+    cam = face_camera(objects[0])
+    cam.data.lens = lens_mm
+    cam.location = centre + Vector((0.0, -distance, 0.0))
+    return cam
+
+
 def configure_render(
     engine: str = "workbench", resolution: tuple[int, int] = (320, 320), samples: int = 16
 ) -> bpy.types.Scene:
@@ -73,6 +88,8 @@ def configure_render(
         scene.display.render_aa = "8"
     else:
         r.engine = "CYCLES"
+        scene.view_settings.view_transform = "Standard"  # keep the material colours (AgX washes them out)
+        world.color = (0.12, 0.13, 0.15)  # background and soft fill; the sun is the key light
         scene.cycles.device = "CPU"
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
@@ -81,7 +98,7 @@ def configure_render(
             world.node_tree.nodes["Background"].inputs["Color"].default_value = (*world.color, 1.0)
         if not any(o.type == "LIGHT" for o in scene.objects):
             light = bpy.data.objects.new("FacsimileKeyLight", bpy.data.lights.new("FacsimileKeyLight", "SUN"))
-            light.data.energy = 3.0
+            light.data.energy = 2.5
             light.rotation_euler = (math.radians(60), math.radians(-15), math.radians(-25))
             scene.collection.objects.link(light)
     return scene

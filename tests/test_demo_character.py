@@ -379,7 +379,9 @@ def _run_cli(argv: list[str]) -> int:
 def test_demo_command_writes_blend_and_contact_sheet(tmp_path):
     out = tmp_path / "out"
     assert _run_cli(["demo", "--out", str(out), "--frames", "40", "--resolution", "64"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["demo.blend", "demo_contact_sheet.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["demo.blend", "demo_contact_sheet.png", "shape_grid.png"]
+    grid = cv2.imread(str(out / "shape_grid.png"))
+    assert grid is not None and grid.shape[0] > 7 * 48  # 53 tiles (neutral + 52) in rows of 8
     sheet = cv2.imread(str(out / "demo_contact_sheet.png"))
     assert sheet is not None and sheet.shape[0] > 64 and sheet.std() > 10
     bpy.ops.wm.open_mainfile(filepath=str(out / "demo.blend"), load_ui=False)
@@ -398,7 +400,13 @@ def test_demo_command_writes_blend_and_contact_sheet(tmp_path):
         assert keys.key_blocks["eyeBlinkLeft"].value == pytest.approx(1.0, abs=1e-4)
         scene.frame_set(1)
         assert keys.key_blocks["eyeBlinkLeft"].value == pytest.approx(0.0, abs=1e-4)
-        assert bpy.data.objects["FacsimileRig"].type == "ARMATURE"
+        # The body plays along: the rig waves its left arm at the smile.
+        rig = bpy.data.objects["FacsimileRig"]
+        smile = int(seq.key_frames[seq.labels.index("smile")]) + 1
+        scene.frame_set(1)
+        rest_hand = (rig.matrix_world @ rig.pose.bones["hand.L"].tail).z
+        scene.frame_set(smile)
+        assert (rig.matrix_world @ rig.pose.bones["hand.L"].tail).z > rest_hand + 0.3
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
 
@@ -429,7 +437,7 @@ def test_demo_command_failure_midway_leaves_nothing(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(rp, "render_png", broken)
     try:
-        assert _run_cli(["demo", "--out", str(out), "--frames", "40", "--resolution", "32"]) == 1
+        assert _run_cli(["demo", "--out", str(out), "--frames", "40", "--resolution", "32", "--no-shape-grid"]) == 1
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
     assert "simulated" in capsys.readouterr().err

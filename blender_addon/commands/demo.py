@@ -29,7 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("workbench", "cycles"), default="workbench", help="preview renderer")
     p.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (with --engine cycles)")
     p.add_argument("--resolution", type=int, default=320, help="side of each contact-sheet tile in pixels")
-    p.add_argument("--shape-grid", action="store_true", help=f"also render every ARKit key at 1 into DIR/{GRID_NAME}")
+    p.add_argument(
+        "--no-shape-grid",
+        dest="shape_grid",
+        action="store_false",
+        help=f"skip DIR/{GRID_NAME} (every ARKit key at 1, one labelled tile each; a few seconds)",
+    )
     p.add_argument("--no-render", action="store_true", help="only build and save the .blend (no PNGs)")
     p.set_defaults(run=run)
 
@@ -71,8 +76,15 @@ def run(args: argparse.Namespace) -> int:
     from ..blend_io import save_blend_atomic
     from ..core.contact_sheet import make_contact_sheet, write_png
     from ..core.retarget import build_retarget_map
-    from ..demo_character import build_demo_character
-    from ..render_preview import configure_render, face_camera, render_frames, render_shape_grid
+    from ..demo_character import animate_demo_body, build_demo_character
+    from ..render_preview import (
+        body_camera,
+        configure_render,
+        face_camera,
+        render_frames,
+        render_png,
+        render_shape_grid,
+    )
     from ..shape_keys import bake_keyframes, shape_key_names
 
     t0 = time.perf_counter()
@@ -94,16 +106,26 @@ def run(args: argparse.Namespace) -> int:
             if args.shape_grid:  # rendered before baking so the keys are free to set
                 face_camera(head, distance=0.6)
                 grid_tmp = render_shape_grid(head, Path(tmp) / GRID_NAME, tile=max(8, args.resolution * 3 // 4))
+        t_grid = time.perf_counter()
         rmap = build_retarget_map(shape_key_names(head), "arkit")
         bake_keyframes(head, rmap, seq.weights, start_frame=1, action_name="FacsimileDemoFace")
+        if character.rig is not None:
+            animate_demo_body(character.rig, seq.labels, seq.key_frames, end_frame=args.frames)
         scene.frame_set(1)
         t_bake = time.perf_counter()
         if not args.no_render:
-            face_camera(head, distance=0.75)
             frames = [int(f) + 1 for f in seq.key_frames]
-            images = render_frames(frames, tmp)
             labels = [f"{label} (f{f})" for label, f in zip(seq.labels, frames)]
-            sheet = make_contact_sheet(images, labels, cols=5)
+            images = []
+            if character.body is not None:  # one full-body tile: the rig waves while the face smiles
+                body_camera([character.body, head])
+                wave = frames[seq.labels.index("smile")] if "smile" in seq.labels else frames[0]
+                scene.frame_set(wave)
+                images.append(render_png(Path(tmp) / "body.png"))
+                labels.insert(0, f"body (f{wave})")
+            face_camera(head, distance=0.75)
+            images += render_frames(frames, tmp)
+            sheet = make_contact_sheet(images, labels, cols=(len(images) + 1) // 2)
         t_render = time.perf_counter()
         blend = save_blend_atomic(out / BLEND_NAME)
         written = [blend]
@@ -119,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     t_end = time.perf_counter()
     print(
         f"facsimile demo: {head.name} with {len(shape_key_names(head))} ARKit keys, {args.frames} frames keyed; "
-        f"build {t_build - t0:.2f}s, bake {t_bake - t_build:.2f}s, render {t_render - t_bake:.2f}s, "
+        f"build {t_build - t0:.2f}s, shape grid {t_grid - t_build:.2f}s, bake {t_bake - t_grid:.2f}s, "
+        f"render {t_render - t_bake:.2f}s, "
         f"save {t_end - t_render:.2f}s"
     )
     for path in written:
