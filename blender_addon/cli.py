@@ -16,6 +16,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "apply",
     "demo",
     "solve",
+    "photo",
+    "bake",
+    "export_csv",
+    "batch",
 )
 
 _PACKAGE = __package__ or "blender_addon"

@@ -222,7 +222,7 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
             last=None if st.clip_last < 0 else st.clip_last,
             stride=st.stride,
             start_frame=st.start_frame,
-            smoothing=(st.min_cutoff, st.beta) if st.smoothing else None,
+            smoothing=st.smoothing_strength if st.smoothing else 0.0,
         )
         st.clip_path = str(path)
         return job

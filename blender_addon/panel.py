@@ -141,9 +141,7 @@ class VIEW3D_PT_facsimile_bake(_FacsimilePanel, bpy.types.Panel):
         row.prop(st, "start_frame")
         layout.prop(st, "smoothing")
         if st.smoothing:
-            row = layout.row(align=True)
-            row.prop(st, "min_cutoff")
-            row.prop(st, "beta")
+            layout.prop(st, "smoothing_strength")
         op = layout.operator("facsimile.bake_clip", icon="RENDER_ANIMATION")
         op.filepath = st.clip_path
 

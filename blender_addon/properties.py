@@ -99,11 +99,12 @@ class FacsimileSceneSettings(bpy.types.PropertyGroup):
     stride: IntProperty(name="Stride", default=1, min=1, description="Use every Nth source frame")  # type: ignore[valid-type]
     start_frame: IntProperty(name="Start frame", default=1, description="Scene frame of the first baked key")  # type: ignore[valid-type]
     smoothing: BoolProperty(name="Smoothing", default=True, description="One Euro filter per channel")  # type: ignore[valid-type]
-    min_cutoff: FloatProperty(  # type: ignore[valid-type]
-        name="Min cutoff", default=1.5, min=0.01, soft_max=10.0, description="Lower = smoother when still (Hz)"
-    )
-    beta: FloatProperty(  # type: ignore[valid-type]
-        name="Beta", default=0.5, min=0.0, soft_max=5.0, description="Higher = less lag on fast motion"
+    smoothing_strength: FloatProperty(  # type: ignore[valid-type]
+        name="Strength",
+        default=1.0,
+        min=0.05,
+        soft_max=3.0,
+        description="One Euro filter strength: 1 = default, higher = smoother, lower = less lag (blinks stay sharp)",
     )
     chunk_frames: IntProperty(  # type: ignore[valid-type]
         name="Chunk", default=8, min=1, max=256, description="Frames solved per UI update while baking"

@@ -16,6 +16,7 @@ import numpy as np
 from .core.arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from .core.errors import FacsimileError
 from .core.retarget import ChannelSettings, RetargetMap, best_preset, build_retarget_map
+from .properties import PRESET_ITEMS
 from .shape_keys import WriteReport, bake_keyframes, require_shape_key_mesh, set_values, shape_key_names
 
 NEUTRAL_PROP = "facsimile_neutral"
@@ -40,6 +41,42 @@ def resolve_target(context: bpy.types.Context) -> bpy.types.Object:
     settings = getattr(context.scene, "facsimile", None)
     obj = settings.target if settings is not None and settings.target is not None else context.active_object
     return check_target(obj)
+
+
+# ---------------------------------------------------------------- headless setup
+
+
+def ensure_registered() -> None:
+    """Headless commands need the add-on's properties (the mapping stored on objects): register them once.
+
+    Inside Blender with the extension enabled they already exist and nothing happens.
+    """
+    if not hasattr(bpy.types.Object, "facsimile"):
+        from . import properties
+
+        properties.register()
+
+
+def configure_mapping(obj: bpy.types.Object, preset: str | None = None, mirror: bool | None = None) -> RetargetMap:
+    """Command-line --preset/--mirror override what the object stores; a JSON map file is preset 'json'."""
+    check_target(obj)
+    st = obj.facsimile
+    if mirror is not None:
+        st.mirror = mirror
+    if preset:
+        if preset.lower().endswith(".json"):
+            path = Path(preset)
+            if not path.is_file():
+                raise FacsimileError(f"mapping file {path} does not exist")
+            st.preset = "json"
+            st.map_file = str(path.resolve())
+        else:
+            valid = [item[0] for item in PRESET_ITEMS if item[0] != "json"]
+            if preset.lower() not in valid:
+                raise FacsimileError(f"unknown preset {preset!r}; choose one of {', '.join(valid)} or a .json map file")
+            st.preset = preset.lower()
+        return refresh_mapping(obj)
+    return retarget_map(obj)
 
 
 # ---------------------------------------------------------------- mapping
@@ -163,12 +200,7 @@ def forget_solvers() -> None:
 
 def device_used(solver: object) -> str:
     """The device the solver's sessions really run on (the UI shows it; never the one merely asked for)."""
-    for attr in ("device_used", "device"):
-        value = getattr(solver, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    info = getattr(solver, "info", None)
-    return getattr(info, "device", "cpu")
+    return str(getattr(solver, "device_info", "cpu"))
 
 
 # ---------------------------------------------------------------- photo
@@ -365,3 +397,154 @@ def read_channel_animation(obj: bpy.types.Object, frames: np.ndarray) -> np.ndar
         if targets:
             out[:, i] = np.mean([values_of(t) for t in targets], axis=0)
     return out
+
+
+# ---------------------------------------------------------------- bake
+
+
+@dataclass
+class BakeResult:
+    frames: int  # keyframes written per shape key
+    missing: int  # processed frames without a face (they hold the nearest solved pose)
+    first_frame: int
+    last_frame: int
+    device: str
+    summary: str
+
+
+class BakeJob:
+    """A clip baked in chunks: step() solves a few frames (the modal operator calls it from a timer, the headless
+    command and the tests in a loop); finish() writes every keyframe at once. Until finish() the object is untouched,
+    so cancelling (close() without finish()) leaves it exactly as it was."""
+
+    def __init__(
+        self,
+        obj: bpy.types.Object,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        first: int = 0,
+        last: int | None = None,
+        stride: int = 1,
+        start_frame: int = 1,
+        smoothing: float = 1.0,
+        scene: bpy.types.Scene | None = None,
+    ):
+        import itertools
+
+        from .core.video_io import open_video
+
+        if stride < 1:
+            raise FacsimileError(f"stride must be 1 or more, got {stride}")
+        if first < 0 or (last is not None and last < first):
+            raise FacsimileError(f"source frame range {first}:{last} is empty; last must be >= first >= 0")
+        if smoothing < 0:
+            raise FacsimileError(f"smoothing must be >= 0 (0 = off), got {smoothing}")
+        self.obj = check_target(obj)
+        self.rmap = retarget_map(obj)  # a mapping that matches nothing fails here, before any solving
+        self.path = Path(path)
+        self.source = open_video(self.path)
+        self.stride = stride
+        self.start_frame = start_frame
+        self.scene = scene or bpy.context.scene
+        count = self.source.frame_count
+        stop = last + 1 if last is not None else None
+        if count > 0:
+            stop = count if stop is None else min(stop, count)
+            self.total = len(range(first, stop, stride))
+            if self.total == 0:
+                raise FacsimileError(f"{self.path.name} has {count} frames; the range starting at {first} is empty")
+        else:
+            self.total = -1
+        frames = itertools.islice(self.source.frames(), first, stop, stride)
+        self.solver = solver_for(device)
+        self._gen = self.solver.solve_video(frames, smoothing=smoothing, fps=self.source.fps / stride)
+        self.weights: list[np.ndarray] = []
+        self.found: list[bool] = []
+        self.done = False
+
+    @property
+    def fraction(self) -> float:
+        if self.done:
+            return 1.0
+        if self.total <= 0:
+            return 0.0
+        return min(1.0, len(self.weights) / self.total)
+
+    @property
+    def status(self) -> str:
+        total = str(self.total) if self.total > 0 else "?"
+        return f"{len(self.weights)}/{total} frames solved, {sum(self.found)} with a face"
+
+    def step(self, max_frames: int = 8) -> bool:
+        """Solve up to max_frames more frames; True when the clip is exhausted."""
+        if self.done:
+            return True
+        for _ in range(max(1, max_frames)):
+            try:
+                frame = next(self._gen)
+            except StopIteration:
+                self.done = True
+                return True
+            self.weights.append(np.asarray(frame.weights, dtype=np.float32))
+            self.found.append(bool(frame.found))
+        return False
+
+    def close(self) -> None:
+        """Release the clip (and its decoder) without writing anything."""
+        gen, self._gen = self._gen, iter(())
+        close = getattr(gen, "close", None)
+        if close is not None:
+            close()
+
+    def scene_frames(self, n: int) -> np.ndarray:
+        """Scene frame of each solved frame: source timing kept (stride and a differing scene rate included)."""
+        ratio = scene_fps(self.scene) / self.source.fps
+        return self.start_frame + np.round(np.arange(n) * self.stride * ratio).astype(np.int64)
+
+    def finish(self) -> BakeResult:
+        """Write the keyframes (one bulk write per shape key) and keep the raw solve for JSON export."""
+        if not self.done:
+            raise FacsimileError("the bake has not finished solving yet")
+        if not self.weights:
+            raise FacsimileError(f"{self.path.name}: no frames in the chosen range")
+        found = np.array(self.found)
+        if not found.any():
+            raise FacsimileError(
+                f"no face found in any of the {len(found)} frames of {self.path.name}; nothing was keyed. "
+                "Check the clip shows a face, reasonably lit and frontal"
+            )
+        w = np.stack(self.weights)
+        w[: int(np.argmax(found))] = w[int(np.argmax(found))]  # before the first face: hold its pose, not zeros
+        frames = self.scene_frames(len(w))
+        keep = np.concatenate([[True], np.diff(frames) > 0])  # a slower scene rate maps frames onto one key
+        w, frames = w[keep], frames[keep]
+        report = bake_keyframes(self.obj, self.rmap, w, frames.astype(np.float64))
+        store_last_solve(self.obj, w, scene_fps(self.scene))
+        device = device_used(self.solver)
+        missing = int((~found).sum())
+        summary = (
+            f"{self.obj.name}: {len(frames)} frames keyed ({int(frames[0])}-{int(frames[-1])}) on "
+            f"{len(report.written)} shape keys from {self.path.name} on {device}"
+        )
+        if missing:
+            summary += f"; {missing} frame(s) without a face"
+        return BakeResult(
+            frames=len(frames),
+            missing=missing,
+            first_frame=int(frames[0]),
+            last_frame=int(frames[-1]),
+            device=device,
+            summary=summary,
+        )
+
+
+def run_bake(job: BakeJob, chunk: int = 16, progress=None) -> BakeResult:
+    """Drive a BakeJob to the end synchronously (headless, scripts, tests); progress(job) after every chunk."""
+    try:
+        while not job.step(chunk):
+            if progress is not None:
+                progress(job)
+        return job.finish()
+    finally:
+        job.close()

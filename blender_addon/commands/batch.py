@@ -1,0 +1,385 @@
+"""`facsimile batch JOBS.json|JOBS.csv`: many photo/bake jobs in one process, with a summary table.
+
+A job is a row of blend / object / video or image / output (plus optional per-job settings). One failed job never
+stops the others; the exit code is 1 when any failed. Outputs are written atomically and an input is never
+overwritten unless --in-place. Beside each output goes a record (OUTPUT.facsimile.json) of the sha256 of every input
+(scene, clip or photo, models) and of the settings; a rerun skips a job whose output still matches its record, so an
+interrupted batch resumes where it stopped and a changed input or setting redoes only the jobs it affects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RECORD_SUFFIX = ".facsimile.json"
+RECORD_VERSION = 1
+_KNOWN = {
+    "blend",
+    "object",
+    "video",
+    "image",
+    "output",
+    "preset",
+    "mirror",
+    "face",
+    "key_frame",
+    "start_frame",
+    "stride",
+    "first",
+    "last",
+    "smoothing",
+}
+_INTS = {"face", "key_frame", "start_frame", "stride", "first", "last"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="run many photo/bake jobs from a JSON or CSV job list; skip finished ones on a rerun",
+        description='JOBS is a JSON list of objects (or {"jobs": [...]}) or a CSV with a header, each job giving '
+        "blend, object, video or image, output, and optionally preset, mirror, face, key_frame, start_frame, stride, "
+        "first, last, smoothing. Relative paths are relative to the job file. Exit code 1 when any job failed.",
+    )
+    p.add_argument("jobs", help="job list (.json or .csv)")
+    p.add_argument("--in-place", action="store_true", help="allow a job's output to be its input .blend")
+    p.add_argument("--force", action="store_true", help="redo every job, even those whose record says done")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cuda", "cpu"),
+        default=os.environ.get("FACSIMILE_DEVICE", "auto").lower(),
+        help="inference device for every job (default $FACSIMILE_DEVICE or auto)",
+    )
+    p.add_argument("--summary-json", default=None, help="also write the summary table as JSON here")
+    p.set_defaults(run=run)
+
+
+@dataclass
+class Job:
+    number: int
+    spec: dict
+    problem: str = ""  # set when the row itself is invalid
+
+    @property
+    def kind(self) -> str:
+        return "bake" if self.spec.get("video") else "photo"
+
+    @property
+    def output(self) -> str:
+        return str(self.spec.get("output", ""))
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: str  # done | skipped | FAILED
+    seconds: float = 0.0
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading the job list
+
+
+def _coerce(key: str, value: object, where: str) -> object:
+    from ..core.errors import FacsimileError
+
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if key in _INTS:
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise FacsimileError(f"{where}: {key} must be a whole number, got {value!r}") from exc
+    if key == "smoothing":
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise FacsimileError(f"{where}: smoothing must be a number, got {value!r}") from exc
+    if key == "mirror":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "y"):
+            return True
+        if text in ("0", "false", "no", "n"):
+            return False
+        raise FacsimileError(f"{where}: mirror must be true or false, got {value!r}")
+    return str(value).strip()
+
+
+def _resolve(base: Path, value: str | None) -> str | None:
+    if not value:
+        return value
+    if any(ch in value for ch in "*?[") and not os.path.isabs(value):
+        return str(base / value)
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p))
+
+
+def read_jobs(path: str | Path) -> list[Job]:
+    """The job list; a file that cannot be read at all is an error, a bad row becomes a failed job."""
+    from ..core.errors import FacsimileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FacsimileError(f"job list {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FacsimileError(f"job list {path} is not a text file") from exc
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FacsimileError(f"job list {path} is not valid JSON: {exc}") from exc
+        rows = data.get("jobs") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise FacsimileError(f"job list {path} must be a JSON list of jobs or an object with a 'jobs' list")
+    elif suffix == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        if not reader.fieldnames:
+            raise FacsimileError(f"job list {path} is empty; it needs a header row: blend,object,video,image,output")
+        rows = [dict(r) for r in reader]
+    else:
+        raise FacsimileError(f"job list {path} must be .json or .csv")
+    if not rows:
+        raise FacsimileError(f"job list {path} holds no jobs")
+    base = path.resolve().parent
+    jobs: list[Job] = []
+    for n, row in enumerate(rows, start=1):
+        where = f"{path.name} job {n}"
+        job = Job(number=n, spec={})
+        try:
+            if not isinstance(row, dict):
+                raise FacsimileError(f"{where}: expected an object with blend/object/video|image/output")
+            spec = {}
+            for key, value in row.items():
+                k = str(key).strip().lower().replace("-", "_")
+                if k not in _KNOWN:
+                    raise FacsimileError(f"{where}: unknown field {key!r} (known: {', '.join(sorted(_KNOWN))})")
+                spec[k] = _coerce(k, value, where)
+            for k in ("blend", "object", "output"):
+                if not spec.get(k):
+                    raise FacsimileError(f"{where}: '{k}' is missing")
+            if bool(spec.get("video")) == bool(spec.get("image")):
+                raise FacsimileError(f"{where}: give exactly one of 'video' (bake) or 'image' (photo)")
+            for k in ("blend", "video", "image", "output"):
+                spec[k] = _resolve(base, spec.get(k))
+            if spec.get("preset", "") and str(spec["preset"]).lower().endswith(".json"):
+                spec["preset"] = _resolve(base, spec["preset"])
+            job.spec = spec
+        except FacsimileError as exc:
+            job.problem = str(exc)
+            job.spec = {k: str(v) for k, v in row.items()} if isinstance(row, dict) else {}
+        jobs.append(job)
+    seen: dict[str, int] = {}
+    for job in jobs:
+        if job.problem:
+            continue
+        key = os.path.normcase(os.path.abspath(job.output))
+        if key in seen:
+            job.problem = f"job {job.number}: output {job.output} is also the output of job {seen[key]}"
+        else:
+            seen[key] = job.number
+    return jobs
+
+
+# ---------------------------------------------------------------- the record beside each output
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _media_digest(path: str) -> str:
+    """sha256 of a photo or video file; for an image sequence, of its file names and contents in order."""
+    p = Path(path)
+    if p.is_file():
+        return _sha256(p)
+    from ..core.video_io import open_video
+
+    source = open_video(path)
+    files = getattr(source, "files", None)
+    if not files:
+        return _sha256(Path(source.path))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(os.path.basename(f).encode() + b"\0" + _sha256(Path(f)).encode())
+    return h.hexdigest()
+
+
+def _models_digest() -> dict[str, str]:
+    from ..core.model_store import models_dir, read_manifest
+
+    return {name: entry.get("sha256", "") for name, entry in read_manifest(models_dir())["models"].items()}
+
+
+def record_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + RECORD_SUFFIX)
+
+
+def job_record(job: Job, device: str) -> dict:
+    """What the output depends on. The blend's hash is taken before the job runs."""
+    spec = job.spec
+    settings = {k: v for k, v in sorted(spec.items()) if k not in ("blend", "video", "image", "output")}
+    settings["device"] = device
+    return {
+        "version": RECORD_VERSION,
+        "kind": job.kind,
+        "blend_sha256": _sha256(Path(spec["blend"])),
+        "media_sha256": _media_digest(spec.get("video") or spec["image"]),
+        "models_sha256": _models_digest(),
+        "settings": settings,
+    }
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def is_finished(job: Job, record: dict) -> bool:
+    """The output exists, is the file the record describes, and was made from exactly these inputs and settings."""
+    out = Path(job.output)
+    rec_path = record_path(out)
+    if not out.is_file() or not rec_path.is_file():
+        return False
+    try:
+        old = json.loads(rec_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    if old.get("output_sha256") != _sha256(out):
+        return False
+    want = dict(record)
+    if _same_file(job.spec["blend"], job.output):
+        # In place: the input now is the output, so compare against what the blend was before the first run.
+        want["blend_sha256"] = old.get("blend_sha256")
+    return all(old.get(k) == v for k, v in want.items())
+
+
+# ---------------------------------------------------------------- running
+
+
+def _job_args(job: Job, device: str, in_place: bool) -> argparse.Namespace:
+    s = job.spec
+    common = dict(
+        blend=s["blend"],
+        object=s["object"],
+        out=s["output"],
+        in_place=in_place,
+        preset=s.get("preset"),
+        mirror=True if s.get("mirror") else None,
+        device=device,
+        json_out=None,
+    )
+    if job.kind == "bake":
+        return argparse.Namespace(
+            **common,
+            video=s["video"],
+            start_frame=s.get("start_frame"),
+            stride=s.get("stride") or 1,
+            first=s.get("first") or 0,
+            last=s.get("last"),
+            smoothing=1.0 if s.get("smoothing") is None else s["smoothing"],
+            quiet=True,
+        )
+    return argparse.Namespace(
+        **common, image=s["image"], face=s.get("face") or 0, key_frame=s.get("key_frame"), preview=None
+    )
+
+
+def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
+    from ..core.atomic_io import atomic_write_text
+    from ..core.errors import FacsimileError
+    from . import bake, photo
+
+    if job.problem:
+        return Outcome(job, "FAILED", message=job.problem)
+    start = time.perf_counter()
+    try:
+        for key in ("blend", "video", "image"):
+            value = job.spec.get(key)
+            if value and not any(ch in value for ch in "*?[") and not Path(value).exists():
+                raise FacsimileError(f"{key} {value} does not exist")
+        if _same_file(job.spec["blend"], job.output) and not in_place:
+            raise FacsimileError(f"output {job.output} is the input .blend; give another output or pass --in-place")
+        record = job_record(job, device)
+        if not force and is_finished(job, record):
+            return Outcome(job, "skipped", message="output up to date with its inputs")
+        module = bake if job.kind == "bake" else photo
+        module.run(_job_args(job, device, in_place))
+        record["output_sha256"] = _sha256(Path(job.output))
+        atomic_write_text(record_path(job.output), json.dumps(record, indent=1) + "\n")
+        return Outcome(job, "done", time.perf_counter() - start, "")
+    except (FacsimileError, OSError) as exc:
+        msg = str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.strerror}: {exc.filename}"
+        return Outcome(job, "FAILED", time.perf_counter() - start, msg)
+    except Exception as exc:  # noqa: BLE001 - one broken job must not stop the batch; the traceback is kept
+        traceback.print_exc(file=sys.stderr)
+        return Outcome(job, "FAILED", time.perf_counter() - start, f"internal error {type(exc).__name__}: {exc}")
+
+
+def format_table(outcomes: list[Outcome]) -> str:
+    rows = [("#", "status", "kind", "output", "time", "message")]
+    for o in outcomes:
+        rows.append(
+            (
+                str(o.job.number),
+                o.status,
+                o.job.kind if o.job.spec else "?",
+                os.path.basename(o.job.output) or "?",
+                f"{o.seconds:.1f}s" if o.status == "done" else "",
+                o.message,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
+    lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.atomic_io import atomic_write_text
+
+    jobs = read_jobs(args.jobs)
+    outcomes = []
+    for job in jobs:
+        print(f"[{job.number}/{len(jobs)}] {job.kind} -> {job.output or '?'}", flush=True)
+        outcome = run_job(job, args.device, args.in_place, args.force)
+        if outcome.status == "FAILED":
+            print(f"  FAILED: {outcome.message}", file=sys.stderr, flush=True)
+        outcomes.append(outcome)
+    print()
+    print(format_table(outcomes))
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "FAILED")}
+    print(f"\n{counts['done']} done, {counts['skipped']} skipped, {counts['FAILED']} failed of {len(outcomes)} jobs")
+    if args.summary_json:
+        payload = [
+            {
+                "job": o.job.number,
+                "status": o.status,
+                "output": o.job.output,
+                "seconds": o.seconds,
+                "message": o.message,
+            }
+            for o in outcomes
+        ]
+        atomic_write_text(args.summary_json, json.dumps(payload, indent=1) + "\n")
+    return 1 if counts["FAILED"] else 0
