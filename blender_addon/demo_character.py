@@ -130,9 +130,10 @@ def _skin_body(body: bpy.types.Object, rig: bpy.types.Object, geo: BodyGeometry)
     for j, bone in enumerate(geo.bone_names):
         vg = body.vertex_groups.new(name=bone)
         col = geo.weights[:, j]
-        idx = np.nonzero(col > 1e-4)[0]
-        # One add() per distinct weight keeps this a few hundred calls instead of one per vertex.
-        values, inverse = np.unique(np.round(col[idx], 4), return_inverse=True)
+        idx = np.nonzero(col > 0)[0]
+        # One add() per distinct weight (weights vary along each limb, not around it): a few hundred calls, and the
+        # stored float32 weights equal core.demo_body's exactly, so an LBS deformer can be compared bit for bit.
+        values, inverse = np.unique(col[idx].astype(np.float32), return_inverse=True)
         for k, value in enumerate(values):
             vg.add(idx[inverse == k].tolist(), float(value), "REPLACE")
     mod = body.modifiers.new("Armature", "ARMATURE")

@@ -264,6 +264,13 @@ def test_body_is_fully_weighted_with_an_armature_modifier(character):
     assert blended > 0.1 * len(sums)  # smooth falloff across joints, not rigid segments
     geo = build_body()
     assert np.allclose(geo.weights.sum(axis=1), 1.0, atol=1e-5)
+    # Blender's vertex groups hold exactly core.demo_body's weights (what an LBS deformer is compared against).
+    from_blender = np.zeros_like(geo.weights)
+    col = {name: geo.bone_names.index(name) for name in geo.bone_names}
+    for v in body.data.vertices:
+        for g in v.groups:
+            from_blender[v.index, col[group_names[g.group]]] = g.weight
+    assert np.array_equal(from_blender, geo.weights)
 
 
 def test_head_rides_on_the_head_bone(character):

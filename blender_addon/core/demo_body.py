@@ -245,6 +245,7 @@ def build_body() -> BodyGeometry:
         add(v, f, [_SHOES] * len(f), {f"shin.{side}": up, f"foot.{side}": 1.0 - up})
 
     weights = np.vstack(wrows)
+    weights[weights < 1e-3] = 0.0  # no negligible influences: every stored weight matters, sums stay exactly 1
     weights = weights / weights.sum(axis=1, keepdims=True)
     return BodyGeometry(
         vertices=np.vstack(verts_all).astype(np.float32),

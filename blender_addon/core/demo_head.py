@@ -48,6 +48,8 @@ PART_NAMES: tuple[str, ...] = (
     "teeth_lower",
     "tongue",
     "mouth_inside",
+    "ear_L",
+    "ear_R",
 )
 PART = {n: i for i, n in enumerate(PART_NAMES)}
 
@@ -63,6 +65,7 @@ MATERIALS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
     ("FacsimileTeeth", (0.95, 0.93, 0.85, 1.0)),
     ("FacsimileTongue", (0.78, 0.33, 0.36, 1.0)),
     ("FacsimileMouth", (0.22, 0.05, 0.06, 1.0)),
+    ("FacsimileHair", (0.20, 0.12, 0.07, 1.0)),
 )
 MAT = {n.removeprefix("Facsimile").lower(): i for i, (n, _) in enumerate(MATERIALS)}
 
@@ -202,7 +205,7 @@ class _Skin:
     lip_bulge: np.ndarray  # (V,) forward lip displacement built into the basis
     z_mouth: float
     front: np.ndarray  # (V,) 1 on the face, 0 at the back of the head
-    paint: np.ndarray  # (V, 2) lip and eyebrow colour masks in [0, 1]
+    paint: np.ndarray  # (V, 3) lip, eyebrow and hair colour masks in [0, 1]
 
 
 def _brow_line(ax: np.ndarray) -> np.ndarray:
@@ -233,6 +236,13 @@ def _skin_paint(
     brow = brow * smoothstep(0.009, 0.015, ax) * smoothstep(0.08, 0.072, ax)
     gate = smoothstep(0.4, 0.6, front)
     return lips * gate, brow * gate
+
+
+def _hair(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hair colour mask (soft over ~3 mm, so the hairline is smooth whatever the grid) and its lift off the skull."""
+    az = np.abs(np.arctan2(x, -y))  # 0 at the face, pi at the nape
+    line = 0.083 - 0.05 * smoothstep(0.35, 1.5, az) - 0.09 * smoothstep(1.9, 3.0, az)
+    return smoothstep(line - 0.003, line + 0.003, z), 0.006 * smoothstep(line - 0.002, line + 0.014, z)
 
 
 def _build_skin() -> _Skin:
@@ -271,14 +281,20 @@ def _build_skin() -> _Skin:
         + 0.0075 * np.exp(-(((z - (zm - 0.0065)) / 0.0055) ** 2))
     ) * lipx
     y = y - front * (nose + ridge + cheeks + chin + bulge)
+    # Hair: painted on the scalp above a hairline (high on the forehead, low at the nape) and raised a little.
+    hair, lift = _hair(x, y, z)
+    nrm = np.stack([x / HEAD_A**2, y / HEAD_B**2, z / HEAD_C**2], axis=-1)
+    nrm /= np.linalg.norm(nrm, axis=-1, keepdims=True)
+    x, y, z = (x + lift * nrm[..., 0], y + lift * nrm[..., 1], z + lift * nrm[..., 2])
 
     grid = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    hair_flat = hair.reshape(-1)
     base_xz = np.stack([x, z], axis=-1).reshape(-1, 2)
     bulge_flat = (front * bulge).reshape(-1)
     front_flat = front.reshape(-1)
     idx = np.arange(nr * NLON).reshape(nr, NLON)
     bottom, top = nr * NLON, nr * NLON + 1
-    pole_verts = np.array([[0.0, 0.012, -HEAD_C * 0.97], [0.0, 0.0, HEAD_C]])
+    pole_verts = np.array([[0.0, 0.012, -HEAD_C * 0.97], [0.0, 0.0, HEAD_C + 0.006]])  # top lifted like the hair
 
     # The mouth slit: row rm's front columns inside the corners get lower-lip duplicates.
     slit_cols = np.where((np.abs(x[rm]) < X_CORNER) & (depth[rm] > 0))[0]
@@ -306,6 +322,7 @@ def _build_skin() -> _Skin:
     base_xz = np.vstack([base_xz, pole_verts[:, [0, 2]], base_xz[idx[rm, slit_cols]]])
     bulge_flat = np.concatenate([bulge_flat, [0, 0], bulge_flat[idx[rm, slit_cols]]])
     front_flat = np.concatenate([front_flat, [0, 0], front_flat[idx[rm, slit_cols]]])
+    hair_flat = np.concatenate([hair_flat, [0, 1], hair_flat[idx[rm, slit_cols]]])
     lower_copy = np.zeros(nv, dtype=bool)
     lower_copy[n_base:] = True
     vz = verts[:, 2]
@@ -322,7 +339,8 @@ def _build_skin() -> _Skin:
     mats = np.full(len(faces), MAT["skin"], dtype=np.int32)
     mats[lip_m[padded].mean(axis=1) > 0.5] = MAT["lips"]
     mats[brow_m[padded].mean(axis=1) > 0.5] = MAT["brow"]
-    paint = np.stack([lip_m, brow_m], axis=-1)
+    mats[hair_flat[padded].mean(axis=1) > 0.5] = MAT["hair"]
+    paint = np.stack([lip_m, brow_m, hair_flat], axis=-1)
     return _Skin(
         verts=verts,
         faces=faces,
@@ -443,6 +461,17 @@ def build_head() -> HeadGeometry:
     tongue_c = np.array([0.0, float(slit_depth(np.array([0.0]))[0]) + 0.037, zm - 0.0135])
     v, f, _ = _uv_sphere(tongue_c, np.array([0.016, 0.024, 0.0055]), np.linspace(0.25, np.pi - 0.25, 10), 20, "y-")
     tongue_start = b.add(v, f, [MAT["tongue"]] * len(f), PART["tongue"])
+
+    # Ears: flattened ellipsoids on the sides of the head.
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        v, f, _ = _uv_sphere(
+            np.array([sign * 0.0985, 0.014, -0.002]),
+            np.array([0.011, 0.019, 0.03]),
+            np.linspace(0.3, np.pi - 0.3, 10),
+            16,
+            "z",
+        )
+        b.add(v, f, [MAT["skin"]] * len(f), PART[f"ear_{side}"])
 
     verts = np.vstack(b.verts)
     part = np.concatenate(b.parts)
@@ -685,6 +714,8 @@ def _corner_colors(
     sk = slice(skin_start, skin_start + len(skin.verts))
     vcol[sk] = vcol[sk] * (1 - lips) + rgba[MAT["lips"]] * lips
     vcol[sk] = vcol[sk] * (1 - brow) + rgba[MAT["brow"]] * brow
+    hair = skin.paint[:, 2:3]
+    vcol[sk] = vcol[sk] * (1 - hair) + rgba[MAT["hair"]] * hair
     sizes = np.fromiter((len(f) for f in faces), dtype=np.int64, count=len(faces))
     loops = np.fromiter((i for f in faces for i in f), dtype=np.int64, count=int(sizes.sum()))
     face_of_loop = np.repeat(np.arange(len(faces)), sizes)
