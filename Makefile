@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench clean models addon addon-dev
+.PHONY: venv demo test test-slow lint format bench clean models addon addon-dev train
 
 venv: $(STAMP)
 
@@ -45,6 +45,14 @@ addon: venv
 ## Development zips in dist/ without wheels (no network).
 addon-dev: venv
 	$(PY) build_addon.py --no-wheels --out dist
+
+## Expression generator (issue 7): render ICT heads through the ONNX front-end (cached in model_training/cache),
+## fit the detector model, train the ablation arms, export exported_models/expression_generator.onnx + MODEL_CARD.md.
+train: venv
+	nice -n 10 $(PY) -m model_training.render_ict --split test --n 400 --reuse
+	nice -n 10 $(PY) -m model_training.render_ict --split train --n 1200 --reuse
+	nice -n 10 $(PY) -m model_training.train_generator
+	nice -n 10 $(PY) -m model_training.model_card
 
 bench: venv
 	$(PY) benchmarks/bench_bake.py

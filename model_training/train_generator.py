@@ -1,8 +1,9 @@
 """Train the expression generator (landmark features -> ARKit-52) on synthetic ICT data and export it to ONNX.
 
-`python -m model_training.train_generator` (what `make train` runs) trains twice on the same seeded split, with and
-without the WGAN-GP critic term (the seed paper's adversarial regulariser on weight vectors), keeps the variant with the
-better held-out mean Pearson, exports exported_models/expression_generator.onnx (metadata: ARKit order, input spec,
+`python -m model_training.train_generator` (what `make train` runs after model_training.render_ict) trains three arms
+on the same seeded split: geometric noise only; plus the detector model fitted on training-identity renders
+(model_training/detector_model.py); plus the WGAN-GP critic term (the seed paper's adversarial regulariser on weight
+vectors). It keeps the arm with the best mean Pearson on the rendered validation renders, exports exported_models/expression_generator.onnx (metadata: ARKit order, input spec,
 training-data hash, metrics), records it in the manifest and writes a metrics JSON next to the run.
 `--tiny` is the test-suite config (seconds, not minutes).
 """
@@ -24,6 +25,8 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.landmark_normalize import FEATURE_SIZE
 from blender_addon.core.model_specs import EXPRESSION_GENERATOR
 
+from .detector_model import DetectorModel, render_features
+from .detector_model import fit as fit_detector
 from .ict_facekit import REPO_ROOT, arkit_to_ict_matrix, load_ict
 from .landmark_embedding import LandmarkBasis, embed
 from .synth import POSE_LIMITS, NoiseConfig, Synthesizer, sample_expressions
@@ -49,9 +52,11 @@ class TrainConfig:
     gp_weight: float = 10.0
     n_critic: int = 1
     threads: int = 2
+    renders: str = str(REPO_ROOT / "model_training" / "cache" / "renders")  # render_ict output; "" = none
+    render_fit_fraction: float = 0.8  # of the training-identity renders: fit the detector model; rest: validation
 
 
-TINY = TrainConfig(n_train=3_000, n_val=500, n_test=500, hidden=(64, 64), epochs=2, batch=128)
+TINY = TrainConfig(n_train=3_000, n_val=500, n_test=500, hidden=(64, 64), epochs=2, batch=128, renders="")
 
 
 class Generator(nn.Module):
@@ -126,9 +131,12 @@ def predict(model: Generator, x: np.ndarray) -> np.ndarray:
         return np.concatenate([model(torch.from_numpy(x[i : i + 4096])).numpy() for i in range(0, len(x), 4096)])
 
 
-def train_one(cfg: TrainConfig, data: dict, critic_weight: float, log) -> tuple[Generator, list[dict]]:
-    """One training run; same seed and batches for both ablation arms, only the critic term differs."""
+def train_one(
+    cfg: TrainConfig, data: dict, critic_weight: float, log, detector: DetectorModel | None = None
+) -> tuple[Generator, list[dict]]:
+    """One training run; same seed and batches for every ablation arm, only the critic term / detector model differ."""
     torch.manual_seed(cfg.seed)
+    aug_rng = np.random.default_rng(cfg.seed + 17)
     xtr, ytr = data["x_train"], data["y_train"][:, TRAINED]
     model = Generator(data["mean"], data["std"], cfg.hidden)
     critic = Critic(cfg.critic_hidden)
@@ -146,8 +154,12 @@ def train_one(cfg: TrainConfig, data: dict, critic_weight: float, log) -> tuple[
         t0, tot = time.time(), 0.0
         for b in range(len(xtr) // cfg.batch):
             idx = order[b * cfg.batch : (b + 1) * cfg.batch]
-            x = torch.from_numpy(xtr[idx.numpy()])
-            y = torch.from_numpy(ytr[idx.numpy()])
+            rows = idx.numpy()
+            xb = xtr[rows]
+            if detector is not None:
+                xb = detector.apply(aug_rng, xb, data["y_train"][rows], data["pose_train"][rows])
+            x = torch.from_numpy(xb)
+            y = torch.from_numpy(ytr[rows])
             pred = model(x)[:, :-1]
             loss = ((pred - y) ** 2).mean()
             if critic_weight > 0:
@@ -166,7 +178,7 @@ def train_one(cfg: TrainConfig, data: dict, critic_weight: float, log) -> tuple[
             sched.step()
             step += 1
             tot += loss.item()
-        val = metrics(predict(model, data["x_val"]), data["y_val"])
+        val = metrics(predict(model, data["x_val_det" if detector is not None else "x_val"]), data["y_val"])
         rec = {
             "epoch": epoch,
             "loss": tot / max(1, len(xtr) // cfg.batch),
@@ -175,7 +187,9 @@ def train_one(cfg: TrainConfig, data: dict, critic_weight: float, log) -> tuple[
             "seconds": time.time() - t0,
         }
         history.append(rec)
-        log(f"  critic={critic_weight:g} epoch {epoch}: {json.dumps({k: round(v, 4) for k, v in rec.items()})}")
+        log(
+            f"  critic={critic_weight:g} detector_model={detector is not None} epoch {epoch}: {json.dumps({k: round(v, 4) for k, v in rec.items()})}"
+        )
     return model, history
 
 
@@ -198,12 +212,34 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
         return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
 
     t = time.time()
-    out["x_train"], out["y_train"], _ = draw(cfg.seed * 1000 + 1, cfg.n_train, NoiseConfig())
-    out["x_val"], out["y_val"], _ = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
+    out["x_train"], out["y_train"], out["pose_train"] = draw(cfg.seed * 1000 + 1, cfg.n_train, NoiseConfig())
+    out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
     out["prior"] = sample_expressions(np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000))
     log(f"synthetic data: {cfg.n_train} train, {cfg.n_val} val, {cfg.n_test} x2 test in {time.time() - t:.1f}s")
+    out["detector"] = None
+    train_npz = Path(cfg.renders) / "train.npz" if cfg.renders else None
+    if train_npz is not None and train_npz.is_file():
+        r = render_features(train_npz)
+        n_fit = int(len(r["det"]) * cfg.render_fit_fraction)
+        out["detector"] = fit_detector(train_npz, rows=slice(0, n_fit))
+        out["render_val"] = (r["det"][n_fit:], r["weights"][n_fit:])
+        out["x_val_det"] = out["detector"].apply(
+            np.random.default_rng(cfg.seed + 3), out["x_val"], out["y_val"], out["pose_val"]
+        )
+        log(f"detector model from {n_fit} training-identity renders: {json.dumps(out['detector'].fit_stats)}")
+        h_r = hashlib.sha256(train_npz.read_bytes()).hexdigest()
+    else:
+        log("no training renders found: the detector-model arms are skipped (run model_training.render_ict)")
+        h_r = ""
+    test_npz = Path(cfg.renders) / "test.npz" if cfg.renders else None
+    if test_npz is not None and test_npz.is_file():
+        r = render_features(test_npz)
+        out["render_test"] = (r["det"], r["weights"])
+        out["render_test_ideal"] = (r["ideal"], r["weights"])
+        out["render_test_found"] = r["found"]
+        out["render_test_n"] = r["n"]
     out["mean"] = out["x_train"].mean(0)
     out["std"] = out["x_train"].std(0) + 1e-4
     z = (out["x_train"][:20000] - out["mean"]) / out["std"]
@@ -211,6 +247,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     h = hashlib.sha256()
     for k in ("x_train", "y_train"):
         h.update(np.ascontiguousarray(out[k]).tobytes())
+    h.update(h_r.encode())
     out["data_hash"] = h.hexdigest()
     return out
 
@@ -262,30 +299,49 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
     log(f"config: {json.dumps(asdict(cfg))}")
     data = build_data(cfg, ict_path, log)
     arms = {}
-    for name, cw in (("regression_only", 0.0), ("regression_plus_critic", cfg.critic_weight)):
+    plan = [("geometric_noise_only", 0.0, None)]
+    if data["detector"] is not None:
+        plan += [
+            ("detector_model", 0.0, data["detector"]),
+            ("detector_model_plus_critic", cfg.critic_weight, data["detector"]),
+        ]
+    else:
+        plan += [("geometric_noise_plus_critic", cfg.critic_weight, None)]
+    for name, cw, det in plan:
         t = time.time()
-        model, hist = train_one(cfg, data, cw, log)
-        arms[name] = {
+        model, hist = train_one(cfg, data, cw, log, det)
+        arm = {
             "model": model,
+            "critic_weight": cw,
+            "detector_model": det is not None,
             "history": hist,
-            "val": metrics(predict(model, data["x_val"]), data["y_val"]),
+            "val": metrics(predict(model, data["x_val_det" if det is not None else "x_val"]), data["y_val"]),
             "test_geometric_noisy": metrics(predict(model, data["x_test"]), data["y_test"]),
             "test_geometric_clean": metrics(predict(model, data["x_clean"]), data["y_clean"]),
             "train_seconds": time.time() - t,
         }
-        log(
-            f"{name}: val pearson {arms[name]['val']['pearson_mean']:.4f}, test(noisy) pearson "
-            f"{arms[name]['test_geometric_noisy']['pearson_mean']:.4f} rmse "
-            f"{arms[name]['test_geometric_noisy']['rmse_overall']:.4f}"
-        )
-    # Choose on the validation split only; the test numbers are reported, not used to decide.
-    keep = max(arms, key=lambda k: arms[k]["val"]["pearson_mean"])
+        for key in ("render_val", "render_test", "render_test_ideal"):
+            if key in data:
+                arm[key] = metrics(predict(model, data[key][0]), data[key][1])
+        arms[name] = arm
+        summary = {
+            k: round(v["pearson_mean"], 4) for k, v in arm.items() if isinstance(v, dict) and "pearson_mean" in v
+        }
+        log(f"{name}: mean Pearson {json.dumps(summary)}")
+    # Choose on validation only (rendered validation when there are renders: the detector's domain); the test
+    # numbers are reported, never used to decide.
+    sel = "render_val" if "render_val" in data else "val"
+    keep = max(arms, key=lambda k: arms[k][sel]["pearson_mean"])
     best = arms[keep]["model"]
     report = {
         "config": asdict(cfg),
         "data_hash": data["data_hash"],
         "embedding_stats": data["embedding_stats"],
         "kept": keep,
+        "selected_on": sel,
+        "detector_model_stats": data["detector"].fit_stats if data["detector"] is not None else None,
+        "render_test_found": data.get("render_test_found"),
+        "render_test_n": data.get("render_test_n"),
         "pose_limits_deg": POSE_LIMITS,
         "ood_threshold": data["ood_threshold"],
         "arms": {k: {kk: vv for kk, vv in v.items() if kk != "model"} for k, v in arms.items()},
@@ -304,9 +360,13 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
                         "pearson_mean": t_metrics["pearson_mean"],
                         "rmse_overall": t_metrics["rmse_overall"],
                     },
-                    "test_geometric_clean": {
-                        "pearson_mean": arms[keep]["test_geometric_clean"]["pearson_mean"],
-                        "rmse_overall": arms[keep]["test_geometric_clean"]["rmse_overall"],
+                    **{
+                        k: {
+                            "pearson_mean": arms[keep][k]["pearson_mean"],
+                            "rmse_overall": arms[keep][k]["rmse_overall"],
+                        }
+                        for k in ("test_geometric_clean", "render_test")
+                        if k in arms[keep]
                     },
                 }
             ),

@@ -152,7 +152,7 @@ def test_tiny_training_end_to_end(tmp_path, synth):
     onnx_path = tmp_path / "expression_generator.onnx"
     report = run(TINY, tmp_path / "run", onnx_path, record=False)
     assert report["onnx_parity_max_abs"] < 1e-5
-    assert set(report["arms"]) == {"regression_only", "regression_plus_critic"}
+    assert set(report["arms"]) == {"geometric_noise_only", "geometric_noise_plus_critic"}
     assert (tmp_path / "run" / "metrics.json").is_file()
     gen = ExpressionGenerator(device="cpu", model_path=onnx_path)
     assert gen.metadata["facsimile.training_data_sha256"] == report["data_hash"]
@@ -229,3 +229,27 @@ def test_generator_refuses_a_missing_or_foreign_model(tmp_path):
     if face_model.is_file():
         with pytest.raises(FacsimileError, match="contract|input"):
             ExpressionGenerator(device="cpu", model_path=face_model)
+
+
+def test_detector_model_recovers_an_expression_dependent_bias(tmp_path, synth):
+    """A fake detector that under-reports jaw opening: the fitted model must predict that residual."""
+    from model_training.detector_model import fit
+
+    _, syn = synth
+    b = syn.sample(np.random.default_rng(5), 300, noise=None)
+    ideal = b.pixels
+    det = ideal.copy()
+    jaw = b.weights[:, INDEX["jawOpen"]]
+    scale = np.linalg.norm(ideal[:, 263, :2] - ideal[:, 33, :2], axis=1)
+    det[:, 152, 1] -= 0.2 * jaw * scale  # chin reported higher when the mouth is open
+    np.savez(tmp_path / "train.npz", weights=b.weights, pose=b.pose, ideal=ideal, detected=det)
+    model = fit(tmp_path / "train.npz")
+    assert model.fit_stats["bias_explained_fraction"] > 0.8
+    rng = np.random.default_rng(0)
+    f_ideal, _ = normalize_landmarks(ideal[:50])
+    f_det, _ = normalize_landmarks(det[:50])
+    out = model.apply(rng, f_ideal, b.weights[:50], b.pose[:50])
+    chin_y = 152 * 3 + 1
+    want, got = f_det[:, chin_y] - f_ideal[:, chin_y], out[:, chin_y] - f_ideal[:, chin_y]
+    assert np.corrcoef(want, got)[0, 1] > 0.9
+    assert 0.7 < got.std() / want.std() < 1.4

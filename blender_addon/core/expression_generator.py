@@ -19,6 +19,8 @@ from .landmark_normalize import FEATURE_SIZE, normalize_landmarks
 from .model_specs import EXPRESSION_GENERATOR, check_session
 
 DEFAULT_POSE_LIMITS = {"yaw": 50.0, "pitch": 35.0, "roll": 40.0}
+# The pose estimate from landmarks errs by a few degrees (perspective, expressions): flag only clearly beyond training.
+POSE_MARGIN_DEG = 8.0
 
 
 @dataclass
@@ -88,7 +90,7 @@ class ExpressionGenerator:
         for i in range(len(feats)):
             why = []
             for k, (name, lim) in enumerate(self.pose_limits.items()):
-                if abs(pose_arr[i, k]) > lim:
+                if abs(pose_arr[i, k]) > lim + POSE_MARGIN_DEG:
                     why.append(f"head {name} {pose_arr[i, k]:+.0f} deg is outside the trained range +-{lim:.0f} deg")
             if self._mean is not None and np.isfinite(self.ood_threshold):
                 score = float(np.sqrt((((feats[i] - self._mean) * self._inv_std) ** 2).mean()))
