@@ -1,0 +1,667 @@
+"""Linear blend skinning and dual-quaternion skinning with the Armature modifier's semantics, batched over poses.
+
+What Blender does (source/blender/blenkernel/intern/armature_deform.cc, math_rotation_c.cc), reproduced here:
+
+* A vertex is taken into armature space with premat = (mesh_world^-1 @ arm_world)^-1, deformed there and brought back
+  with postmat = mesh_world^-1 @ arm_world.
+* Each vertex group that names a pose bone whose bone deforms contributes `chan_mat = pose_bone.matrix @
+  bone.matrix_local^-1` with its weight; groups without a bone (or with a non-deforming bone) are ignored; zero weights
+  are skipped.
+* LBS: co + sum_i w_i (chan_i @ co - co) / contrib, contrib = sum of the used weights. A vertex whose contrib is at or
+  below 0.0001 (Blender's `contrib > 0.0001f` test) stays where it is.
+* Preserve Volume (dual quaternions): per bone `mat4_to_dquat(bone.arm_mat, chan_mat)` (scale split off around the
+  bone's rest frame), blended in vertex-group order with Blender's sign flip against the running sum, scale matrices
+  re-pivoted at the vertex (add_weighted_dq_dq_pivot), normalised by contrib (normalize_dq), applied by mul_v3m3_dq.
+* The modifier's own vertex group ("armature weight") scales the deformation per vertex.
+
+The fast LBS path turns the sparse weights into per-chunk dense blocks: vertices are sorted by their main bone, cut
+into chunks of `chunk` vertices, and each chunk gets a small dense matrix A_c (chunk x 4*J) holding w*[x y z 1] in the
+columns of the J bones the chunk uses. Skinning P poses is then one batched matrix product A_c @ T_c with
+T_c = (4*J x 3P) the chunk's bone matrices, which BLAS (numpy) or onnxruntime (CPU or CUDA) run at full speed; no
+Python loop runs over vertices or bones. The same arrays feed the ONNX graph (see `build_lbs_onnx`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import FacsimileError
+
+# armature_deform.cc: `if (contrib > 0.0001f)`; at or below, the vertex keeps its coordinate.
+CONTRIB_THRESHOLD = np.float32(0.0001)
+# math_matrix.c is_orthonormal_m3 / is_orthogonal_m3 tolerance.
+_ORTHO_EPS = 1.5 * float(np.finfo(np.float32).eps)
+
+
+class SkinningError(FacsimileError, ValueError):
+    """Skinning input that cannot be deformed (bad weights, NaN or singular matrices, shape mismatch)."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Binding: rest vertices + sparse weights, prepared once per mesh
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LBSBinding:
+    """Rest vertices and weights of one mesh, in the forms the LBS and DQS kernels need.
+
+    index/weight keep Blender's per-vertex influence order (it matters for dual quaternions); `num_bones` counts the
+    deform bones; bone id `num_bones` is the identity "rest" bone used for static vertices in the LBS blocks.
+    """
+
+    rest: np.ndarray  # (V, 3) float32, mesh space
+    index: np.ndarray  # (V, K) int32 bone ids in influence order, padding = 0 with weight 0
+    weight: np.ndarray  # (V, K) float32 raw weights (not normalised), 0 for padding
+    contrib: np.ndarray  # (V,) float32 sum of used weights
+    armature_weight: np.ndarray  # (V,) float32 the modifier's vertex-group factor (1 when none)
+    num_bones: int
+    bone_names: tuple[str, ...] = ()
+    # LBS blocks
+    chunk: int = 0
+    blocks: np.ndarray | None = None  # (C, chunk, 4*J) float32
+    chunk_bones: np.ndarray | None = None  # (C, J) int64 bone ids (num_bones = identity)
+    inverse_order: np.ndarray | None = None  # (V,) int64 row of each vertex in the sorted/padded order
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.rest.shape[0])
+
+    @property
+    def deforming(self) -> np.ndarray:
+        """Vertices the modifier moves: contrib above Blender's threshold and a non-zero armature weight."""
+        return (self.contrib > CONTRIB_THRESHOLD) & (self.armature_weight != 0.0)
+
+
+def bind(
+    rest: np.ndarray,
+    offsets: np.ndarray,
+    bone_ids: np.ndarray,
+    weights: np.ndarray,
+    num_bones: int,
+    *,
+    armature_weight: np.ndarray | None = None,
+    bone_names: tuple[str, ...] = (),
+    chunk: int = 256,
+) -> LBSBinding:
+    """Prepare a mesh for skinning from CSR weights.
+
+    offsets: (V+1,) row starts; bone_ids/weights: (nnz,) the influences of vertex v in offsets[v]:offsets[v+1], in
+    Blender's vertex-group order, already restricted to deform bones (ids 0..num_bones-1).
+    """
+    rest = np.ascontiguousarray(rest, dtype=np.float32)
+    if rest.ndim != 2 or rest.shape[1] != 3:
+        raise SkinningError(f"rest vertices must be (V, 3), got shape {rest.shape}")
+    v_count = rest.shape[0]
+    offsets = np.asarray(offsets, dtype=np.int64)
+    bone_ids = np.asarray(bone_ids, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float32)
+    if offsets.shape != (v_count + 1,) or offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        raise SkinningError(f"offsets must be a non-decreasing (V+1,) array starting at 0 for V={v_count}")
+    nnz = int(offsets[-1])
+    if bone_ids.shape != (nnz,) or weights.shape != (nnz,):
+        raise SkinningError(f"bone_ids and weights must hold {nnz} entries, got {bone_ids.shape} and {weights.shape}")
+    if num_bones < 1:
+        raise SkinningError("the armature has no deform bone that matches a vertex group of the mesh")
+    if not np.all(np.isfinite(rest)):
+        raise SkinningError("the mesh's rest vertices contain NaN or infinite coordinates")
+    if not np.all(np.isfinite(weights)):
+        raise SkinningError("vertex-group weights contain NaN or infinite values; fix the weights and retry")
+    if nnz and (bone_ids.min() < 0 or bone_ids.max() >= num_bones):
+        raise SkinningError(f"bone ids must be in 0..{num_bones - 1}")
+    if np.any(weights < 0):
+        raise SkinningError("vertex-group weights must not be negative")
+    if armature_weight is None:
+        armature_weight = np.ones(v_count, dtype=np.float32)
+    armature_weight = np.asarray(armature_weight, dtype=np.float32).reshape(-1)
+    if armature_weight.shape != (v_count,) or not np.all(np.isfinite(armature_weight)):
+        raise SkinningError("armature_weight must be a finite (V,) array")
+
+    counts = np.diff(offsets)
+    k = max(1, int(counts.max()) if v_count else 1)
+    row = np.repeat(np.arange(v_count), counts)
+    slot = np.arange(nnz) - np.repeat(offsets[:-1], counts)
+    index = np.zeros((v_count, k), dtype=np.int32)
+    weight = np.zeros((v_count, k), dtype=np.float32)
+    index[row, slot] = bone_ids
+    weight[row, slot] = weights
+    # Blender sums in float32 in the same order; float64 then rounding is within an ulp of it.
+    contrib = weight.astype(np.float64).sum(axis=1).astype(np.float32)
+    binding = LBSBinding(
+        rest=rest,
+        index=index,
+        weight=weight,
+        contrib=contrib,
+        armature_weight=armature_weight,
+        num_bones=int(num_bones),
+        bone_names=tuple(bone_names),
+    )
+    if v_count and not np.any(binding.deforming):
+        raise SkinningError(
+            "every vertex has zero total weight on the armature's deform bones, so nothing would move; "
+            "weight the mesh to the bones (e.g. Ctrl+P > With Automatic Weights) and retry"
+        )
+    _build_blocks(binding, chunk)
+    return binding
+
+
+def _build_blocks(b: LBSBinding, chunk: int) -> None:
+    """Dense per-chunk blocks for the matrix-product form of LBS (see the module docstring)."""
+    v_count, k = b.index.shape
+    ident = b.num_bones
+    deforming = b.deforming
+    safe = np.where(deforming, b.contrib, 1.0).astype(np.float32)
+    aw = np.where(deforming, b.armature_weight, 0.0).astype(np.float32)
+    # Normalised weights scaled by the armature weight, plus the identity bone carrying the rest of the unit weight.
+    wn = b.weight / safe[:, None] * aw[:, None]
+    idx = np.concatenate([b.index.astype(np.int64), np.full((v_count, 1), ident, dtype=np.int64)], axis=1)
+    wn = np.concatenate([wn, (1.0 - aw)[:, None]], axis=1).astype(np.float32)
+    k1 = k + 1
+
+    primary = idx[np.arange(v_count), np.argmax(wn, axis=1)] if v_count else np.zeros(0, dtype=np.int64)
+    order = np.argsort(primary, kind="stable")
+    chunk = max(1, min(int(chunk), max(1, v_count)))
+    c_count = max(1, -(-v_count // chunk))
+    vp = c_count * chunk
+    idx_s = np.full((vp, k1), ident, dtype=np.int64)
+    w_s = np.zeros((vp, k1), dtype=np.float32)
+    rest_s = np.zeros((vp, 3), dtype=np.float32)
+    idx_s[:v_count] = idx[order]
+    w_s[:v_count] = wn[order]
+    rest_s[:v_count] = b.rest[order]
+
+    n1 = b.num_bones + 1
+    chunk_of = np.arange(vp) // chunk
+    used = np.zeros((c_count, n1), dtype=bool)
+    used[np.repeat(chunk_of, k1), idx_s.reshape(-1)] = True
+    j = int(used.sum(axis=1).max())
+    chunk_bones = np.argsort(~used, axis=1, kind="stable")[:, :j]  # used bones first (ascending), then unused padding
+    lut = np.zeros((c_count, n1), dtype=np.int64)
+    lut[np.arange(c_count)[:, None], chunk_bones] = np.arange(j)[None, :]
+    local = lut[chunk_of[:, None], idx_s]  # (vp, k1)
+
+    vh = np.concatenate([rest_s, np.ones((vp, 1), dtype=np.float32)], axis=1)  # (vp, 4)
+    cols = local[:, :, None] * 4 + np.arange(4)[None, None, :]  # (vp, k1, 4)
+    flat = (np.arange(vp)[:, None, None] * (4 * j) + cols).reshape(-1)
+    vals = (w_s[:, :, None].astype(np.float64) * vh[:, None, :]).reshape(-1)
+    blocks = np.bincount(flat, weights=vals, minlength=vp * 4 * j).astype(np.float32)
+    inverse = np.empty(v_count, dtype=np.int64)
+    inverse[order] = np.arange(v_count)
+
+    b.chunk = chunk
+    b.blocks = blocks.reshape(c_count, chunk, 4 * j)
+    b.chunk_bones = chunk_bones.astype(np.int64)
+    b.inverse_order = inverse
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Matrices
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _check_finite(name: str, m: np.ndarray) -> None:
+    if not np.all(np.isfinite(m)):
+        bad = np.argwhere(~np.isfinite(m).reshape(m.shape[0], -1).all(axis=1)).ravel() if m.ndim >= 3 else []
+        where = f" (first bad entry index {int(bad[0])})" if len(bad) else ""
+        raise SkinningError(f"{name} contain NaN or infinite values{where}; check the pose/rig for broken keys")
+
+
+def _inverse(name: str, m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    _check_finite(name, m[None] if m.ndim == 2 else m)
+    det = np.linalg.det(m[..., :3, :3])
+    if np.any(np.abs(det) < 1e-12):
+        raise SkinningError(f"{name} is singular (zero scale on an axis) and cannot be inverted; fix its scale")
+    return np.linalg.inv(m)
+
+
+def object_space_matrices(arm_world: np.ndarray, mesh_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(premat, postmat) as armature_deform.cc builds them: postmat = mesh_world^-1 @ arm_world, premat its inverse.
+
+    Either matrix may be (4, 4) or (P, 4, 4) when the objects move over the poses.
+    """
+    postmat = _inverse("the mesh object's world matrix", mesh_world) @ np.asarray(arm_world, dtype=np.float64)
+    return _inverse("the armature-to-mesh matrix", postmat), postmat
+
+
+def channel_matrices(pose_mats: np.ndarray, rest_mats: np.ndarray) -> np.ndarray:
+    """chan_mat = pose_bone.matrix @ bone.matrix_local^-1 per pose and bone: (P, B, 4, 4) float64, armature space."""
+    pose_mats = np.asarray(pose_mats, dtype=np.float64)
+    if pose_mats.ndim != 4 or pose_mats.shape[-2:] != (4, 4):
+        raise SkinningError(f"pose matrices must be (P, B, 4, 4), got {pose_mats.shape}")
+    _check_finite("pose matrices", pose_mats)
+    det = np.linalg.det(pose_mats[..., :3, :3])
+    bad = np.argwhere(np.abs(det) < 1e-12)
+    if len(bad):
+        p, bone = (int(x) for x in bad[0])
+        raise SkinningError(
+            f"pose {p} has a singular matrix for bone {bone} (zero scale); "
+            f"{len(bad)} bone matrices are singular. Fix the scale keys of the pose"
+        )
+    return pose_mats @ _inverse("bone rest matrices (bone.matrix_local)", rest_mats)[None]
+
+
+def mesh_space_matrices(chan: np.ndarray, premat: np.ndarray, postmat: np.ndarray) -> np.ndarray:
+    """postmat @ chan @ premat: the bone transforms acting directly on mesh-space rest vertices."""
+    post = np.asarray(postmat, dtype=np.float64)
+    pre = np.asarray(premat, dtype=np.float64)
+    if post.ndim == 3:
+        post = post[:, None]
+    if pre.ndim == 3:
+        pre = pre[:, None]
+    return post @ chan @ pre
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# LBS (numpy)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _bone_table(mesh_mats: np.ndarray, num_bones: int) -> np.ndarray:
+    """(P, B, 4, 4) -> (P, B+1, 3, 4) float32 with the identity bone appended."""
+    p = mesh_mats.shape[0]
+    if mesh_mats.shape[1:] != (num_bones, 4, 4):
+        raise SkinningError(f"expected matrices for {num_bones} deform bones, got shape {mesh_mats.shape}")
+    table = np.empty((p, num_bones + 1, 3, 4), dtype=np.float32)
+    table[:, :num_bones] = mesh_mats[:, :, :3, :]
+    table[:, num_bones] = np.eye(4, dtype=np.float32)[:3]
+    return table
+
+
+def skin_lbs(
+    binding: LBSBinding,
+    mesh_mats: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
+    pose_batch: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Deform the rest vertices by P poses of mesh-space bone matrices (P, B, 4, 4): returns (P, V, 3) float32."""
+    mesh_mats = np.asarray(mesh_mats)
+    if mesh_mats.ndim != 4:
+        raise SkinningError(f"bone matrices must be (P, B, 4, 4), got {mesh_mats.shape}")
+    _check_finite("bone matrices", mesh_mats)
+    p_count = mesh_mats.shape[0]
+    table = _bone_table(mesh_mats, binding.num_bones)
+    v_count = binding.num_vertices
+    if out is None:
+        out = np.empty((p_count, v_count, 3), dtype=np.float32)
+    blocks, bones, inv = binding.blocks, binding.chunk_bones, binding.inverse_order
+    c_count, chunk, j4 = blocks.shape
+    for p0 in range(0, p_count, pose_batch):
+        p1 = min(p_count, p0 + pose_batch)
+        pb = p1 - p0
+        # (B+1, 4, pb*3): row = bone*4 + homogeneous coordinate, column = pose*3 + output axis.
+        t = np.ascontiguousarray(table[p0:p1].transpose(1, 3, 0, 2)).reshape(binding.num_bones + 1, 4, pb * 3)
+        tg = t[bones].reshape(c_count, j4, pb * 3)
+        res = np.matmul(blocks, tg).reshape(c_count * chunk, pb, 3)
+        out[p0:p1] = res[inv].transpose(1, 0, 2)
+        if progress is not None:
+            progress(p1, p_count)
+    return out
+
+
+def skin_lbs_reference(binding: LBSBinding, mesh_mats: np.ndarray) -> np.ndarray:
+    """Straightforward float64 LBS (gather per influence slot), used by tests to check the block form."""
+    mats = np.asarray(mesh_mats, dtype=np.float64)
+    co = binding.rest.astype(np.float64)
+    acc = np.zeros((mats.shape[0],) + co.shape)
+    for k in range(binding.index.shape[1]):
+        m = mats[:, binding.index[:, k]]  # (P, V, 4, 4)
+        moved = np.einsum("pvij,vj->pvi", m[..., :3, :3], co) + m[..., :3, 3] - co
+        acc += binding.weight[:, k, None].astype(np.float64) * moved
+    dec = binding.deforming
+    factor = np.where(dec, binding.armature_weight / np.where(dec, binding.contrib, 1.0), 0.0)
+    return (co + acc * factor[None, :, None]).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Dual quaternions (Preserve Volume)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DualQuats:
+    """Per pose and bone: quat (w,x,y,z), trans (dual part), scale (4x4, row-major math form), has_scale."""
+
+    quat: np.ndarray  # (P, B, 4)
+    trans: np.ndarray  # (P, B, 4)
+    scale: np.ndarray  # (P, B, 4, 4)
+    has_scale: np.ndarray  # (P, B) bool
+
+
+def _normalize_cols(m: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(m, axis=-2, keepdims=True)
+    return m / np.where(n == 0, 1.0, n)
+
+
+def matrix_to_quat(m3: np.ndarray) -> np.ndarray:
+    """Rotation quaternion (w,x,y,z) with w >= 0 of (..., 3, 3) matrices, as mat4_to_quat does.
+
+    Columns are normalised and a negative determinant is negated first (mat3_normalized_to_quat_with_checks).
+    """
+    r = _normalize_cols(np.asarray(m3, dtype=np.float64))
+    det = np.linalg.det(r)
+    r = np.where((det < 0)[..., None, None], -r, r)
+    tr = r[..., 0, 0] + r[..., 1, 1] + r[..., 2, 2]
+    cand = np.stack(
+        [
+            np.stack(
+                [1 + tr, r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]], -1
+            ),
+            np.stack(
+                [
+                    r[..., 2, 1] - r[..., 1, 2],
+                    1 + 2 * r[..., 0, 0] - tr,
+                    r[..., 0, 1] + r[..., 1, 0],
+                    r[..., 0, 2] + r[..., 2, 0],
+                ],
+                -1,
+            ),
+            np.stack(
+                [
+                    r[..., 0, 2] - r[..., 2, 0],
+                    r[..., 0, 1] + r[..., 1, 0],
+                    1 + 2 * r[..., 1, 1] - tr,
+                    r[..., 1, 2] + r[..., 2, 1],
+                ],
+                -1,
+            ),
+            np.stack(
+                [
+                    r[..., 1, 0] - r[..., 0, 1],
+                    r[..., 0, 2] + r[..., 2, 0],
+                    r[..., 1, 2] + r[..., 2, 1],
+                    1 + 2 * r[..., 2, 2] - tr,
+                ],
+                -1,
+            ),
+        ],
+        axis=-2,
+    )  # (..., 4 candidates, 4): candidate i is 4*q*q_i, best conditioned where q_i is largest
+    diag = np.stack([tr, r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]], -1)
+    best = np.argmax(diag, axis=-1)
+    q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where((q[..., :1] < 0), -q, q)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) unit quaternions -> (..., 3, 3) rotation matrices."""
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
+
+
+def _dual_part(t: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Dual quaternion translation part for rotation q and translation t (mat4_to_dquat)."""
+    q0, q1, q2, q3 = np.moveaxis(q, -1, 0)
+    t0, t1, t2 = np.moveaxis(t, -1, 0)
+    return np.stack(
+        [
+            -0.5 * (t0 * q1 + t1 * q2 + t2 * q3),
+            0.5 * (t0 * q0 + t1 * q3 - t2 * q2),
+            0.5 * (-t0 * q3 + t1 * q0 + t2 * q1),
+            0.5 * (t0 * q2 - t1 * q1 + t2 * q0),
+        ],
+        -1,
+    )
+
+
+def _orthogonalize_y(m3: np.ndarray) -> np.ndarray:
+    """orthogonalize_m4(R, 1): keep the Y (bone) axis, rebuild Z then X from it (columns, unnormalised sizes dropped)."""
+    x = m3[..., :, 0]
+    y = m3[..., :, 1]
+    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
+    z = np.cross(x, y)
+    z = z / np.linalg.norm(z, axis=-1, keepdims=True)
+    x = np.cross(y, z)
+    return np.stack([x, y, z], axis=-1)
+
+
+def dual_quaternions(chan: np.ndarray, rest_mats: np.ndarray) -> DualQuats:
+    """mat4_to_dquat(bone.arm_mat, chan_mat) for every pose and bone (float64)."""
+    chan = np.asarray(chan, dtype=np.float64)
+    base = np.broadcast_to(np.asarray(rest_mats, dtype=np.float64)[None], chan.shape)
+    base_rs = chan @ base
+    size = np.linalg.norm(base_rs[..., :3, :3], axis=-2)
+    m3 = chan[..., :3, :3]
+    gram = np.swapaxes(m3, -1, -2) @ m3
+    off = np.abs(gram - np.eye(3) * np.diagonal(gram, axis1=-2, axis2=-1)[..., None, :])
+    orthonormal = (off.max(axis=(-1, -2)) <= _ORTHO_EPS) & (
+        np.abs(np.diagonal(gram, axis1=-2, axis2=-1) - 1).max(axis=-1) <= _ORTHO_EPS
+    )
+    has_scale = (~orthonormal) | (np.linalg.det(chan) < 0) | (((size - 1.0) ** 2).sum(-1) > 1e-8)
+
+    base_quat = matrix_to_quat(_orthogonalize_y(base_rs[..., :3, :3]))
+    base_r = np.zeros_like(base_rs)
+    base_r[..., :3, :3] = quat_to_matrix(base_quat)
+    base_r[..., :3, 3] = base_rs[..., :3, 3]
+    base_r[..., 3, 3] = 1.0
+    base_inv = np.linalg.inv(base)
+    r_scaled = base_r @ base_inv
+    s = np.linalg.inv(base_r) @ base_rs
+    scale = base @ s @ base_inv
+
+    r = np.where(has_scale[..., None, None], r_scaled, chan)
+    scale = np.where(has_scale[..., None, None], scale, np.eye(4))
+    quat = matrix_to_quat(r[..., :3, :3])
+    trans = _dual_part(r[..., :3, 3], quat)
+    return DualQuats(quat=quat, trans=trans, scale=scale, has_scale=has_scale)
+
+
+def skin_dqs(
+    binding: LBSBinding,
+    chan: np.ndarray,
+    rest_mats: np.ndarray,
+    premat: np.ndarray,
+    postmat: np.ndarray,
+    *,
+    pose_batch: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Preserve Volume skinning of P poses: chan (P, B, 4, 4) armature-space channel matrices -> (P, V, 3) float32.
+
+    premat/postmat are (4, 4) or (P, 4, 4) (object_space_matrices). Vectorised over vertices and poses; the loop runs
+    over influence slots only, in Blender's order, because the quaternion sign flip depends on the running sum.
+    """
+    chan = np.asarray(chan, dtype=np.float64)
+    _check_finite("bone matrices", chan)
+    p_count = chan.shape[0]
+    if chan.shape[1:] != (binding.num_bones, 4, 4):
+        raise SkinningError(f"expected matrices for {binding.num_bones} deform bones, got shape {chan.shape}")
+    dq = dual_quaternions(chan, rest_mats)
+    pre = np.broadcast_to(np.asarray(premat, dtype=np.float64), (p_count, 4, 4))
+    post = np.broadcast_to(np.asarray(postmat, dtype=np.float64), (p_count, 4, 4))
+    rest = binding.rest.astype(np.float64)
+    v_count = binding.num_vertices
+    out = np.empty((p_count, v_count, 3), dtype=np.float32)
+    dec = binding.deforming
+    aw = binding.armature_weight.astype(np.float32)
+    contrib = np.where(dec, binding.contrib, 1.0).astype(np.float32)
+    eye4 = np.eye(4, dtype=np.float32)
+    for p0 in range(0, p_count, pose_batch):
+        p1 = min(p_count, p0 + pose_batch)
+        co = (np.einsum("pij,vj->pvi", pre[p0:p1, :3, :3], rest) + pre[p0:p1, None, :3, 3]).astype(np.float32)
+        quat = dq.quat[p0:p1].astype(np.float32)
+        trans = dq.trans[p0:p1].astype(np.float32)
+        any_scale = bool(dq.has_scale[p0:p1].any())
+        scale = dq.scale[p0:p1].astype(np.float32)
+        has_s = dq.has_scale[p0:p1]
+        pb = p1 - p0
+        sq = np.zeros((pb, v_count, 4), dtype=np.float32)
+        st = np.zeros((pb, v_count, 4), dtype=np.float32)
+        if any_scale:
+            ss = np.zeros((pb, v_count, 4, 4), dtype=np.float32)
+            ssw = np.zeros((pb, v_count), dtype=np.float32)
+        for k in range(binding.index.shape[1]):
+            bones = binding.index[:, k]
+            w = binding.weight[:, k]
+            q = quat[:, bones]
+            t = trans[:, bones]
+            if any_scale:
+                hs = has_s[:, bones]
+                s = scale[:, bones]
+                dst = np.einsum("pvij,pvj->pvi", s[..., :3, :3], co) + s[..., :3, 3] - co
+                dst = np.where(hs[..., None], dst, 0.0).astype(np.float32)
+                q0, q1, q2, q3 = np.moveaxis(q, -1, 0)
+                d0, d1, d2 = np.moveaxis(dst, -1, 0)
+                t = t + 0.5 * np.stack(
+                    [
+                        -(q1 * d0 + q2 * d1 + q3 * d2),
+                        q0 * d0 + q2 * d2 - q3 * d1,
+                        q0 * d1 + q3 * d0 - q1 * d2,
+                        q0 * d2 + q1 * d1 - q2 * d0,
+                    ],
+                    -1,
+                )
+                s = s.copy()
+                s[..., :3, 3] -= dst
+            flip = np.einsum("pvi,pvi->pv", q, sq) < 0
+            ws = np.where(flip, -w[None, :], w[None, :]).astype(np.float32)
+            sq += ws[..., None] * q
+            st += ws[..., None] * t
+            if any_scale:
+                ws_abs = np.where(hs, w[None, :], 0.0).astype(np.float32)
+                ss += ws_abs[..., None, None] * s
+                ssw += ws_abs
+        inv_c = (1.0 / contrib)[None, :, None]
+        sq *= inv_c
+        st *= inv_c
+        r = co
+        if any_scale:
+            scaled = ssw != 0
+            add = np.where(scaled, contrib[None, :] - ssw, 0.0)
+            ss += add[..., None, None] * eye4
+            ss *= inv_c[..., None]
+            r = np.where(
+                scaled[..., None], np.einsum("pvij,pvj->pvi", ss[..., :3, :3], co) + ss[..., :3, 3], co
+            ).astype(np.float32)
+        w_, x, y, z = np.moveaxis(sq, -1, 0)
+        t0, t1, t2, t3 = np.moveaxis(st, -1, 0)
+        rx, ry, rz = np.moveaxis(r, -1, 0)
+        len2 = np.einsum("pvi,pvi->pv", sq, sq)
+        len2 = np.where(len2 > 0, 1.0 / np.where(len2 > 0, len2, 1.0), 0.0)
+        nx = (w_ * w_ + x * x - y * y - z * z) * rx + 2 * (x * y - w_ * z) * ry + 2 * (x * z + w_ * y) * rz
+        ny = 2 * (x * y + w_ * z) * rx + (w_ * w_ + y * y - x * x - z * z) * ry + 2 * (y * z - w_ * x) * rz
+        nz = 2 * (x * z - w_ * y) * rx + 2 * (y * z + w_ * x) * ry + (w_ * w_ + z * z - x * x - y * y) * rz
+        tx = 2 * (-t0 * x + w_ * t1 - t2 * z + y * t3)
+        ty = 2 * (-t0 * y + t1 * z - x * t3 + w_ * t2)
+        tz = 2 * (-t0 * z + x * t2 + w_ * t3 - t1 * y)
+        moved = np.stack([(nx + tx) * len2, (ny + ty) * len2, (nz + tz) * len2], -1)
+        moved = co + (moved - co) * aw[None, :, None]
+        res = np.where(dec[None, :, None], moved, co).astype(np.float64)
+        out[p0:p1] = np.einsum("pij,pvj->pvi", post[p0:p1, :3, :3], res) + post[p0:p1, None, :3, 3]
+        if progress is not None:
+            progress(p1, p_count)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# ONNX graph of the block LBS
+# --------------------------------------------------------------------------------------------------------------------
+
+LBS_ONNX_INPUTS = ("blocks", "chunk_bones", "inverse_order", "bone_table")
+LBS_ONNX_OUTPUT = "vertices"
+
+
+def build_lbs_onnx(opset: int = 17) -> bytes:
+    """The generic LBS graph (independent of mesh, rig and pose count: all dimensions are symbolic).
+
+    blocks (C, chunk, 4J) float32, chunk_bones (C, J) int64, inverse_order (V,) int64, bone_table (P, B+1, 3, 4)
+    float32 -> vertices (P, V, 3) float32. It is built in memory at run time, so no model file has to be shipped.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    def const(name: str, values: list[int]) -> onnx.NodeProto:
+        return helper.make_node(
+            "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+        )
+
+    nodes = [
+        const("c_m1", [-1]),
+        const("c_3", [3]),
+        # (P, B1, 3, 4) -> (B1, 4, P, 3) -> (B1, 4, P*3)
+        helper.make_node("Transpose", ["bone_table"], ["t_bcpq"], perm=[1, 3, 0, 2]),
+        helper.make_node("Shape", ["bone_table"], ["shape_p"], start=0, end=1),
+        helper.make_node("Shape", ["t_bcpq"], ["shape_b4"], start=0, end=2),
+        helper.make_node("Mul", ["shape_p", "c_3"], ["p3"]),
+        helper.make_node("Concat", ["shape_b4", "p3"], ["shape_t"], axis=0),
+        helper.make_node("Reshape", ["t_bcpq", "shape_t"], ["t"]),
+        # gather the chunk's bones: (C, J, 4, P*3) -> (C, 4J, P*3)
+        helper.make_node("Gather", ["t", "chunk_bones"], ["tg4"], axis=0),
+        helper.make_node("Shape", ["chunk_bones"], ["shape_c"], start=0, end=1),
+        helper.make_node("Concat", ["shape_c", "c_m1", "p3"], ["shape_tg"], axis=0),
+        helper.make_node("Reshape", ["tg4", "shape_tg"], ["tg"]),
+        helper.make_node("MatMul", ["blocks", "tg"], ["res"]),
+        # (C, chunk, P*3) -> (C*chunk, P, 3) -> original vertex order (V, P, 3) -> (P, V, 3)
+        helper.make_node("Concat", ["c_m1", "shape_p", "c_3"], ["shape_r"], axis=0),
+        helper.make_node("Reshape", ["res", "shape_r"], ["res3"]),
+        helper.make_node("Gather", ["res3", "inverse_order"], ["vpc"], axis=0),
+        helper.make_node("Transpose", ["vpc"], [LBS_ONNX_OUTPUT], perm=[1, 0, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "facsimile_lbs",
+        [
+            helper.make_tensor_value_info("blocks", TensorProto.FLOAT, ["C", "chunk", "J4"]),
+            helper.make_tensor_value_info("chunk_bones", TensorProto.INT64, ["C", "J"]),
+            helper.make_tensor_value_info("inverse_order", TensorProto.INT64, ["V"]),
+            helper.make_tensor_value_info("bone_table", TensorProto.FLOAT, ["P", "B1", 3, 4]),
+        ],
+        [helper.make_tensor_value_info(LBS_ONNX_OUTPUT, TensorProto.FLOAT, ["P", "V", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="facsimile")
+    model.ir_version = min(model.ir_version, 10)
+    helper.set_model_props(model, {"facsimile.model": "lbs (built at run time)"})
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+class OnnxLBS:
+    """LBS through onnxruntime (CUDA when present, via core.onnx_session.create_session)."""
+
+    def __init__(self, binding: LBSBinding, device: str = "auto", threads: int | None = None) -> None:
+        from .onnx_session import create_session
+
+        self.binding = binding
+        self.session, self.info = create_session(build_lbs_onnx(), device=device, threads=threads)
+        self._static = {
+            "blocks": binding.blocks,
+            "chunk_bones": binding.chunk_bones,
+            "inverse_order": binding.inverse_order,
+        }
+
+    def __call__(
+        self,
+        mesh_mats: np.ndarray,
+        *,
+        pose_batch: int | None = None,
+        out: np.ndarray | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        mesh_mats = np.asarray(mesh_mats)
+        _check_finite("bone matrices", mesh_mats)
+        table = _bone_table(mesh_mats, self.binding.num_bones)
+        p_count = table.shape[0]
+        if pose_batch is None:
+            pose_batch = 256 if self.info.device == "cuda" else 16
+        if out is None:
+            out = np.empty((p_count, self.binding.num_vertices, 3), dtype=np.float32)
+        for p0 in range(0, p_count, pose_batch):
+            p1 = min(p_count, p0 + pose_batch)
+            feeds = dict(self._static, bone_table=table[p0:p1])
+            out[p0:p1] = self.session.run([LBS_ONNX_OUTPUT], feeds)[0]
+            if progress is not None:
+                progress(p1, p_count)
+        return out
