@@ -457,3 +457,17 @@ def test_render_engine_name_is_checked():
 
     with pytest.raises(FacsimileError, match="unknown render engine"):
         configure_render("eevee-next")
+
+
+def test_demo_command_cycles_and_no_render(tmp_path):
+    cyc = tmp_path / "cycles"
+    argv = ["demo", "--out", str(cyc), "--engine", "cycles", "--samples", "1", "--resolution", "24", "--frames", "20"]
+    try:
+        assert _run_cli([*argv, "--no-shape-grid"]) == 0
+        sheet = cv2.imread(str(cyc / "demo_contact_sheet.png"))
+        assert sheet is not None and sheet.std() > 5
+        bare = tmp_path / "bare"
+        assert _run_cli(["demo", "--out", str(bare), "--frames", "20", "--no-render"]) == 0
+        assert sorted(p.name for p in bare.iterdir()) == ["demo.blend"]
+    finally:
+        bpy.ops.wm.read_factory_settings(use_empty=True)

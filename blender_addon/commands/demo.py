@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="build the demo character, bake a sample ARKit sequence on it, save DIR/demo.blend and a contact sheet",
         description="Builds a stylised head with the 52 ARKit shape keys on a skinned, rigged body, keys the project's "
-        "sample expression sequence on it and renders a preview contact sheet (Workbench by default).",
+        "sample expression sequence on it and renders a preview contact sheet (Workbench by default). It starts from an "
+        "empty Blender scene, so run inside Blender it replaces the loaded file (which it never saves over).",
     )
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--frames", type=int, default=120, help="length of the sample sequence in frames (default 120)")
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 scene.frame_set(wave)
                 images.append(render_png(Path(tmp) / "body.png"))
                 labels.insert(0, f"body (f{wave})")
-            face_camera(head, distance=0.75)
+            face_camera(head, distance=0.85)
             images += render_frames(frames, tmp)
             sheet = make_contact_sheet(images, labels, cols=(len(images) + 1) // 2)
         t_render = time.perf_counter()
