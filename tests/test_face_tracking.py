@@ -174,9 +174,9 @@ def test_video_tracking_skips_detector_and_recovers(neutral):
     calls = {"n": 0}
     original = tracker._candidates
 
-    def counting(image):
+    def counting(image, view=0.0):
         calls["n"] += 1
-        return original(image)
+        return original(image, view)
 
     tracker._candidates = counting
     frames = _motion_frames(cv2.resize(neutral, (480, 560)), 30)

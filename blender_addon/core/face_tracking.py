@@ -209,11 +209,13 @@ class FaceTracker:
         self._prev = None
 
     # ----- detector -------------------------------------------------------------------------------------------
-    def _candidates(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detector on the letterboxed image: (scores, boxes xyxy, keypoints (n, 6, 2)) in image pixels, pre-NMS."""
+    def _candidates(self, image: np.ndarray, view: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detector on the letterboxed image seen turned by `view` radians (a multiple of 90 degrees; the turn is
+        part of the warp, no rotated copy is made): (scores, boxes xyxy, keypoints (n, 6, 2)) in image pixels,
+        before non-maximum suppression."""
         h, w = image.shape[:2]
         side = float(max(h, w))
-        letterbox = RotatedRect((w / 2.0, h / 2.0), (side, side), 0.0)
+        letterbox = RotatedRect((w / 2.0, h / 2.0), (side, side), view)
         crop = _warp(image, letterbox, DETECTOR_SIZE, cv2.BORDER_CONSTANT)
         x = crop.astype(np.float32)[None] * np.float32(2.0 / 255.0) - np.float32(1.0)
         raw, logits = self._detector.run(None, {"image": x})
@@ -222,21 +224,23 @@ class FaceTracker:
         keep = np.nonzero(scores >= self.min_detection)[0]
         raw, scores, anchors = raw[keep] / DETECTOR_SIZE, scores[keep], _ANCHORS[keep]
         cx, cy = raw[:, 0] + anchors[:, 0], raw[:, 1] + anchors[:, 1]
-        bw, bh = raw[:, 2], raw[:, 3]
-        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        half_w, half_h = raw[:, 2] / 2, raw[:, 3] / 2
         kps = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
-        # Letterbox removal: tensor [0, 1] -> image pixels.
-        ox, oy = w / 2.0 - side / 2.0, h / 2.0 - side / 2.0
-        return scores, boxes * side + np.array([ox, oy, ox, oy]), kps * side + np.array([ox, oy])
+        # Letterbox removal: tensor [0, 1] -> image pixels through the same affine the crop was made with.
+        m = letterbox.crop_to_image(1, 1)
+        corners = np.stack([np.stack([cx - half_w, cy - half_h], 1), np.stack([cx + half_w, cy + half_h], 1)], 1)
+        corners = corners @ m[:, :2].T + m[:, 2]
+        boxes = np.concatenate([corners.min(1), corners.max(1)], axis=1)
+        return scores, boxes, kps @ m[:, :2].T + m[:, 2]
 
-    def _detect_regions(self, image: np.ndarray, tiles: bool) -> list[_Detection]:
+    def _detect_regions(self, image: np.ndarray, tiles: bool, view: float = 0.0) -> list[_Detection]:
         """Detections in image pixels, best first. With tiles, square tiles along the long side are searched too.
 
         The short-range detector sees the whole photo letterboxed to 128x128, so in a wide group photo the faces
         are tiny; tiles of the short side's size give it 1.5x (3:2) to 1.8x (16:9) more pixels per face. Tile
         detections only add faces the whole-image pass missed, so the faces it found keep MediaPipe's regions.
         """
-        dets = [_Detection(*d) for d in weighted_nms(*self._candidates(image), DETECTOR_NMS_IOU)]
+        dets = [_Detection(*d) for d in weighted_nms(*self._candidates(image, view), DETECTOR_NMS_IOU)]
         h, w = image.shape[:2]
         short, long_ = min(h, w), max(h, w)
         if not tiles or long_ <= 1.2 * short:
@@ -245,7 +249,7 @@ class FaceTracker:
         n = math.ceil(long_ / short) + (1 if long_ > 2 * short else 0)
         for off in np.linspace(0, long_ - short, n).round().astype(int):
             tile = image[:, off : off + short] if w > h else image[off : off + short]
-            sc, bx, kp = self._candidates(tile)
+            sc, bx, kp = self._candidates(tile, view)
             shift = np.array([off, 0]) if w > h else np.array([0, off])
             parts.append((sc, bx + np.tile(shift, 2), kp + shift))
         scores = np.concatenate([p[0] for p in parts])
@@ -266,12 +270,14 @@ class FaceTracker:
         return sorted(dets, key=lambda d: -d.score)
 
     @staticmethod
-    def _orientation_quality(dets: list[_Detection]) -> float:
-        """Best detection's score, less a penalty for a tilted eye line (a sideways face scores up to ~0.9)."""
+    def _orientation_quality(dets: list[_Detection], view: float) -> float:
+        """Best detection's score, less a penalty for an eye line tilted in that view (sideways faces score ~0.9)."""
         if not dets:
             return 0.0
         k = dets[0].keypoints
-        tilt = min(abs(math.atan2(k[1, 1] - k[0, 1], k[1, 0] - k[0, 0])), math.pi / 2) / (math.pi / 2)
+        angle = math.atan2(k[1, 1] - k[0, 1], k[1, 0] - k[0, 0]) - view
+        angle = (angle + math.pi) % (2 * math.pi) - math.pi
+        tilt = min(abs(angle), math.pi / 2) / (math.pi / 2)
         return dets[0].score - ORIENTATION_TILT_PENALTY * tilt
 
     def _detect_any_orientation(self, image: np.ndarray) -> list[_Detection]:
@@ -279,32 +285,19 @@ class FaceTracker:
 
         BlazeFace is trained on upright faces: on a sideways or upside-down photo it still fires (scores up to ~0.9)
         with keypoints laid out roughly as if upright, which would put the face mesh on a wrongly rotated crop. So
-        when the best upright detection is weak or its eye line is tilted, the detector also runs on the
-        90/270/180-degree rotated copies and the orientation with the best score-minus-tilt wins (its detections
-        mapped back to this image). Upright photos with a clear face (most) never pay for the extra passes.
+        when the best upright detection is weak or its eye line is tilted, the detector also looks at the image
+        turned by 90, -90 and 180 degrees and the view with the best score-minus-tilt wins. Upright photos with a
+        clear face (most) never pay for the extra passes.
         """
         dets = self._detect_regions(image, tiles=self.max_faces > 1)
-        best = self._orientation_quality(dets)
+        best = self._orientation_quality(dets, 0.0)
         if dets and dets[0].score >= ORIENTATION_CHECK_SCORE and best >= ORIENTATION_CHECK_SCORE - 0.1:
             return dets
-        h, w = image.shape[:2]
-        for code in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180):
-            found = self._detect_regions(cv2.rotate(image, code), tiles=False)
-            quality = self._orientation_quality(found)
-            if quality <= best:
-                continue
-            for d in found:  # map rotated-image pixels back to the original image
-                pts = np.vstack([d.box.reshape(2, 2), d.keypoints])
-                if code == cv2.ROTATE_90_CLOCKWISE:  # rotated (x', y') = (h - 1 - y, x)
-                    back = np.stack([pts[:, 1], h - 1 - pts[:, 0]], axis=1)
-                elif code == cv2.ROTATE_90_COUNTERCLOCKWISE:  # (x', y') = (y, w - 1 - x)
-                    back = np.stack([w - 1 - pts[:, 1], pts[:, 0]], axis=1)
-                else:
-                    back = np.stack([w - 1 - pts[:, 0], h - 1 - pts[:, 1]], axis=1)
-                corners = back[:2]
-                d.box = np.concatenate([corners.min(0), corners.max(0)])
-                d.keypoints = back[2:]
-            dets, best = found, quality
+        for view in (math.pi / 2, -math.pi / 2, math.pi):
+            found = self._detect_regions(image, tiles=self.max_faces > 1, view=view)
+            quality = self._orientation_quality(found, view)
+            if quality > best:
+                dets, best = found, quality
         return dets
 
     # ----- landmarks ------------------------------------------------------------------------------------------
