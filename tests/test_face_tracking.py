@@ -10,7 +10,14 @@ import pytest
 from conftest import REPO_ROOT, shared_path
 
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.face_tracking import NUM_LANDMARKS, Face, FaceTracker, ssd_anchors, weighted_nms
+from blender_addon.core.face_tracking import (
+    NUM_LANDMARKS,
+    Face,
+    FaceTracker,
+    require_face,
+    ssd_anchors,
+    weighted_nms,
+)
 from blender_addon.core.image_io import load_image
 from blender_addon.core.model_store import ModelFileError
 from blender_addon.core.overlay import draw_landmarks
@@ -95,6 +102,8 @@ def test_iris_matches_mediapipe_refined_mesh(tracker1):
 
 
 def test_no_face_returns_empty(tracker):
+    with pytest.raises(FacsimileError, match="no face found in blank.png"):
+        require_face([], "blank.png")
     rng = np.random.default_rng(0)
     for img in (np.full((480, 640, 3), 128, np.uint8), rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)):
         assert tracker.detect(img) == []
@@ -120,6 +129,7 @@ def test_tiny_and_odd_inputs(tracker):
 def test_group_photo_several_faces_largest_first(tracker):
     img = load_image(shared_path("photos", "group.jpeg"))
     faces = tracker.detect(img)
+    assert require_face(faces, "group.jpeg") is faces[0]
     assert len(faces) >= 3
     areas = [f.box[2] * f.box[3] for f in faces]
     assert areas == sorted(areas, reverse=True)

@@ -9,7 +9,11 @@ Pipeline (MediaPipe's face_landmark_front_cpu, re-implemented with numpy + cv2):
   4. iris: a 2.3x square around each eye's corners (33/133 and 362/263), 64x64, the second eye mirrored as MediaPipe
      does, 5 iris points per eye appended as landmarks 468-472 and 473-477 (MediaPipe's refine_landmarks order).
 In video mode the next region comes from the previous landmarks (eye corners 33/263, 1.5x) and the detector only runs
-again when the face-presence score drops below min_presence, as MediaPipe's tracker does.
+again when the face-presence score drops below min_presence, as MediaPipe's tracker does (here on the same frame).
+
+Beyond MediaPipe, for photos: when the upright detection is weak or tilted, views turned by 90/-90/180 degrees are
+searched too (sideways and upside-down photos), and with max_faces > 1 square tiles of a wide photo are searched for
+faces too small for the 128x128 whole-image pass (group photos). Faces MediaPipe would find keep its exact regions.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
 IRIS_ROI_SCALE = 2.3
 SCORE_CLIP = 100.0
-# Below this best upright detector score, rotated copies of the photo are searched too (see _detect_any_orientation).
+# Below this best upright detector score, turned views of the photo are searched too (see _detect_any_orientation).
 ORIENTATION_CHECK_SCORE = 0.85
 ORIENTATION_TILT_PENALTY = 0.3  # score penalty for an eye line at 90 degrees (tilt 1), linear below
 
