@@ -141,6 +141,10 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, i
     return out
 
 
+def _box_area(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -SCORE_CLIP, SCORE_CLIP)))
 
@@ -407,9 +411,17 @@ class FaceTracker:
             if faces:
                 self._prev = faces[0]
                 return faces[0]
-        faces = self.detect(image)
-        self._prev = faces[0] if faces else None
-        return self._prev
+        # (Re-)detect: the largest detection whose mesh is confirmed, without running mesh and iris on every face.
+        dets = sorted(self._detect_any_orientation(image)[: self.max_faces], key=lambda d: -_box_area(d.box))
+        self._prev = None
+        for d in dets:
+            for cand in (d, d.alternative):
+                if cand is not None:
+                    faces = self._faces_from_rois(image, [self._roi_from_detection(cand)], [cand.score])
+                    if faces:
+                        self._prev = faces[0]
+                        return self._prev
+        return None
 
 
 def require_face(faces: list[Face], source: str) -> Face:
