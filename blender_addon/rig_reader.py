@@ -6,8 +6,8 @@ weights (MDeformVert), so the weights are read in one pass over the vertices' `g
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import bpy
 import numpy as np

@@ -23,8 +23,8 @@ Python loop runs over vertices or bones. The same arrays feed the ONNX graph (se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

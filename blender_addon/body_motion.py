@@ -1,0 +1,354 @@
+"""Pose sources and outputs of the LBS deformer on the Blender side.
+
+Sources: an Action over a frame range (rig_reader.capture_frames), a BVH clip (Blender's own importer, retargeted with
+core/body_retarget.py), pose-library poses (pose assets are Actions; each gives one pose). Outputs: a PC2 point cache
+played by a Mesh Cache modifier, one shape key per pose, and a preview that swaps the Armature modifier for a Mesh
+Cache modifier on the baked result.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import rig_reader as rr
+from .core import body_retarget as br
+from .core import pc2
+from .core.errors import FacsimileError
+
+PREVIEW_MODIFIER = "Facsimile LBS"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Skeletons and BVH
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def skeleton(arm_obj: bpy.types.Object) -> br.Skeleton:
+    """The armature's bones in hierarchy order (parents first) with their rest matrices."""
+    bones = list(arm_obj.data.bones)
+    ordered: list = []
+    seen: set[str] = set()
+
+    def visit(b) -> None:
+        if b.name in seen:
+            return
+        if b.parent is not None:
+            visit(b.parent)
+        seen.add(b.name)
+        ordered.append(b)
+
+    for b in bones:
+        visit(b)
+    names = tuple(b.name for b in ordered)
+    index = {n: i for i, n in enumerate(names)}
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in ordered], dtype=np.int64)
+    rest_all = rr.matrices(arm_obj.data.bones, "matrix_local")
+    pos = {b.name: i for i, b in enumerate(arm_obj.data.bones)}
+    rest = rest_all[[pos[n] for n in names]]
+    return br.Skeleton(names=names, parents=parents, rest=rest, world=rr.object_matrix(arm_obj))
+
+
+def pose_matrices(arm_obj: bpy.types.Object, names: tuple[str, ...]) -> np.ndarray:
+    """Current armature-space pose matrices of the named bones (B, 4, 4)."""
+    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
+    return rr.matrices(arm_obj.pose.bones)[[pos[n] for n in names]]
+
+
+def import_bvh(path: str | Path) -> bpy.types.Object:
+    """Import a BVH with Blender's importer (Z up, -Y forward) and return its armature object."""
+    path = Path(path)
+    if not path.is_file():
+        raise FacsimileError(f"BVH file {path} does not exist")
+    with open(path, "rb") as f:
+        if not f.read(64).lstrip().upper().startswith(b"HIERARCHY"):
+            raise FacsimileError(f"{path} is not a BVH file (it does not start with HIERARCHY)")
+    before = set(bpy.data.objects)
+    try:
+        bpy.ops.import_anim.bvh(
+            filepath=str(path), update_scene_fps=False, update_scene_duration=False, use_fps_scale=False
+        )
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise FacsimileError(f"Blender could not read BVH {path}: {str(exc).strip().splitlines()[-1]}") from exc
+    new = [o for o in bpy.data.objects if o not in before and o.type == "ARMATURE"]
+    if not new:
+        raise FacsimileError(f"BVH {path} produced no armature")
+    return new[0]
+
+
+def remove_object(obj: bpy.types.Object) -> None:
+    """Delete an object with its armature data and action (the temporary BVH import)."""
+    data = obj.data
+    action = obj.animation_data.action if obj.animation_data else None
+    bpy.data.objects.remove(obj, do_unlink=True)
+    if data is not None and data.users == 0:
+        bpy.data.armatures.remove(data)
+    if action is not None and action.users == 0:
+        bpy.data.actions.remove(action)
+
+
+def sample_armature(
+    arm_obj: bpy.types.Object,
+    frames: list[int],
+    names: tuple[str, ...],
+    mute: bpy.types.Object | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """(P, B, 4, 4) pose matrices of an armature over frames (frame_set), with `mute`'s modifiers off meanwhile."""
+    scene = bpy.context.scene
+    saved = scene.frame_current
+    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
+    idx = [pos[n] for n in names]
+    out = np.empty((len(frames), len(names), 4, 4))
+    muter = rr._ModifierMuted(mute) if mute is not None else None
+    try:
+        if muter:
+            muter.__enter__()
+        for i, f in enumerate(frames):
+            scene.frame_set(int(f))
+            out[i] = rr.matrices(arm_obj.pose.bones)[idx]
+            if progress is not None:
+                progress(i + 1, len(frames))
+    finally:
+        if muter:
+            muter.__exit__(None, None, None)
+        scene.frame_set(saved)
+    return out
+
+
+def bvh_poses(
+    rig: rr.Rig,
+    bvh_path: str | Path,
+    map_spec: str | dict | None = None,
+    frames: tuple[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[rr.PoseSet, np.ndarray, br.Skeleton]:
+    """Retarget a BVH clip onto the rig: the rig's PoseSet, the full target pose (P, Bt, 4, 4) and its skeleton.
+
+    frames: (first, last) BVH frames inclusive (default: the whole clip). The imported BVH armature is removed
+    afterwards whatever happens.
+    """
+    bvh_obj = import_bvh(bvh_path)
+    try:
+        src = skeleton(bvh_obj)
+        tgt = skeleton(rig.armature)
+        joint_map = br.build_joint_map(src.names, tgt.names, map_spec)
+        action = bvh_obj.animation_data.action if bvh_obj.animation_data else None
+        first, last = (int(x) for x in (action.frame_range if action else (1, 1)))
+        if frames is not None:
+            a, b = frames
+            if a < first or b > last or a > b:
+                raise FacsimileError(f"frames {a}:{b} are outside the BVH clip's frames {first}:{last}")
+            first, last = a, b
+        frame_list = list(range(first, last + 1))
+        src_pose = sample_armature(bvh_obj, frame_list, src.names, mute=rig.mesh, progress=progress)
+    finally:
+        remove_object(bvh_obj)
+    full = br.retarget(src, src_pose, tgt, joint_map)
+    pos = {n: i for i, n in enumerate(tgt.names)}
+    pose = full[:, [pos[n] for n in rig.bone_names]]
+    p = len(frame_list)
+    poses = rr.PoseSet(
+        pose_mats=pose,
+        arm_world=np.repeat(rr.object_matrix(rig.armature)[None], p, axis=0),
+        mesh_world=np.repeat(rr.object_matrix(rig.mesh)[None], p, axis=0),
+        labels=[f"bvh {f}" for f in frame_list],
+    )
+    return poses, full, tgt
+
+
+def apply_pose(arm_obj: bpy.types.Object, skel: br.Skeleton, pose: np.ndarray) -> None:
+    """Set the armature's pose so that Blender evaluates `pose` (Bt, 4, 4 armature space), via matrix_basis."""
+    basis = br.basis_from_pose(skel, pose[None])[0]
+    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
+    flat = np.empty((len(arm_obj.pose.bones), 4, 4), dtype=np.float32)
+    flat[:] = np.eye(4, dtype=np.float32)
+    for i, n in enumerate(skel.names):
+        flat[pos[n]] = basis[i]
+    arm_obj.pose.bones.foreach_set("matrix_basis", flat.transpose(0, 2, 1).reshape(-1))
+    arm_obj.data.update_tag() if hasattr(arm_obj.data, "update_tag") else None
+    bpy.context.view_layer.update()
+
+
+def key_pose_action(arm_obj: bpy.types.Object, skel: br.Skeleton, full: np.ndarray, name: str, start: int = 1):
+    """Write the retargeted motion as an Action on the armature (location/quaternion/scale per bone and frame)."""
+    from mathutils import Matrix
+
+    basis = br.basis_from_pose(skel, full)
+    action = bpy.data.actions.new(name)
+    anim = arm_obj.animation_data_create()
+    anim.action = action
+    frames = np.arange(full.shape[0], dtype=np.float32) + start
+    for bi, bone in enumerate(skel.names):
+        pb = arm_obj.pose.bones[bone]
+        pb.rotation_mode = "QUATERNION"
+        loc = np.empty((len(frames), 3))
+        quat = np.empty((len(frames), 4))
+        scl = np.empty((len(frames), 3))
+        prev = None
+        for f in range(len(frames)):
+            lo, q, s = Matrix(basis[f, bi].tolist()).decompose()
+            if prev is not None and q.dot(prev) < 0:
+                q.negate()
+            prev = q
+            loc[f], quat[f], scl[f] = lo, q, s
+        for path, values in (("location", loc), ("rotation_quaternion", quat), ("scale", scl)):
+            for axis in range(values.shape[1]):
+                pb.keyframe_insert(path, index=axis, frame=start)
+                fc = _find_fcurve(action, f'pose.bones["{bone}"].{path}', axis)
+                fc.keyframe_points.clear() if hasattr(fc.keyframe_points, "clear") else None
+                fc.keyframe_points.add(len(frames))
+                fc.keyframe_points.foreach_set("co", np.stack([frames, values[:, axis]], 1).astype(np.float32).ravel())
+                fc.update()
+    return action
+
+
+def _find_fcurve(action, data_path: str, index: int):
+    for fc in _all_fcurves(action):
+        if fc.data_path == data_path and fc.array_index == index:
+            return fc
+    raise FacsimileError(f"could not create the animation curve {data_path}[{index}]")
+
+
+def _all_fcurves(action):
+    if hasattr(action, "layers") and len(action.layers):
+        for layer in action.layers:
+            for strip in layer.strips:
+                for bag in strip.channelbags:
+                    yield from bag.fcurves
+    else:
+        yield from action.fcurves
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Pose library
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def pose_assets() -> list[bpy.types.Action]:
+    """Actions marked as assets (Blender's pose library stores each pose as one)."""
+    return [a for a in bpy.data.actions if a.asset_data is not None]
+
+
+def pose_library_poses(rig: rr.Rig, actions: list[bpy.types.Action] | None = None) -> rr.PoseSet:
+    """One pose per action (evaluated at its first frame); default: every pose asset in the file."""
+    actions = pose_assets() if actions is None else actions
+    if not actions:
+        raise FacsimileError("no pose-library poses found (no Action is marked as an asset); pass actions explicitly")
+    sets = []
+    for a in actions:
+        frame = int(a.frame_range[0])
+        sets.append(rr.capture_frames(rig, [frame], action=a))
+    return rr.PoseSet(
+        pose_mats=np.concatenate([s.pose_mats for s in sets]),
+        arm_world=np.concatenate([s.arm_world for s in sets]),
+        mesh_world=np.concatenate([s.mesh_world for s in sets]),
+        labels=[a.name for a in actions],
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def write_cache(path: str | Path, verts: np.ndarray, start_frame: float = 1.0) -> Path:
+    return pc2.write_pc2(path, verts, start_frame=start_frame, sample_rate=1.0)
+
+
+def attach_cache(mesh_obj: bpy.types.Object, path: str | Path, start_frame: float = 1.0, mute_armature: bool = True):
+    """Play a PC2 cache on the mesh through a Mesh Cache modifier (replacing our earlier one); the Armature modifier
+    is switched off (not removed) so the cache is not deformed a second time."""
+    old = mesh_obj.modifiers.get(PREVIEW_MODIFIER)
+    if old is not None:
+        mesh_obj.modifiers.remove(old)
+    if mute_armature:
+        for m in mesh_obj.modifiers:
+            if m.type == "ARMATURE":
+                m.show_viewport = False
+                m.show_render = False
+    mod = mesh_obj.modifiers.new(PREVIEW_MODIFIER, "MESH_CACHE")
+    mod.cache_format = "PC2"
+    mod.filepath = str(path)
+    mod.frame_start = float(start_frame)
+    mod.deform_mode = "OVERWRITE"
+    mod.interpolation = "NONE"
+    return mod
+
+
+def clear_preview(mesh_obj: bpy.types.Object) -> bool:
+    """Remove our Mesh Cache modifier and switch the Armature modifier back on."""
+    mod = mesh_obj.modifiers.get(PREVIEW_MODIFIER)
+    if mod is None:
+        return False
+    mesh_obj.modifiers.remove(mod)
+    for m in mesh_obj.modifiers:
+        if m.type == "ARMATURE":
+            m.show_viewport = True
+            m.show_render = True
+    return True
+
+
+def preview_path(mesh_obj: bpy.types.Object) -> Path:
+    """Where a preview cache goes: beside the saved .blend, else the temp folder."""
+    base = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path(tempfile.gettempdir())
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in mesh_obj.name)
+    return base / f"{safe}_facsimile_lbs.pc2"
+
+
+def add_shape_keys(mesh_obj: bpy.types.Object, verts: np.ndarray, labels: list[str], prefix: str = "pose") -> list[str]:
+    """One shape key per pose holding the posed mesh (mesh space). Returns the key names.
+
+    The keys hold the full deformation, so they are meant to be used with the Armature modifier off.
+    """
+    me = mesh_obj.data
+    if verts.shape[1] != len(me.vertices):
+        raise FacsimileError(f"{verts.shape[1]} deformed vertices for a mesh of {len(me.vertices)}")
+    if me.shape_keys is None:
+        mesh_obj.shape_key_add(name="Basis", from_mix=False)
+    names = []
+    for v, label in zip(verts, labels, strict=True):
+        key = mesh_obj.shape_key_add(name=f"{prefix} {label}", from_mix=False)
+        key.data.foreach_set("co", np.ascontiguousarray(v, dtype=np.float32).ravel())
+        key.value = 0.0
+        names.append(key.name)
+    me.update()
+    return names
+
+
+def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """'A:B' -> (A, B) inclusive."""
+    if not text:
+        return default
+    try:
+        a, b = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise FacsimileError(f"--frames must look like START:END (e.g. 1:120), got '{text}'") from None
+    if b < a:
+        raise FacsimileError(f"--frames {text}: the end frame is before the start frame")
+    return a, b
+
+
+def bake_to_pc2(
+    rig: rr.Rig,
+    poses: rr.PoseSet,
+    out: str | Path,
+    *,
+    dqs: bool | None = None,
+    device: str = "cpu",
+    start_frame: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Path, str]:
+    """Deform all poses and write them to a PC2 file; returns (path, device used)."""
+    out = Path(out)
+    if out.suffix.lower() != ".pc2":
+        raise FacsimileError(f"output {out} must end in .pc2")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise FacsimileError(f"cannot write into {out.parent}: the folder is missing or not writable")
+    verts, used = rr.deform(rig, poses, dqs=dqs, device=device, progress=progress)
+    return write_cache(out, verts, start_frame), used
