@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bake",
     "export_csv",
     "batch",
+    "skin",
 )
 
 _PACKAGE = __package__ or "blender_addon"

@@ -1,0 +1,220 @@
+"""Operators of the LBS body deformer (the panel that shows them lives in panel.py, owned elsewhere).
+
+facsimile.lbs_bake_pc2      bake an Action or a BVH clip on the active skinned mesh into a PC2 file (optionally play it)
+facsimile.lbs_preview       fast preview: bake the armature's current Action over the scene range and play it
+facsimile.lbs_clear_preview remove the preview's Mesh Cache modifier and switch the Armature modifier back on
+facsimile.lbs_pose_shape_keys  one shape key per pose-library pose (pose assets)
+
+User errors (FacsimileError, file errors) become an operator report and {'CANCELLED'}; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+
+from .core.errors import FacsimileError
+
+_USER_ERRORS = (FacsimileError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def wrapper(self, context):
+        try:
+            return method(self, context)
+        except _USER_ERRORS as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+
+    return wrapper
+
+
+def _mesh(context) -> bpy.types.Object:
+    obj = context.active_object
+    if obj is None or obj.type != "MESH":
+        raise FacsimileError("select the skinned mesh (the object with the Armature modifier) first")
+    return obj
+
+
+class _Progress:
+    def __init__(self, context) -> None:
+        self.wm = context.window_manager
+
+    def __enter__(self):
+        self.wm.progress_begin(0, 1000)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.wm.progress_update(int(1000 * done / max(1, total)))
+
+    def __exit__(self, *exc) -> None:
+        self.wm.progress_end()
+
+
+_DEVICES = (
+    ("cpu", "CPU (numpy)", "Batched numpy kernel"),
+    ("auto", "Auto (ONNX)", "ONNX graph through onnxruntime, on CUDA when available"),
+    ("cuda", "CUDA (ONNX)", "ONNX graph on the GPU; fails when CUDA is not usable"),
+)
+
+
+class FACSIMILE_OT_lbs_bake_pc2(bpy.types.Operator):
+    """Bake the active mesh's body animation (an Action or a BVH clip) into a PC2 point cache with the LBS deformer"""
+
+    bl_idname = "facsimile.lbs_bake_pc2"
+    bl_label = "Bake Body to PC2"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Output .pc2", subtype="FILE_PATH", default="//body.pc2")  # type: ignore[valid-type]
+    source: EnumProperty(  # type: ignore[valid-type]
+        name="Source",
+        items=(("ACTION", "Action", "An Action played on the armature"), ("BVH", "BVH", "A BVH motion file")),
+        default="ACTION",
+    )
+    action: StringProperty(name="Action", description="empty = the armature's current Action")  # type: ignore[valid-type]
+    bvh_path: StringProperty(name="BVH file", subtype="FILE_PATH")  # type: ignore[valid-type]
+    joint_map: StringProperty(  # type: ignore[valid-type]
+        name="Joint map", default="auto", description="auto, cmu, 3dsmax, daz (or SRC:TGT), or a JSON map file"
+    )
+    frame_start: IntProperty(name="Start", default=-1, description="-1 = the source's first frame")  # type: ignore[valid-type]
+    frame_end: IntProperty(name="End", default=-1, description="-1 = the source's last frame")  # type: ignore[valid-type]
+    dqs: BoolProperty(name="Preserve Volume (DQS)", default=False)  # type: ignore[valid-type]
+    device: EnumProperty(name="Device", items=_DEVICES, default="cpu")  # type: ignore[valid-type]
+    attach: BoolProperty(name="Play on the mesh", default=True, description="add a Mesh Cache modifier for the bake")  # type: ignore[valid-type]
+
+    @_guarded
+    def execute(self, context):
+        from . import body_motion as bm
+        from . import rig_reader as rr
+
+        mesh = _mesh(context)
+        rig = rr.read_rig(mesh)
+        out = Path(bpy.path.abspath(self.filepath))
+        frames = None
+        if self.frame_start >= 0 and self.frame_end >= 0:
+            frames = (self.frame_start, self.frame_end)
+        with _Progress(context) as progress:
+            if self.source == "ACTION":
+                poses, start = _action_poses(rig, self.action, frames, progress)
+            else:
+                if not self.bvh_path:
+                    raise FacsimileError("choose a BVH file first")
+                poses, _, _ = bm.bvh_poses(
+                    rig, bpy.path.abspath(self.bvh_path), self.joint_map or None, frames, progress
+                )
+                start = frames[0] if frames else 1
+            path, used = bm.bake_to_pc2(
+                rig,
+                poses,
+                out,
+                dqs=True if self.dqs else None,
+                device=self.device,
+                start_frame=start,
+                progress=progress,
+            )
+        if self.attach:
+            bm.attach_cache(mesh, path, start_frame=start)
+        self.report({"INFO"}, f"Baked {len(poses)} frames of {rig.binding.num_vertices} vertices to {path} ({used})")
+        return {"FINISHED"}
+
+
+def _action_poses(rig, action_name: str, frames, progress):
+    from . import rig_reader as rr
+
+    anim = rig.armature.animation_data
+    if action_name:
+        action = bpy.data.actions.get(action_name)
+        if action is None:
+            raise FacsimileError(f"no Action named '{action_name}'")
+    else:
+        action = anim.action if anim else None
+        if action is None:
+            raise FacsimileError(f"armature '{rig.armature.name}' has no Action; pick one or use a BVH file")
+    lo, hi = (int(round(x)) for x in action.frame_range)
+    first, last = frames if frames else (lo, hi)
+    return rr.capture_frames(rig, range(first, last + 1), action=action, progress=progress), first
+
+
+class FACSIMILE_OT_lbs_preview(bpy.types.Operator):
+    """Fast preview: bake the armature's current Action over the scene's frame range and play it on the mesh"""
+
+    bl_idname = "facsimile.lbs_preview"
+    bl_label = "LBS Preview"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @_guarded
+    def execute(self, context):
+        from . import body_motion as bm
+        from . import rig_reader as rr
+
+        mesh = _mesh(context)
+        bm.clear_preview(mesh)
+        rig = rr.read_rig(mesh)
+        scene = context.scene
+        with _Progress(context) as progress:
+            poses, start = _action_poses(rig, "", (scene.frame_start, scene.frame_end), progress)
+            path, used = bm.bake_to_pc2(rig, poses, bm.preview_path(mesh), start_frame=start, progress=progress)
+        bm.attach_cache(mesh, path, start_frame=start)
+        self.report({"INFO"}, f"Preview: {len(poses)} frames baked to {path} ({used})")
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_lbs_clear_preview(bpy.types.Operator):
+    """Remove the LBS preview (Mesh Cache modifier) and switch the Armature modifier back on"""
+
+    bl_idname = "facsimile.lbs_clear_preview"
+    bl_label = "Clear LBS Preview"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @_guarded
+    def execute(self, context):
+        from . import body_motion as bm
+
+        if not bm.clear_preview(_mesh(context)):
+            self.report({"WARNING"}, "no LBS preview on this mesh")
+        return {"FINISHED"}
+
+
+class FACSIMILE_OT_lbs_pose_shape_keys(bpy.types.Operator):
+    """Add one shape key per pose-library pose (Actions marked as assets), deformed by the LBS deformer"""
+
+    bl_idname = "facsimile.lbs_pose_shape_keys"
+    bl_label = "Poses to Shape Keys"
+    bl_options = {"REGISTER", "UNDO"}
+
+    dqs: BoolProperty(name="Preserve Volume (DQS)", default=False)  # type: ignore[valid-type]
+
+    @_guarded
+    def execute(self, context):
+        from . import body_motion as bm
+        from . import rig_reader as rr
+
+        mesh = _mesh(context)
+        rig = rr.read_rig(mesh)
+        poses = bm.pose_library_poses(rig)
+        verts, _ = rr.deform(rig, poses, dqs=True if self.dqs else None)
+        names = bm.add_shape_keys(mesh, verts, poses.labels)
+        self.report({"INFO"}, f"Added {len(names)} pose shape keys (use them with the Armature modifier off)")
+        return {"FINISHED"}
+
+
+CLASSES = (
+    FACSIMILE_OT_lbs_bake_pc2,
+    FACSIMILE_OT_lbs_preview,
+    FACSIMILE_OT_lbs_clear_preview,
+    FACSIMILE_OT_lbs_pose_shape_keys,
+)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
