@@ -441,6 +441,15 @@ def retarget(
             out[:, t] = out[:, p] @ (np.linalg.inv(target.rest[p]) @ target.rest[t])
         else:
             out[:, t] = target.rest[t]
+
+    # Feet on the floor: shift the root's subtree vertically so that the lowest foot/toe joint is, in the lower tenth
+    # of the frames, as high as it is in the target's rest pose (clips differ in where their ground is).
+    feet_t = [target.index(t) for t in _feet(joint_map, "target")]
+    if feet_t:
+        lowest = heads_world(tw, out[:, feet_t])[..., 2].min(axis=1)
+        shift = lowest_t - float(np.percentile(lowest, 10))
+        moved = [b for b in range(len(target.names)) if _descendant(target.parents, b, root_t)]
+        out[:, moved, :3, 3] += inv_tw[:3, :3] @ np.array([0.0, 0.0, shift])
     return out
 
 

@@ -1,0 +1,500 @@
+"""The LBS deformer against Blender's own Armature modifier (evaluated mesh from the depsgraph), with real bpy.
+
+Agreement bound everywhere: max vertex error <= 1e-4 x the mesh's bounding-box diagonal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from blender_addon import body_motion as bm
+from blender_addon import rig_reader as rr
+from blender_addon.core import lbs, pc2
+from blender_addon.core.errors import FacsimileError
+
+TOL = 1e-4
+
+
+def _reset() -> None:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def _diag(co: np.ndarray) -> float:
+    return float(np.linalg.norm(co.max(0) - co.min(0)))
+
+
+def _assert_matches_blender(rig: rr.Rig, frames: list[int], dqs: bool | None = None) -> float:
+    """Capture the frames, deform them in one batch, and compare each with Blender's evaluated mesh."""
+    poses = rr.capture_frames(rig, frames)
+    ours, _ = rr.deform(rig, poses, dqs=dqs)
+    worst = 0.0
+    scene = bpy.context.scene
+    for i, f in enumerate(frames):
+        scene.frame_set(f)
+        ref = rr.evaluated_coords(rig.mesh)
+        err = float(np.abs(ours[i] - ref).max()) / _diag(ref)
+        moved = float(np.abs(ref - rig.binding.rest).max())
+        assert moved > 1e-3 * _diag(ref), "the pose did not move the mesh: the comparison would prove nothing"
+        worst = max(worst, err)
+    assert worst <= TOL, f"max error {worst:.3g} x diagonal"
+    return worst
+
+
+def _build_small_rig(n_bones: int = 4):
+    """A chain of bones (rolled, offset, not connected) skinning a subdivided cylinder with messy weights."""
+    _reset()
+    arm_data = bpy.data.armatures.new("Rig")
+    arm = bpy.data.objects.new("Rig", arm_data)
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    prev = None
+    for i in range(n_bones):
+        b = arm_data.edit_bones.new(f"bone{i}")
+        b.head = (0.02 * i, 0.0, float(i))
+        b.tail = (0.0, 0.1, float(i + 1))
+        b.roll = 0.4 * i
+        b.parent = prev
+        prev = b
+    bpy.ops.object.mode_set(mode="OBJECT")
+    bpy.ops.mesh.primitive_cylinder_add(vertices=24, depth=n_bones, location=(0, 0, n_bones / 2))
+    mesh = bpy.context.object
+    mesh.name = "Body"
+    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.mesh.subdivide(number_cuts=12)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    co = np.array([v.co for v in mesh.data.vertices])
+    z = co[:, 2] + n_bones / 2
+    rng = np.random.default_rng(0)
+    for i in range(n_bones):
+        g = mesh.vertex_groups.new(name=f"bone{i}")
+        w = np.clip(1.2 - abs(z - (i + 0.5)), 0, 1) * rng.uniform(0.2, 1.0, len(z))  # sums are not 1
+        for vi in np.nonzero(w)[0]:
+            g.add([int(vi)], float(w[vi]), "REPLACE")
+    mod = mesh.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    return arm, mesh, mod
+
+
+def _animate(arm: bpy.types.Object, frames: int = 4, scale: bool = False) -> None:
+    for f in range(1, frames + 1):
+        for i, pb in enumerate(arm.pose.bones):
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = (0.3 * f * (i + 1) / frames, -0.2 * f / frames, 0.5 * math.sin(f + i))
+            pb.location = (0.05 * f / frames, 0.0, 0.02 * i)
+            pb.keyframe_insert("rotation_euler", frame=f)
+            pb.keyframe_insert("location", frame=f)
+            if scale:
+                pb.scale = (1.0 + 0.1 * f * (i % 2), 1.0 - 0.05 * f / frames, 1.0 + 0.05 * i)
+                pb.keyframe_insert("scale", frame=f)
+
+
+@pytest.mark.parametrize("dqs", [False, True], ids=["lbs", "preserve_volume"])
+def test_small_rig_with_transformed_objects_matches_modifier(dqs):
+    arm, mesh, mod = _build_small_rig()
+    # parented, rotated, non-uniformly scaled objects on both sides
+    holder = bpy.data.objects.new("Holder", None)
+    bpy.context.scene.collection.objects.link(holder)
+    holder.location = (1.0, -2.0, 0.5)
+    holder.rotation_euler = (0.3, -0.2, 0.8)
+    holder.scale = (1.3, 1.3, 1.3)
+    arm.parent = holder
+    arm.rotation_euler = (0.1, 0.4, -0.3)
+    arm.scale = (0.8, 1.1, 0.9)
+    mesh.location = (0.5, 0.2, -0.1)
+    mesh.rotation_euler = (-0.2, 0.1, 0.25)
+    mesh.scale = (1.1, 0.9, 1.2)
+    # a deform-off bone with a vertex group, a vertex group without a bone, and an unweighted island
+    arm.data.bones["bone2"].use_deform = False
+    orphan = mesh.vertex_groups.new(name="not_a_bone")
+    orphan.add(list(range(0, len(mesh.data.vertices), 2)), 0.9, "REPLACE")
+    mesh.vertex_groups["bone0"].add(list(range(5)), 0.0, "REPLACE")
+    mod.use_deform_preserve_volume = dqs
+    _animate(arm, scale=dqs)
+    rig = rr.read_rig(mesh)
+    assert "bone2" not in rig.bone_names and "not_a_bone" in rig.ignored_groups
+    assert rig.preserve_volume is dqs
+    _assert_matches_blender(rig, [1, 2, 3, 4])
+
+
+def test_modifier_vertex_group_mask_and_threshold():
+    arm, mesh, mod = _build_small_rig(3)
+    mask = mesh.vertex_groups.new(name="mask")
+    n = len(mesh.data.vertices)
+    for vi in range(0, n, 3):
+        mask.add([vi], (vi % 7) / 7.0, "REPLACE")
+    mod.vertex_group = "mask"
+    # weights at and just above Blender's 0.0001 contrib threshold
+    for g in mesh.vertex_groups[:3]:
+        g.remove(list(range(10)))
+    mesh.vertex_groups["bone1"].add(list(range(5)), 0.0001, "REPLACE")
+    mesh.vertex_groups["bone1"].add(list(range(5, 10)), 0.00012, "REPLACE")
+    _animate(arm, frames=2)
+    rig = rr.read_rig(mesh)
+    _assert_matches_blender(rig, [1, 2])
+    mod.invert_vertex_group = True
+    _assert_matches_blender(rr.read_rig(mesh), [2])
+
+
+def test_rigify_metarig_with_automatic_weights():
+    import addon_utils
+
+    _reset()
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    arm = bpy.context.object
+    # a crude body: one capsule along each limb and spine bone, parented with automatic weights
+    parts = []
+    for bone in arm.data.bones:
+        if bone.length < 0.08 or not any(k in bone.name for k in ("spine", "thigh", "shin", "upper_arm", "forearm")):
+            continue
+        head, tail = bone.head_local, bone.tail_local
+        bpy.ops.mesh.primitive_cylinder_add(vertices=12, radius=0.05, depth=bone.length, location=(head + tail) / 2)
+        cyl = bpy.context.object
+        cyl.rotation_mode = "QUATERNION"
+        cyl.rotation_quaternion = (tail - head).to_track_quat("Z", "Y")
+        parts.append(cyl)
+    bpy.ops.object.select_all(action="DESELECT")
+    for p in parts:
+        p.select_set(True)
+    bpy.context.view_layer.objects.active = parts[0]
+    bpy.ops.object.join()
+    body = bpy.context.object
+    bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.mesh.subdivide(number_cuts=2)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    body.select_set(True)
+    arm.select_set(True)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.parent_set(type="ARMATURE_AUTO")
+    assert len(body.vertex_groups) > 20
+    arm.location = (0.2, 0.1, 0.0)
+    arm.rotation_euler = (0.0, 0.0, 0.4)
+    rng = np.random.default_rng(3)
+    for f in (1, 2):
+        for pb in arm.pose.bones:
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = rng.normal(scale=0.25, size=3)
+            pb.keyframe_insert("rotation_euler", frame=f)
+    rig = rr.read_rig(body)
+    assert len(rig.bone_names) > 20
+    _assert_matches_blender(rig, [1, 2])
+
+
+def test_demo_character_body():
+    pytest.importorskip("blender_addon.demo_character")
+    from blender_addon.demo_character import build_demo_character
+
+    _reset()
+    ch = build_demo_character(with_body=True)
+    rig_obj = ch.rig
+    rng = np.random.default_rng(4)
+    for f in (1, 2):
+        for pb in rig_obj.pose.bones:
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = rng.normal(scale=0.3, size=3)
+            pb.keyframe_insert("rotation_euler", frame=f)
+    rig = rr.read_rig(ch.body)
+    _assert_matches_blender(rig, [1, 2])
+
+
+def _import_character(name: str) -> bpy.types.Object:
+    _reset()
+    bpy.ops.import_scene.gltf(filepath=str(shared_path("mocap", "models", name)))
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and any(m.type == "ARMATURE" for m in o.modifiers)]
+    assert meshes, f"{name} imported without a skinned mesh"
+    return meshes[0]
+
+
+@pytest.mark.parametrize(
+    "character, clip, joint_map",
+    [
+        ("quaternius_human_male_m2m.glb", "cmu_subject02_walk.bvh", None),
+        ("CesiumMan.glb", "cmu_subject02_walk.bvh", "cesiumman"),
+        ("quaternius_human_female_m2m.glb", "cmu_131_03_hop_3dsmax.bvh", "3dsmax"),
+    ],
+)
+def test_bvh_driven_poses_match_modifier(character, clip, joint_map):
+    from conftest import REPO_ROOT
+
+    if joint_map == "cesiumman":
+        joint_map = str(REPO_ROOT / "tests" / "data" / "cesiumman_cmu_map.json")
+    mesh = _import_character(character)
+    rig = rr.read_rig(mesh)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", clip), joint_map, frames=(40, 100))
+    assert len(poses) == 61
+    ours, _ = rr.deform(rig, poses)
+    for i in (0, 30, 60):
+        bm.apply_pose(rig.armature, skel, full[i])
+        ref = rr.evaluated_coords(mesh)
+        # the pose Blender evaluates is the one we retargeted, and the deformation agrees
+        blender_pose = rr.capture_current(rig)
+        np.testing.assert_allclose(blender_pose.pose_mats[0], poses.pose_mats[i], atol=1e-4)
+        err = np.abs(ours[i] - ref).max() / _diag(ref)
+        assert err <= TOL, f"{character} frame {i}: {err:.3g}"
+        assert np.abs(ref - rig.binding.rest).max() > 0.01 * _diag(ref)
+
+
+def test_walk_looks_like_a_walk():
+    """Quaternius walking the CMU clip: feet swing in anti-phase, the body moves forward (-Y), feet stay near the floor."""
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    rig = rr.read_rig(mesh)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None)
+    names = list(skel.names)
+    foot_l = full[:, names.index("foot_l"), :3, 3]
+    foot_r = full[:, names.index("foot_r"), :3, 3]
+    pelvis = full[:, names.index("pelvis"), :3, 3]
+    walk = slice(60, None)  # after the T-pose start
+    rel_l = (foot_l - pelvis)[walk, 1]
+    rel_r = (foot_r - pelvis)[walk, 1]
+    assert np.corrcoef(rel_l, rel_r)[0, 1] < -0.5, "left and right feet should swing in anti-phase"
+    assert np.ptp(rel_l) > 0.25, "the stride is too short for a walk"
+    travelled = pelvis[-1] - pelvis[60]
+    assert travelled[1] < -1.0 and abs(travelled[0]) < abs(travelled[1]), "the character should walk forward (-Y)"
+    lowest = np.minimum(foot_l[walk, 2], foot_r[walk, 2])
+    assert lowest.max() < 0.2 and lowest.min() > -0.05, "one foot should stay near the floor"
+
+
+def test_pc2_bake_plays_in_mesh_cache(tmp_path):
+    arm, mesh, mod = _build_small_rig(3)
+    _animate(arm, frames=5)
+    rig = rr.read_rig(mesh)
+    poses = rr.capture_frames(rig, range(1, 6))
+    path, used = bm.bake_to_pc2(rig, poses, tmp_path / "body.pc2", start_frame=1)
+    assert used == "numpy"
+    header, data = pc2.read_pc2(path)
+    assert (header.num_points, header.num_samples) == (len(mesh.data.vertices), 5)
+    # Blender's own modifier result for each frame, before the cache replaces it
+    scene = bpy.context.scene
+    refs = []
+    for f in range(1, 6):
+        scene.frame_set(f)
+        refs.append(rr.evaluated_coords(mesh))
+    bm.attach_cache(mesh, path, start_frame=1)
+    assert not mod.show_viewport
+    for f in range(1, 6):
+        scene.frame_set(f)
+        played = rr.evaluated_coords(mesh)
+        np.testing.assert_allclose(played, data[f - 1], atol=1e-6)
+        assert np.abs(played - refs[f - 1]).max() <= TOL * _diag(refs[f - 1])
+    assert bm.clear_preview(mesh) and mod.show_viewport
+
+
+def test_shape_keys_and_pose_library(tmp_path):
+    arm, mesh, mod = _build_small_rig(3)
+    actions = []
+    for k in range(2):
+        for i, pb in enumerate(arm.pose.bones):
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = (0.4 * (k + 1), 0.1 * i, 0.0)
+            pb.keyframe_insert("rotation_euler", frame=1)
+        action = arm.animation_data.action
+        action.name = f"pose{k}"
+        action.asset_mark()
+        actions.append(action)
+        arm.animation_data.action = None
+    poses = bm.pose_library_poses(rr.read_rig(mesh))
+    assert poses.labels == ["pose0", "pose1"]
+    rig = rr.read_rig(mesh)
+    verts, _ = rr.deform(rig, poses)
+    names = bm.add_shape_keys(mesh, verts, poses.labels)
+    keys = mesh.data.shape_keys.key_blocks
+    assert names == ["pose pose0", "pose pose1"]
+    co = np.empty(len(mesh.data.vertices) * 3, np.float32)
+    keys["pose pose1"].data.foreach_get("co", co)
+    np.testing.assert_allclose(co.reshape(-1, 3), verts[1], atol=1e-6)
+    # the key reproduces Blender's posed mesh for that pose
+    arm.animation_data.action = actions[1]
+    bpy.context.scene.frame_set(1)
+    ref = rr.evaluated_coords(mesh)
+    assert np.abs(verts[1] - ref).max() <= TOL * _diag(ref)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_mesh_without_armature():
+    _reset()
+    bpy.ops.mesh.primitive_cube_add()
+    with pytest.raises(FacsimileError, match="no Armature modifier"):
+        rr.read_rig(bpy.context.object)
+
+
+def test_no_matching_vertex_groups():
+    arm, mesh, mod = _build_small_rig(2)
+    for g in list(mesh.vertex_groups):
+        g.name = "x_" + g.name
+    with pytest.raises(FacsimileError, match="no vertex group of 'Body' matches a deform bone"):
+        rr.read_rig(mesh)
+
+
+def test_all_zero_weights():
+    arm, mesh, mod = _build_small_rig(2)
+    for g in mesh.vertex_groups:
+        g.add(list(range(len(mesh.data.vertices))), 0.0, "REPLACE")
+    with pytest.raises(FacsimileError, match="zero total weight"):
+        rr.read_rig(mesh)
+
+
+def test_nan_and_singular_pose():
+    arm, mesh, mod = _build_small_rig(2)
+    rig = rr.read_rig(mesh)
+    arm.pose.bones["bone1"].scale = (0.0, 1.0, 1.0)
+    bpy.context.view_layer.update()
+    with pytest.raises(FacsimileError, match="singular"):
+        rr.deform(rig, rr.capture_current(rig))
+    arm.pose.bones["bone1"].scale = (1.0, 1.0, 1.0)
+    bpy.context.view_layer.update()
+    poses = rr.capture_current(rig)
+    poses.pose_mats[0, 0, 1, 1] = np.nan
+    with pytest.raises(FacsimileError, match="NaN"):
+        rr.deform(rig, poses)
+
+
+def test_bvh_not_matching_the_rig(tmp_path):
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    bvh = tmp_path / "odd.bvh"
+    bvh.write_text(
+        "HIERARCHY\nROOT Bip01\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation "
+        "Yrotation\n JOINT Bip01_Spine\n {\n  OFFSET 0 1 0\n  CHANNELS 3 Zrotation Xrotation Yrotation\n  End Site\n"
+        "  {\n   OFFSET 0 1 0\n  }\n }\n}\nMOTION\nFrames: 2\nFrame Time: 0.0333\n0 0 0 0 0 0 0 0 0\n"
+        "0 0 0 10 0 0 5 0 0\n"
+    )
+    rig = rr.read_rig(mesh)
+    n_objects = len(bpy.data.objects)
+    with pytest.raises(FacsimileError, match="cannot tell the naming of the motion's joints: source joints Bip01"):
+        bm.bvh_poses(rig, bvh, None)
+    with pytest.raises(FacsimileError, match="do not match the rig.*Missing in the motion"):
+        bm.bvh_poses(rig, bvh, "cmu")
+    assert len(bpy.data.objects) == n_objects, "the temporary BVH armature must be removed"
+    # a real CMU clip on a rig whose bones follow no known naming
+    arm, small, mod = _build_small_rig(2)
+    with pytest.raises(FacsimileError, match="cannot tell the naming of the rig's bones"):
+        bm.bvh_poses(rr.read_rig(small), shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None)
+    not_bvh = tmp_path / "x.bvh"
+    not_bvh.write_text("hello")
+    with pytest.raises(FacsimileError, match="not a BVH"):
+        bm.bvh_poses(rig, not_bvh, None)
+
+
+def test_bbone_and_envelopes_are_refused():
+    arm, mesh, mod = _build_small_rig(2)
+    arm.data.bones["bone1"].bbone_segments = 4
+    with pytest.raises(FacsimileError, match="B-Bone"):
+        rr.read_rig(mesh)
+    arm.data.bones["bone1"].bbone_segments = 1
+    mod.use_bone_envelopes = True
+    with pytest.raises(FacsimileError, match="envelopes"):
+        rr.read_rig(mesh)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CLI and operators
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _save_walk_blend(tmp_path) -> str:
+    arm, mesh, mod = _build_small_rig(3)
+    _animate(arm, frames=6)
+    arm.animation_data.action.name = "Walk"
+    path = tmp_path / "in.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return str(path)
+
+
+def test_cli_skin_action(tmp_path, capsys):
+    from blender_addon import cli
+
+    blend = _save_walk_blend(tmp_path)
+    out = tmp_path / "body.pc2"
+    code = cli.main(
+        ["skin", "--blend", blend, "--object", "Body", "--action", "Walk", "--frames", "2:5", "--out", str(out)]
+    )
+    assert code == 0
+    header, data = pc2.read_pc2(out)
+    assert (header.num_samples, header.start_frame) == (4, 2.0)
+    mesh = bpy.data.objects["Body"]
+    bpy.context.scene.frame_set(4)
+    ref = rr.evaluated_coords(mesh)
+    assert np.abs(data[2] - ref).max() <= TOL * _diag(ref)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--object", "Nope", "--action", "Walk"], "no object named 'Nope'"),
+        (["--object", "Body", "--action", "Run"], "no Action named 'Run'"),
+        (["--object", "Body", "--action", "Walk", "--frames", "5-2"], "--frames must look like"),
+        (["--object", "Body", "--bvh", "missing.bvh"], "does not exist"),
+    ],
+)
+def test_cli_skin_bad_input(tmp_path, capsys, args, message):
+    from blender_addon import cli
+
+    blend = _save_walk_blend(tmp_path)
+    before = (tmp_path / "in.blend").read_bytes()
+    out = tmp_path / "body.pc2"
+    code = cli.main(["skin", "--blend", blend, "--out", str(out), *args])
+    assert code == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert (tmp_path / "in.blend").read_bytes() == before
+
+
+def test_cli_bad_output_suffix(tmp_path, capsys):
+    from blender_addon import cli
+
+    code = cli.main(["skin", "--object", "Body", "--action", "Walk", "--out", str(tmp_path / "body.abc")])
+    assert code == 1 and "must end in .pc2" in capsys.readouterr().err
+
+
+def test_operators_bake_preview_and_errors(tmp_path):
+    from blender_addon import lbs_operators
+
+    arm, mesh, mod = _build_small_rig(3)
+    _animate(arm, frames=4)
+    lbs_operators.register()
+    try:
+        bpy.context.view_layer.objects.active = mesh
+        out = tmp_path / "op.pc2"
+        assert bpy.ops.facsimile.lbs_bake_pc2(filepath=str(out), source="ACTION") == {"FINISHED"}
+        assert pc2.read_pc2(out)[0].num_samples == 4
+        assert mesh.modifiers.get(bm.PREVIEW_MODIFIER) is not None
+        assert bpy.ops.facsimile.lbs_clear_preview() == {"FINISHED"}
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 3
+        assert bpy.ops.facsimile.lbs_preview() == {"FINISHED"}
+        assert mesh.modifiers[bm.PREVIEW_MODIFIER].cache_format == "PC2"
+        bpy.ops.facsimile.lbs_clear_preview()
+        # broken input: an error report, no exception, nothing written
+        bpy.ops.mesh.primitive_cube_add()
+        with pytest.raises(RuntimeError, match="no Armature modifier"):
+            bpy.ops.facsimile.lbs_bake_pc2(filepath=str(tmp_path / "cube.pc2"))
+        assert not (tmp_path / "cube.pc2").exists()
+    finally:
+        lbs_operators.unregister()
+
+
+def test_dqs_on_non_uniform_scale_is_not_lbs():
+    """Sanity: with scale and twist, DQS and LBS differ, so the Preserve Volume comparison is meaningful."""
+    arm, mesh, mod = _build_small_rig(3)
+    _animate(arm, frames=3, scale=True)
+    rig = rr.read_rig(mesh)
+    poses = rr.capture_frames(rig, [3])
+    a, _ = rr.deform(rig, poses, dqs=False)
+    b, _ = rr.deform(rig, poses, dqs=True)
+    assert np.abs(a - b).max() > 1e-3
+    # and the ONNX path gives the numpy LBS result
+    c, dev = rr.deform(rig, poses, dqs=False, device="auto")
+    assert dev in ("cpu", "cuda")
+    np.testing.assert_allclose(c, a, atol=1e-5)
+    assert lbs.CONTRIB_THRESHOLD == np.float32(0.0001)
