@@ -67,6 +67,9 @@ def save_blend_atomic(out: str | Path) -> Path:
     out = check_writable_dir(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".blend", dir=out.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         result = bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
         if "FINISHED" not in result or not os.path.getsize(tmp):

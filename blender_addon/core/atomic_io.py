@@ -33,6 +33,9 @@ def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file gets the permissions a plain open() gives
     try:
         yield tmp
         os.replace(tmp, path)
