@@ -56,6 +56,7 @@ train: venv
 
 bench: venv
 	$(PY) benchmarks/bench_bake.py
+	$(PY) benchmarks/bench_face_frontend.py
 
 clean:
 	rm -rf out build dist .pytest_cache
