@@ -80,7 +80,7 @@ def _read_dverts(mesh: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return counts, groups, weights
 
 
-def read_rig(mesh_obj: bpy.types.Object, chunk: int = 256) -> Rig:
+def read_rig(mesh_obj: bpy.types.Object, chunk: int = 128) -> Rig:
     """Read rest vertices, deform weights and bone rest matrices of a skinned mesh."""
     mod = find_armature_modifier(mesh_obj)
     arm_obj = mod.object

@@ -65,6 +65,7 @@ class LBSBinding:
     blocks: np.ndarray | None = None  # (C, chunk, 4*J) float32
     chunk_bones: np.ndarray | None = None  # (C, J) int64 bone ids (num_bones = identity)
     inverse_order: np.ndarray | None = None  # (V,) int64 row of each vertex in the sorted/padded order
+    buckets: list | None = None  # [(first chunk, end chunk, blocks (n, chunk, 4j), bones (n, j))] per bone count j
 
     @property
     def num_vertices(self) -> int:
@@ -85,7 +86,7 @@ def bind(
     *,
     armature_weight: np.ndarray | None = None,
     bone_names: tuple[str, ...] = (),
-    chunk: int = 256,
+    chunk: int = 128,
 ) -> LBSBinding:
     """Prepare a mesh for skinning from CSR weights.
 
@@ -149,7 +150,13 @@ def bind(
 
 
 def _build_blocks(b: LBSBinding, chunk: int) -> None:
-    """Dense per-chunk blocks for the matrix-product form of LBS (see the module docstring)."""
+    """Dense per-chunk blocks for the matrix-product form of LBS (see the module docstring).
+
+    Vertices are sorted by their set of bones (lexicographically), so a chunk typically spans 1-3 bones; chunks are
+    then ordered by how many bones they use, so that chunks with the same count form one contiguous bucket that runs
+    as one batched matrix product with no padding (`buckets`); `blocks`/`chunk_bones` pad every chunk to the largest
+    count for the single-MatMul ONNX graph.
+    """
     v_count, k = b.index.shape
     ident = b.num_bones
     deforming = b.deforming
@@ -161,8 +168,9 @@ def _build_blocks(b: LBSBinding, chunk: int) -> None:
     wn = np.concatenate([wn, (1.0 - aw)[:, None]], axis=1).astype(np.float32)
     k1 = k + 1
 
-    primary = idx[np.arange(v_count), np.argmax(wn, axis=1)] if v_count else np.zeros(0, dtype=np.int64)
-    order = np.argsort(primary, kind="stable")
+    # Sort vertices by their (sorted) set of influencing bones.
+    key = np.sort(np.where(wn != 0, idx, ident + 1), axis=1)
+    order = np.lexsort(key.T[::-1]) if v_count else np.zeros(0, dtype=np.int64)
     chunk = max(1, min(int(chunk), max(1, v_count)))
     c_count = max(1, -(-v_count // chunk))
     vp = c_count * chunk
@@ -172,29 +180,53 @@ def _build_blocks(b: LBSBinding, chunk: int) -> None:
     idx_s[:v_count] = idx[order]
     w_s[:v_count] = wn[order]
     rest_s[:v_count] = b.rest[order]
+    idx_s = np.where(w_s != 0, idx_s, -1)  # zero-weight slots use no bone
+    idx_s[v_count:, 0] = ident  # padding rows: the identity bone with weight 0
 
     n1 = b.num_bones + 1
-    chunk_of = np.arange(vp) // chunk
-    used = np.zeros((c_count, n1), dtype=bool)
-    used[np.repeat(chunk_of, k1), idx_s.reshape(-1)] = True
-    j = int(used.sum(axis=1).max())
-    chunk_bones = np.argsort(~used, axis=1, kind="stable")[:, :j]  # used bones first (ascending), then unused padding
+    chunk_of = np.repeat(np.arange(c_count), chunk)
+    used = np.zeros((c_count, n1 + 1), dtype=bool)  # column n1 collects the "no bone" slots
+    used[np.repeat(chunk_of, k1), np.where(idx_s < 0, n1, idx_s).reshape(-1)] = True
+    used = used[:, :n1]
+    counts = np.maximum(used.sum(axis=1), 1)
+    # Reorder chunks by bone count (stable), so each count is one contiguous range.
+    c_order = np.argsort(counts, kind="stable")
+    used, counts = used[c_order], counts[c_order]
+    rows = (c_order[:, None] * chunk + np.arange(chunk)[None, :]).reshape(-1)
+    idx_s, w_s, rest_s = idx_s[rows], w_s[rows], rest_s[rows]
+    vorder = np.concatenate([order, np.full(vp - v_count, -1, dtype=np.int64)])[rows]
+
+    j = int(counts.max())
+    chunk_bones = np.argsort(~used, axis=1, kind="stable")[:, :j]  # used bones first (ascending), then padding
+    chunk_bones = np.where(np.arange(j)[None, :] < counts[:, None], chunk_bones, ident)
     lut = np.zeros((c_count, n1), dtype=np.int64)
-    lut[np.arange(c_count)[:, None], chunk_bones] = np.arange(j)[None, :]
-    local = lut[chunk_of[:, None], idx_s]  # (vp, k1)
+    ci = np.repeat(np.arange(c_count), j)
+    valid = (np.arange(j)[None, :] < counts[:, None]).reshape(-1)
+    lut[ci[valid], chunk_bones.reshape(-1)[valid]] = np.tile(np.arange(j), c_count)[valid]
+    row_chunk = np.repeat(np.arange(c_count), chunk)
+    local = lut[row_chunk[:, None], np.maximum(idx_s, 0)]  # (vp, k1); weight is 0 where idx_s < 0
 
     vh = np.concatenate([rest_s, np.ones((vp, 1), dtype=np.float32)], axis=1)  # (vp, 4)
-    cols = local[:, :, None] * 4 + np.arange(4)[None, None, :]  # (vp, k1, 4)
+    vals = w_s[:, :, None].astype(np.float64) * vh[:, None, :]  # (vp, k1, 4)
+    cols = local[:, :, None] * 4 + np.arange(4)[None, None, :]
     flat = (np.arange(vp)[:, None, None] * (4 * j) + cols).reshape(-1)
-    vals = (w_s[:, :, None].astype(np.float64) * vh[:, None, :]).reshape(-1)
-    blocks = np.bincount(flat, weights=vals, minlength=vp * 4 * j).astype(np.float32)
+    blocks = np.bincount(flat, weights=vals.reshape(-1), minlength=vp * 4 * j).astype(np.float32)
+    blocks = blocks.reshape(c_count, chunk, 4 * j)
+
+    buckets = []
+    for cnt in np.unique(counts):
+        sel = np.nonzero(counts == cnt)[0]
+        c0, c1 = int(sel[0]), int(sel[-1]) + 1
+        buckets.append((c0, c1, np.ascontiguousarray(blocks[c0:c1, :, : 4 * cnt]), chunk_bones[c0:c1, :cnt].copy()))
     inverse = np.empty(v_count, dtype=np.int64)
-    inverse[order] = np.arange(v_count)
+    real = vorder >= 0
+    inverse[vorder[real]] = np.nonzero(real)[0]
 
     b.chunk = chunk
-    b.blocks = blocks.reshape(c_count, chunk, 4 * j)
+    b.blocks = blocks
     b.chunk_bones = chunk_bones.astype(np.int64)
     b.inverse_order = inverse
+    b.buckets = buckets
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -276,7 +308,7 @@ def skin_lbs(
     mesh_mats: np.ndarray,
     *,
     out: np.ndarray | None = None,
-    pose_batch: int = 16,
+    pose_batch: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Deform the rest vertices by P poses of mesh-space bone matrices (P, B, 4, 4): returns (P, V, 3) float32."""
@@ -289,16 +321,24 @@ def skin_lbs(
     v_count = binding.num_vertices
     if out is None:
         out = np.empty((p_count, v_count, 3), dtype=np.float32)
-    blocks, bones, inv = binding.blocks, binding.chunk_bones, binding.inverse_order
-    c_count, chunk, j4 = blocks.shape
+    if out.shape != (p_count, v_count, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise SkinningError(f"out must be a C-contiguous float32 array of shape {(p_count, v_count, 3)}")
+    c_count, chunk, _ = binding.blocks.shape
+    inv = binding.inverse_order
+    n1 = binding.num_bones + 1
+    void = np.dtype((np.void, 12))  # one xyz triple as a single item: the final transpose moves 12-byte items
+    out_v = out.view(void).reshape(p_count, v_count)
     for p0 in range(0, p_count, pose_batch):
         p1 = min(p_count, p0 + pose_batch)
         pb = p1 - p0
         # (B+1, 4, pb*3): row = bone*4 + homogeneous coordinate, column = pose*3 + output axis.
-        t = np.ascontiguousarray(table[p0:p1].transpose(1, 3, 0, 2)).reshape(binding.num_bones + 1, 4, pb * 3)
-        tg = t[bones].reshape(c_count, j4, pb * 3)
-        res = np.matmul(blocks, tg).reshape(c_count * chunk, pb, 3)
-        out[p0:p1] = res[inv].transpose(1, 0, 2)
+        t = np.ascontiguousarray(table[p0:p1].transpose(1, 3, 0, 2)).reshape(n1, 4, pb * 3)
+        res = np.empty((c_count, chunk, pb * 3), dtype=np.float32)
+        for c0, c1, blk, bones in binding.buckets:
+            tg = t[bones].reshape(c1 - c0, blk.shape[2], pb * 3)
+            np.matmul(blk, tg, out=res[c0:c1])
+        res_v = res.view(void).reshape(c_count * chunk, pb)
+        out_v[p0:p1] = np.take(res_v, inv, axis=0).T
         if progress is not None:
             progress(p1, p_count)
     return out
