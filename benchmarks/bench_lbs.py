@@ -144,7 +144,7 @@ def main() -> int:
         f"max error {err_onnx:.2e} x diagonal; speedup {t_blender_all / t_onnx:.1f}x (skinning only)"
     )
 
-    sub = min(p, 100)
+    sub = min(p, 20)
     t = time.perf_counter()
     lbs.skin_dqs(
         rig.binding,

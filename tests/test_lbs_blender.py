@@ -498,3 +498,64 @@ def test_dqs_on_non_uniform_scale_is_not_lbs():
     assert dev in ("cpu", "cuda")
     np.testing.assert_allclose(c, a, atol=1e-5)
     assert lbs.CONTRIB_THRESHOLD == np.float32(0.0001)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Slow: whole clips and the rendered strip (default-run equivalents above use a few frames)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dqs", [False, True], ids=["lbs", "preserve_volume"])
+def test_whole_walk_clip_matches_modifier_every_frame(dqs):
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    mesh.modifiers[0].use_deform_preserve_volume = dqs
+    rig = rr.read_rig(mesh)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None)
+    ours, _ = rr.deform(rig, poses)
+    worst = 0.0
+    for i in range(0, len(poses), 1 if not dqs else 7):
+        bm.apply_pose(rig.armature, skel, full[i])
+        ref = rr.evaluated_coords(mesh)
+        worst = max(worst, float(np.abs(ours[i] - ref).max()) / _diag(ref))
+    assert worst <= TOL, worst
+
+
+@pytest.mark.slow
+def test_walk_strip_render(tmp_path):
+    """Bake the CMU walk on Quaternius to PC2, play it through Mesh Cache, render a Workbench strip (out/)."""
+    import cv2
+    from conftest import REPO_ROOT
+
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    rig = rr.read_rig(mesh)
+    poses, _, _ = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None)
+    path, _ = bm.bake_to_pc2(rig, poses, tmp_path / "walk.pc2", start_frame=1)
+    bm.attach_cache(mesh, path, start_frame=1)
+    scene = bpy.context.scene
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x, scene.render.resolution_y = 200, 320
+    cam = bpy.data.objects.new("StripCam", bpy.data.cameras.new("StripCam"))
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    cam.data.type = "ORTHO"
+    cam.data.ortho_scale = 2.6
+    frames = np.linspace(60, len(poses) - 1, 8).astype(int)
+    tiles = []
+    world = np.array(mesh.matrix_world)
+    for f in frames:
+        scene.frame_set(int(f) + 1)
+        co = rr.evaluated_coords(mesh) @ world[:3, :3].T + world[:3, 3]
+        c = (co.max(0) + co.min(0)) / 2
+        cam.location = (c[0] + 7.0, c[1] - 7.0, c[2])
+        cam.rotation_euler = (math.pi / 2, 0.0, math.pi / 4)
+        scene.render.filepath = str(tmp_path / f"f{f}.png")
+        bpy.ops.render.render(write_still=True)
+        tiles.append(cv2.imread(scene.render.filepath))
+    strip = np.concatenate(tiles, axis=1)
+    out_dir = REPO_ROOT / "out"
+    out_dir.mkdir(exist_ok=True)
+    cv2.imwrite(str(out_dir / "lbs_walk_strip.png"), strip)
+    masks = [(t.max(axis=2) > 40) for t in tiles]
+    assert all(m.mean() > 0.02 for m in masks), "the character must be in every frame"
+    assert max(np.mean(masks[0] != m) for m in masks[1:]) > 0.01, "the pose must change along the walk"
