@@ -49,12 +49,24 @@ def resolve_target(context: bpy.types.Context) -> bpy.types.Object:
 def ensure_registered() -> None:
     """Headless commands need the add-on's properties (the mapping stored on objects): register them once.
 
-    Inside Blender with the extension enabled they already exist and nothing happens.
+    Inside Blender with the extension enabled they already exist and nothing happens. The bpy module hangs at
+    interpreter exit while add-on classes are still registered, so what is registered here is unregistered at exit.
     """
     if not hasattr(bpy.types.Object, "facsimile"):
+        import atexit
+
         from . import properties
 
         properties.register()
+        atexit.register(release_properties)
+
+
+def release_properties() -> None:
+    """Undo ensure_registered() (tests, and the exit hook)."""
+    from . import properties
+
+    if hasattr(bpy.types.Object, "facsimile"):
+        properties.unregister()
 
 
 def configure_mapping(obj: bpy.types.Object, preset: str | None = None, mirror: bool | None = None) -> RetargetMap:
@@ -432,7 +444,7 @@ class BakeJob:
     ):
         import itertools
 
-        from .core.video_io import open_video
+        from .core.video_io import VIDEO_EXTENSIONS, open_video
 
         if stride < 1:
             raise FacsimileError(f"stride must be 1 or more, got {stride}")
@@ -443,10 +455,12 @@ class BakeJob:
         self.obj = check_target(obj)
         self.rmap = retarget_map(obj)  # a mapping that matches nothing fails here, before any solving
         self.path = Path(path)
-        self.source = open_video(self.path)
+        self.scene = scene or bpy.context.scene
+        # An image sequence has no frame rate of its own: one image per scene frame. A video keeps its timing.
+        is_file = self.path.suffix.lower() in VIDEO_EXTENSIONS and self.path.is_file()
+        self.source = open_video(self.path, None if is_file else scene_fps(self.scene))
         self.stride = stride
         self.start_frame = start_frame
-        self.scene = scene or bpy.context.scene
         count = self.source.frame_count
         stop = last + 1 if last is not None else None
         if count > 0:
