@@ -629,15 +629,24 @@ def skin_dqs(
 # ONNX graph of the block LBS
 # --------------------------------------------------------------------------------------------------------------------
 
-LBS_ONNX_INPUTS = ("blocks", "chunk_bones", "inverse_order", "bone_table")
 LBS_ONNX_OUTPUT = "vertices"
 
 
-def build_lbs_onnx(opset: int = 17) -> bytes:
-    """The generic LBS graph (independent of mesh, rig and pose count: all dimensions are symbolic).
+def lbs_onnx_inputs(buckets: int) -> tuple[str, ...]:
+    """Input names of the graph with `buckets` bone-count buckets."""
+    names = []
+    for i in range(buckets):
+        names += [f"blocks_{i}", f"bones_{i}"]
+    return (*names, "inverse_order", "bone_table")
 
-    blocks (C, chunk, 4J) float32, chunk_bones (C, J) int64, inverse_order (V,) int64, bone_table (P, B+1, 3, 4)
-    float32 -> vertices (P, V, 3) float32. It is built in memory at run time, so no model file has to be shipped.
+
+def build_lbs_onnx(buckets: int = 1, opset: int = 17) -> bytes:
+    """The LBS graph for bindings with `buckets` bone-count buckets; every dimension is symbolic.
+
+    Inputs: per bucket i, blocks_i (C_i, chunk, 4 J_i) float32 and bones_i (C_i, J_i) int64; inverse_order (V,)
+    int64; bone_table (P, B+1, 3, 4) float32. Output: vertices (P, V, 3) float32. The graph depends only on the
+    bucket count (not on the mesh, rig or pose count), so it is built in memory at run time rather than shipped.
+    Each bucket is one batched MatMul of its chunks' blocks with their gathered bone matrices.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -657,12 +666,27 @@ def build_lbs_onnx(opset: int = 17) -> bytes:
         helper.make_node("Mul", ["shape_p", "c_3"], ["p3"]),
         helper.make_node("Concat", ["shape_b4", "p3"], ["shape_t"], axis=0),
         helper.make_node("Reshape", ["t_bcpq", "shape_t"], ["t"]),
-        # gather the chunk's bones: (C, J, 4, P*3) -> (C, 4J, P*3)
-        helper.make_node("Gather", ["t", "chunk_bones"], ["tg4"], axis=0),
-        helper.make_node("Shape", ["chunk_bones"], ["shape_c"], start=0, end=1),
-        helper.make_node("Concat", ["shape_c", "c_m1", "p3"], ["shape_tg"], axis=0),
-        helper.make_node("Reshape", ["tg4", "shape_tg"], ["tg"]),
-        helper.make_node("MatMul", ["blocks", "tg"], ["res"]),
+    ]
+    inputs = []
+    results = []
+    for i in range(buckets):
+        inputs += [
+            helper.make_tensor_value_info(f"blocks_{i}", TensorProto.FLOAT, [f"C{i}", "chunk", f"J4_{i}"]),
+            helper.make_tensor_value_info(f"bones_{i}", TensorProto.INT64, [f"C{i}", f"J{i}"]),
+        ]
+        nodes += [
+            # the chunks' bone matrices: (C_i, J_i, 4, P*3) -> (C_i, 4 J_i, P*3)
+            helper.make_node("Gather", ["t", f"bones_{i}"], [f"tg4_{i}"], axis=0),
+            helper.make_node("Shape", [f"bones_{i}"], [f"shape_c_{i}"], start=0, end=1),
+            helper.make_node("Concat", [f"shape_c_{i}", "c_m1", "p3"], [f"shape_tg_{i}"], axis=0),
+            helper.make_node("Reshape", [f"tg4_{i}", f"shape_tg_{i}"], [f"tg_{i}"]),
+            helper.make_node("MatMul", [f"blocks_{i}", f"tg_{i}"], [f"res_{i}"]),
+        ]
+        results.append(f"res_{i}")
+    nodes += [
+        helper.make_node("Concat", results, ["res"], axis=0)
+        if buckets > 1
+        else helper.make_node("Identity", results, ["res"]),
         # (C, chunk, P*3) -> (C*chunk, P, 3) -> original vertex order (V, P, 3) -> (P, V, 3)
         helper.make_node("Concat", ["c_m1", "shape_p", "c_3"], ["shape_r"], axis=0),
         helper.make_node("Reshape", ["res", "shape_r"], ["res3"]),
@@ -673,8 +697,7 @@ def build_lbs_onnx(opset: int = 17) -> bytes:
         nodes,
         "facsimile_lbs",
         [
-            helper.make_tensor_value_info("blocks", TensorProto.FLOAT, ["C", "chunk", "J4"]),
-            helper.make_tensor_value_info("chunk_bones", TensorProto.INT64, ["C", "J"]),
+            *inputs,
             helper.make_tensor_value_info("inverse_order", TensorProto.INT64, ["V"]),
             helper.make_tensor_value_info("bone_table", TensorProto.FLOAT, ["P", "B1", 3, 4]),
         ],
@@ -682,7 +705,7 @@ def build_lbs_onnx(opset: int = 17) -> bytes:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="facsimile")
     model.ir_version = min(model.ir_version, 10)
-    helper.set_model_props(model, {"facsimile.model": "lbs (built at run time)"})
+    helper.set_model_props(model, {"facsimile.model": f"lbs, {buckets} buckets (built at run time)"})
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
@@ -694,12 +717,12 @@ class OnnxLBS:
         from .onnx_session import create_session
 
         self.binding = binding
-        self.session, self.info = create_session(build_lbs_onnx(), device=device, threads=threads)
-        self._static = {
-            "blocks": binding.blocks,
-            "chunk_bones": binding.chunk_bones,
-            "inverse_order": binding.inverse_order,
-        }
+        n = len(binding.buckets)
+        self.session, self.info = create_session(build_lbs_onnx(n), device=device, threads=threads)
+        self._static = {"inverse_order": binding.inverse_order}
+        for i, (_, _, blk, bones) in enumerate(binding.buckets):
+            self._static[f"blocks_{i}"] = blk
+            self._static[f"bones_{i}"] = bones.astype(np.int64)
 
     def __call__(
         self,
@@ -714,7 +737,7 @@ class OnnxLBS:
         table = _bone_table(mesh_mats, self.binding.num_bones)
         p_count = table.shape[0]
         if pose_batch is None:
-            pose_batch = 256 if self.info.device == "cuda" else 16
+            pose_batch = 256 if self.info.device == "cuda" else 8
         if out is None:
             out = np.empty((p_count, self.binding.num_vertices, 3), dtype=np.float32)
         for p0 in range(0, p_count, pose_batch):
