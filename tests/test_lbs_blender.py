@@ -559,3 +559,24 @@ def test_walk_strip_render(tmp_path):
     masks = [(t.max(axis=2) > 40) for t in tiles]
     assert all(m.mean() > 0.02 for m in masks), "the character must be in every frame"
     assert max(np.mean(masks[0] != m) for m in masks[1:]) > 0.01, "the pose must change along the walk"
+
+
+def test_cli_skin_bvh(tmp_path, capsys):
+    from blender_addon import cli
+
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    name, n_verts = mesh.name, len(mesh.data.vertices)
+    blend = tmp_path / "q.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    out = tmp_path / "walk.pc2"
+    bvh = str(shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"))
+    args = ["skin", "--blend", str(blend), "--object", name, "--bvh", bvh, "--frames", "50:69", "--out", str(out)]
+    assert cli.main([*args, "--map", "cmu:ue"]) == 0
+    header, data = pc2.read_pc2(out)
+    assert (header.num_points, header.num_samples, header.start_frame) == (n_verts, 20, 50.0)
+    assert np.ptp(data[:, :, 1].mean(axis=1)) > 0.05, "the body should travel along the walk"
+    assert "wrote" in capsys.readouterr().out
+    out.unlink()
+    assert cli.main([*args, "--map", "daz"]) == 1
+    assert "do not match the rig" in capsys.readouterr().err
+    assert not out.exists()
