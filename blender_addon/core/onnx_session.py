@@ -30,6 +30,15 @@ class SessionInfo:
     note: str  # why this device (e.g. the CUDA fallback reason); empty when nothing to say
 
 
+_CUDA_FAILED_NOTE = "CUDA provider failed to load (onnxruntime-gpu 1.31 needs CUDA 13 and cuDNN 9); running on CPU"
+_cuda_failed = False
+
+
+def _remember_cuda_failure() -> None:
+    global _cuda_failed
+    _cuda_failed = True
+
+
 def default_threads() -> int:
     """Intra-op threads: leave a core for Blender's UI, but use both cores of a 2-core machine when headless."""
     env = os.environ.get("FACSIMILE_THREADS")
@@ -65,17 +74,25 @@ def create_session(
     want_cuda = device in ("auto", "cuda")
     note = ""
     source = str(model) if isinstance(model, Path) else model
-    if want_cuda and "CUDAExecutionProvider" in available:
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    else:
-        providers = ["CPUExecutionProvider"]
-        if want_cuda:
-            note = "onnxruntime has no CUDAExecutionProvider in this install"
-    session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
+    if want_cuda and "CUDAExecutionProvider" not in available:
+        note = "onnxruntime has no CUDAExecutionProvider in this install"
+    elif want_cuda and _cuda_failed and device == "auto":
+        note = _CUDA_FAILED_NOTE  # tried once in this process already; don't pay (and log) the failure again
+    try_cuda = want_cuda and not note
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if try_cuda else ["CPUExecutionProvider"]
+    if try_cuda:
+        # onnxruntime logs the CUDA load failure through its default logger as an error; we report it ourselves.
+        ort.set_default_logger_severity(4)
+    try:
+        session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
+    finally:
+        if try_cuda:
+            ort.set_default_logger_severity(2)
     got = tuple(session.get_providers())
     used = "cuda" if got and got[0] == "CUDAExecutionProvider" else "cpu"
-    if want_cuda and used == "cpu" and not note:
-        note = "CUDA provider failed to load (needs CUDA 13 and cuDNN 9 for onnxruntime-gpu 1.31); running on CPU"
+    if try_cuda and used == "cpu":
+        _remember_cuda_failure()
+        note = _CUDA_FAILED_NOTE
     if device == "cuda" and used != "cuda":
         raise DeviceUnavailableError(
             f"CUDA was requested but is not usable: {note}. Choose device 'auto' or 'cpu', or install CUDA 13 + cuDNN 9."
