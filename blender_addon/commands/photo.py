@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
     from ..core.atomic_io import check_writable_dir
+    from ..core.errors import FacsimileError
     from ..runtime import (
         configure_mapping,
         ensure_registered,
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     # Check what costs nothing first, so bad input never waits for a model or a scene.
+    if not Path(args.image).is_file():
+        raise FacsimileError(f"photo {args.image} does not exist")
     if args.preview:
         check_writable_dir(args.preview)
     if args.json_out:
