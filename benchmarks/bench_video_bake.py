@@ -1,0 +1,130 @@
+"""Video bake speed end to end on the demo character, beside MediaPipe's FaceMesh alone on the same frames, same run.
+
+Ours: BakeJob on an .mp4 file, i.e. video decoding + face tracking (detector when lost, mesh, iris) + the expression
+generator + One Euro smoothing + writing every keyframe of the demo head's 52 shape keys (what the add-on's bake and
+`facsimile bake` run). MediaPipe: FaceMesh (tracking mode, refine_landmarks for iris like ours) on the already
+decoded frames, so it is not charged for decoding or anything after landmarks.
+Frames: a few hundred 640x480 frames made from the shared photos with drifting shift/rotation/zoom (as in
+bench_face_frontend.py), written to a temporary mp4 and decoded back, so both sides see identical pixels.
+Figures: frames/s by wall clock and CPU ms/frame (all threads), median of --repeats passes.
+Usage: python benchmarks/bench_video_bake.py [--frames 300] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_face_frontend import photos, video_frames  # noqa: E402
+
+
+def _timed(fn, repeats: int) -> tuple[float, float]:
+    """Median (wall s, cpu s) of `repeats` calls."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    import bpy
+
+    from blender_addon import runtime
+    from blender_addon.demo_character import build_demo_character
+
+    frames = video_frames(photos(), args.frames)
+    h, w = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "bench.mp4"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
+        for f in frames:
+            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        writer.release()
+        cap = cv2.VideoCapture(str(clip))
+        decoded = []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            decoded.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+        cap.release()
+        n = len(decoded)
+        print(
+            f"{n} frames {w}x{h} (mp4v, 30 fps) from {len(photos())} photos; CPU: {os.cpu_count()} cores; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        runtime.ensure_registered()
+        head = build_demo_character(with_body=False).head
+        scene = bpy.context.scene
+        scene.render.fps, scene.render.fps_base = 30, 1.0
+        t0 = time.perf_counter()
+        solver = runtime.solver_for("cpu")
+        load_s = time.perf_counter() - t0
+        result = {}
+
+        def bake() -> None:
+            job = runtime.BakeJob(head, clip, device="cpu", start_frame=1, smoothing=1.0, scene=scene)
+            try:
+                while not job.step(16):
+                    pass
+                t = time.perf_counter()
+                result["r"] = job.finish()
+                result["write_s"] = time.perf_counter() - t
+            finally:
+                job.close()
+
+        ours_wall, ours_cpu = _timed(bake, args.repeats)
+        counts = {len(fc.keyframe_points) for fc in runtime._key_fcurves(head).values()}
+        r = result["r"]
+        print(f"models loaded in {load_s:.2f} s on {runtime.device_used(solver)}; last bake: {r.summary}")
+        print(f"keyframes per shape key: {sorted(counts)}; writing them took {1000 * result['write_s']:.1f} ms")
+        rows = [("ours: decode + track + solve + smooth + keyframes", ours_wall, ours_cpu)]
+        runtime.release_properties()
+
+        try:
+            import mediapipe as mp
+        except ImportError:
+            mp = None
+            print("mediapipe not installed: only our figures")
+        if mp is not None:
+            for refine in (True, False):
+                with mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=False, max_num_faces=1, refine_landmarks=refine
+                ) as mesh:
+
+                    def landmarks_only(mesh=mesh) -> None:
+                        for f in decoded:
+                            mesh.process(f)
+
+                    wall, cpu = _timed(landmarks_only, args.repeats)
+                rows.append((f"MediaPipe FaceMesh alone, refine_landmarks={refine}", wall, cpu))
+
+    print(f"\n{'pipeline':56} {'frames/s':>9} {'wall ms/frame':>14} {'CPU ms/frame':>13}")
+    for name, wall, cpu in rows:
+        print(f"{name:56} {n / wall:9.1f} {1000 * wall / n:14.2f} {1000 * cpu / n:13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
