@@ -70,7 +70,8 @@ def _path_or_error(raw: str, what: str) -> Path:
 
 
 def _remember_device(context: bpy.types.Context, device: str) -> None:
-    _settings(context).last_device = device
+    """The panel shows the device short ("cpu"); the reason for a fallback goes into the operator's report."""
+    _settings(context).last_device = device.split(" ", 1)[0]
 
 
 class FACSIMILE_OT_refresh_mapping(bpy.types.Operator):
@@ -206,6 +207,12 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
     filter_movie: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
     filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
     filter_folder: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    synchronous: BoolProperty(  # type: ignore[valid-type]
+        name="Synchronous",
+        description="Bake without returning to the UI in between (always so in background mode)",
+        default=False,
+        options={"HIDDEN", "SKIP_SAVE"},
+    )
 
     _job = None
     _timer = None
@@ -239,7 +246,10 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        """Synchronous bake (background mode, scripts, tests): the same chunks, without a UI in between."""
+        """With a window (after the file browser too): the modal, cancellable bake. In background mode, scripts
+        asking for synchronous=True and tests: the same chunks in a loop, without a UI in between."""
+        if not (self.synchronous or bpy.app.background or context.window is None):
+            return self._start_modal(context)
         job = self._make_job(context)
         try:
             while not job.step(_settings(context).chunk_frames):
@@ -257,6 +267,7 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
 
     def _start_modal(self, context):
         if bpy.app.background or context.window is None:
+            self.synchronous = True
             return self.execute(context)
         self._job = self._make_job(context)
         wm = context.window_manager
@@ -276,7 +287,7 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
             self._job.close()
 
     def modal(self, context, event):
-        if event.type == "ESC":
+        if event.type == "ESC" and event.value == "PRESS":
             self._stop(context)
             self._job = None
             self.report({"WARNING"}, "Bake cancelled; nothing was changed")

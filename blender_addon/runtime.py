@@ -250,11 +250,11 @@ def pick_face(solved: PhotoSolve, index: int, path: str | Path = "photo") -> obj
 
 
 def preview_pixels(solved: PhotoSolve, chosen: int) -> np.ndarray:
-    """The photo with every face's landmarks drawn (the chosen one last, on top), RGB uint8."""
+    """The photo with every face's landmarks, boxes and index labels drawn, RGB uint8."""
     from .core.overlay import draw_landmarks
 
-    order = [f for i, f in enumerate(solved.faces) if i != chosen] + [solved.faces[chosen]]
-    return draw_landmarks(solved.image, order)
+    pick_face(solved, chosen)
+    return draw_landmarks(solved.image, solved.faces)  # labelled 0, 1, ... in the order the Face setting counts
 
 
 def show_preview(pixels_rgb: np.ndarray, name: str = PREVIEW_IMAGE_NAME) -> bpy.types.Image:
