@@ -18,6 +18,7 @@ from addon_fixtures import (  # noqa: F401
     write_video,
 )
 
+import blender_addon
 from blender_addon import runtime
 from blender_addon.core.model_store import models_dir
 
@@ -124,15 +125,33 @@ def _cuda_works() -> bool:
     return True
 
 
-def test_cuda_asked_for_but_unavailable_says_so(addon, monkeypatch):  # noqa: F811
+@pytest.mark.parametrize("via", ["preferences", "environment"])
+def test_cuda_asked_for_but_unavailable_says_so(addon, monkeypatch, via):  # noqa: F811
+    """Preferences > Device = CUDA (or $FACSIMILE_DEVICE=cuda headless) on a machine where CUDA cannot run."""
+    import addon_utils
+
+    from blender_addon.preferences import ADDON_ID
+
     if _cuda_works():
         pytest.skip("CUDA works on this machine")
     head = demo_head(addon)
     before = _values(head)
-    monkeypatch.setenv("FACSIMILE_DEVICE", "cuda")
     runtime.forget_solvers()
-    with pytest.raises(RuntimeError, match="CUDA was requested but is not usable"):
-        bpy.ops.facsimile.apply_photo(filepath=str(photo("neutral.jpeg")))
+    if via == "environment":
+        monkeypatch.setenv("FACSIMILE_DEVICE", "cuda")
+    else:
+        blender_addon.unregister()  # the fixture's registration; enabling registers again
+        addon_utils.enable(ADDON_ID, default_set=True)
+    try:
+        if via == "preferences":
+            bpy.context.preferences.addons[ADDON_ID].preferences.device = "cuda"
+            addon.scene.facsimile.target = head
+        with pytest.raises(RuntimeError, match="CUDA was requested but is not usable"):
+            bpy.ops.facsimile.apply_photo(filepath=str(photo("neutral.jpeg")))
+    finally:
+        if via == "preferences":
+            addon_utils.disable(ADDON_ID, default_set=True)
+            blender_addon.register()
     assert _untouched(head, before)
 
 

@@ -44,6 +44,25 @@ def test_register_unregister_twice_leaves_nothing(headless):  # noqa: F811
         assert not blender_addon._loaded
 
 
+def test_enable_disable_through_blenders_addon_machinery(headless):  # noqa: F811
+    """What Preferences > Add-ons does: the preferences (device) exist only while enabled, and nothing stays."""
+    import addon_utils
+
+    from blender_addon.preferences import ADDON_ID, device_preference
+
+    for _ in range(2):
+        assert addon_utils.enable(ADDON_ID, default_set=True, handle_error=lambda e: pytest.fail(str(e)))
+        try:
+            prefs = bpy.context.preferences.addons[ADDON_ID].preferences
+            assert prefs.device == "auto"
+            prefs.device = "cpu"
+            assert device_preference() == "cpu"
+        finally:
+            addon_utils.disable(ADDON_ID, default_set=True)
+        assert bpy.context.preferences.addons.get(ADDON_ID) is None
+        assert not any(_ours_registered().values())
+
+
 def test_target_poll_takes_only_meshes_with_shape_keys(addon):  # noqa: F811
     head = demo_head(addon)
     bare = bpy.data.objects.new("Bare", bpy.data.meshes.new("Bare"))
