@@ -221,3 +221,59 @@ def test_body_panel_appears_only_with_lbs_operators(addon):  # noqa: F811
     finally:
         bpy.utils.unregister_class(FACSIMILE_OT_lbs_probe)
     assert "facsimile.lbs_probe" not in panel.lbs_operator_ids()
+
+
+class _CheckingLayout:
+    """Stands in for UILayout in background mode: every prop must exist on its data, every operator be registered."""
+
+    def __init__(self, seen: list[str]):
+        self.seen = seen
+        self.alert = False
+
+    def row(self, **_kw):
+        return _CheckingLayout(self.seen)
+
+    column = row
+
+    def label(self, text: str = "", **_kw) -> None:
+        self.seen.append(f"label:{text}")
+
+    def prop(self, data, name: str, **_kw) -> None:
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        self.seen.append(f"prop:{name}")
+
+    def operator(self, idname: str, **_kw):
+        module, name = idname.split(".")
+        assert name in dir(getattr(bpy.ops, module)), f"operator {idname} is not registered"
+        self.seen.append(f"op:{idname}")
+        return type("OpProps", (), {})()
+
+    def template_list(self, list_id, _list_name, data, prop, active_data, active_prop, **_kw) -> None:
+        assert hasattr(bpy.types, list_id)
+        assert prop in data.bl_rna.properties and active_prop in active_data.bl_rna.properties
+        self.seen.append(f"list:{prop}")
+
+
+def test_panels_draw_with_real_properties_and_operators(addon):  # noqa: F811
+    seen: list[str] = []
+    ctx = addon
+    for with_target in (False, True):
+        if with_target:
+            head = demo_head(ctx)
+            runtime.refresh_mapping(head)
+            head.facsimile.preset = "json"
+            ctx.scene.facsimile.smoothing = True
+        for cls in panel.CLASSES[1:]:
+            if hasattr(cls, "poll") and not cls.poll(ctx):
+                continue
+            cls.draw(type("P", (), {"layout": _CheckingLayout(seen)})(), ctx)
+    for item in ("prop:target", "op:facsimile.apply_photo", "op:facsimile.bake_clip", "list:mapping", "prop:map_file"):
+        assert item in seen, item
+    assert "label:Pick a mesh with shape keys" in seen
+    ost = head.facsimile
+    panel.FACSIMILE_UL_mapping.draw_item(None, ctx, _CheckingLayout(seen), ost, ost.mapping[0], 0, ost, "mapping_index")
+    assert "prop:gain" in seen and "prop:shape_key" in seen
+    fake = type("L", (), {"filter_name": "smile", "bitflag_filter_item": 1 << 30})()
+    flags, order = panel.FACSIMILE_UL_mapping.filter_items(fake, ctx, ost, "mapping")
+    shown = [row.arkit_name for row, f in zip(ost.mapping, flags) if f]
+    assert shown == ["mouthSmileLeft", "mouthSmileRight"] and order == []
