@@ -247,3 +247,41 @@ def test_batch_rejects_two_jobs_writing_one_output(tmp_path):
     parsed = batch.read_jobs(jobs)
     assert not parsed[0].problem and "also the output of job 1" in parsed[1].problem
     assert np.all([j.spec["blend"].startswith(str(tmp_path)) for j in parsed[:1]])
+
+
+def test_blender_dash_p_cli_py_path_in_a_subprocess(headless, tmp_path, assets):  # noqa: F811
+    """Emulates `blender -b scene.blend --python-exit-code 1 -P blender_addon/cli.py -- bake ...` with the bpy module:
+    the scene is opened first (what `blender -b scene.blend` does), then cli.py runs as a script (__main__, no
+    package) with Blender's own arguments before `--`."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    scene = _scene(tmp_path, assets)
+    out = tmp_path / "out.blend"
+    cli_py = REPO_ROOT / "blender_addon" / "cli.py"
+    blender_argv = ["blender", "-b", str(scene), "--python-exit-code", "1", "-P", str(cli_py), "--"]
+    code = (
+        "import runpy, sys, bpy\n"
+        f"bpy.ops.wm.open_mainfile(filepath={str(scene)!r})\n"
+        f"sys.argv = {blender_argv!r} + sys.argv[1:]\n"
+        f"runpy.run_path({str(cli_py)!r}, run_name='__main__')\n"
+    )
+    env = dict(os.environ, FACSIMILE_DEVICE="cpu", PYTHONPATH="")
+    args = ["bake", "--video", str(assets / "seq"), "--object", HEAD, "--out", str(out), "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "facsimile bake:" in done.stdout and out.is_file()
+    bad = subprocess.run(
+        [sys.executable, "-c", code, *args[:-1], "--object", "Ghost"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert bad.returncode == 1 and "no object named 'Ghost'" in bad.stderr
