@@ -278,6 +278,8 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def _stop(self, context) -> None:
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
@@ -304,7 +306,9 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
             result = self._finish(context, job)
         except _USER_ERRORS as exc:
             result = _report_user_error(self, exc)
-        context.workspace.status_text_set(None)
+        except ReferenceError:  # the target was deleted while the UI stayed usable during the bake
+            self.report({"ERROR"}, "the target object was deleted during the bake; nothing was keyed")
+            result = {"CANCELLED"}
         self._stop(context)
         self._job = None
         return result
