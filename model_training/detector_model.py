@@ -32,13 +32,23 @@ class DetectorModel:
     noise_basis: np.ndarray  # (K, F) principal residual directions scaled by their std
     fit_stats: dict
 
+    offset_range: tuple[float, float] = (0.7, 1.3)  # scale of the pose + constant part of the bias
+
     def apply(self, rng: np.random.Generator, features: np.ndarray, weights: np.ndarray, pose_deg: np.ndarray):
-        """Features of ideal-ish landmarks -> features as the detector would give them (random bias scale + noise)."""
+        """Features of ideal-ish landmarks -> features as the detector would give them (random bias scale + noise).
+
+        The expression-dependent part (how the detector under/over-reports motion) is scaled by U(0.7, 1.3); the
+        pose + constant part (where the detector puts landmarks on a resting face) by offset_range, which can be
+        widened so the network cannot lean on a resting-face offset that may be specific to the renders.
+        """
         n = len(features)
-        scale = rng.uniform(0.7, 1.3, (n, 1))
-        bias = design(weights, pose_deg) @ self.coef
+        x = design(weights, pose_deg)
+        nw = weights.shape[1]
+        s_w = rng.uniform(0.7, 1.3, (n, 1))
+        s_o = rng.uniform(*self.offset_range, (n, 1))
+        bias = s_w * (x[:, :nw] @ self.coef[:nw]) + s_o * (x[:, nw:] @ self.coef[nw:])
         noise = rng.normal(0, 1, (n, len(self.noise_basis))) @ self.noise_basis
-        return (features + scale * bias + noise).astype(np.float32)
+        return (features + bias + noise).astype(np.float32)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, coef=self.coef, noise_basis=self.noise_basis, stats=np.array(repr(self.fit_stats)))
@@ -81,7 +91,7 @@ def fit(npz_path: Path, ridge: float = 1.0, k: int = 32, rows: slice | None = No
     total = float(((res - res.mean(0)) ** 2).sum())
     explained = 1.0 - float((rest**2).sum()) / max(total, 1e-12)
     stats = {
-        "renders": r["n"],
+        "renders_used": int(len(x)),
         "found": r["found"],
         "residual_rms": float(np.sqrt((res**2).mean())),
         "after_bias_rms": float(np.sqrt((rest**2).mean())),

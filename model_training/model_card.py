@@ -99,7 +99,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
     L += [
         "`exported_models/expression_generator.onnx`: 478 face landmarks (normalised by `core/landmark_normalize.py`) ->",
         "the 52 ARKit weights in [0, 1]. Produced by `make train` (model_training/render_ict.py, train_generator.py, this",
-        f"card by model_card.py). Kept variant: **{keep}** (chosen on `{m['selected_on']}`).",
+        f"card by model_card.py). Kept variant: **{keep}** (rule: {m['selection_rule']}).",
         f"Training-data SHA-256: `{m['data_hash']}`. ONNX vs torch max abs difference: {m['onnx_parity_max_abs']:.1e}.",
         f"Latency: {latency_ms(model_path):.3f} ms per face, onnxruntime CPU, 1 thread (this machine, at card time).",
         "",
@@ -186,7 +186,20 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
             f"- overall RMSE: {rt['rmse_overall']:.3f} (target <= 0.08)",
         ]
         L += [f"- {n}: Pearson {_fmt(pb[n]['pearson'])}" for n in HEADLINE]
-    L += ["", "## Real photos (no ground truth: direction checks)", "", *photo_checks(model_path), ""]
+    L += ["", "## Real photos (no ground truth: direction checks)", "", "Kept model, through `FaceSolver`:", ""]
+    L += [*photo_checks(model_path), ""]
+    if any(metrics_path.parent.glob("arm_*.pt")):
+        from .photo_arms import arm_photo_table
+
+        table = arm_photo_table(metrics_path.parent)
+        L += ["Every arm on the same photos (largest face; the channels each check is about):", ""]
+        photos = [p for p in PHOTOS if any(p in v for v in table.values())]
+        L.append("| photo | " + " | ".join(table) + " |")
+        L.append("|---|" + "---|" * len(table))
+        for p in photos:
+            cells = [", ".join(f"{k} {v:.2f}" for k, v in table[a].get(p, {}).items()) for a in table]
+            L.append(f"| {p} | " + " | ".join(cells) + " |")
+        L.append("")
     if notes.is_file():
         L += [notes.read_text().strip(), ""]
     out.write_text("\n".join(L) + "\n")

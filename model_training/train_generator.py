@@ -11,6 +11,7 @@ training-data hash, metrics), records it in the manifest and writes a metrics JS
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import time
@@ -32,6 +33,7 @@ from .landmark_embedding import LandmarkBasis, embed
 from .synth import POSE_LIMITS, NoiseConfig, Synthesizer, sample_expressions
 
 NUM = len(ARKIT_NAMES)
+TIE = 0.005  # mean-Pearson difference on the selection set below which arms count as tied
 TRAINED = [i for i, n in enumerate(ARKIT_NAMES) if n != "tongueOut"]  # 51 channels with ICT signal
 TONGUE = INDEX["tongueOut"]
 assert TONGUE == NUM - 1  # the graph appends tongueOut as the last column
@@ -301,9 +303,11 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
     arms = {}
     plan = [("geometric_noise_only", 0.0, None)]
     if data["detector"] is not None:
+        jittered = dataclasses.replace(data["detector"], offset_range=(-0.5, 1.5))
         plan += [
             ("detector_model", 0.0, data["detector"]),
             ("detector_model_plus_critic", cfg.critic_weight, data["detector"]),
+            ("detector_model_offset_jitter", 0.0, jittered),
         ]
     else:
         plan += [("geometric_noise_plus_critic", cfg.critic_weight, None)]
@@ -316,6 +320,7 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
             "detector_model": det is not None,
             "history": hist,
             "val": metrics(predict(model, data["x_val_det" if det is not None else "x_val"]), data["y_val"]),
+            "val_geometric": metrics(predict(model, data["x_val"]), data["y_val"]),
             "test_geometric_noisy": metrics(predict(model, data["x_test"]), data["y_test"]),
             "test_geometric_clean": metrics(predict(model, data["x_clean"]), data["y_clean"]),
             "train_seconds": time.time() - t,
@@ -324,14 +329,19 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
             if key in data:
                 arm[key] = metrics(predict(model, data[key][0]), data[key][1])
         arms[name] = arm
+        torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")  # every arm, for photo checks of the others
         summary = {
             k: round(v["pearson_mean"], 4) for k, v in arm.items() if isinstance(v, dict) and "pearson_mean" in v
         }
         log(f"{name}: mean Pearson {json.dumps(summary)}")
     # Choose on validation only (rendered validation when there are renders: the detector's domain); the test
     # numbers are reported, never used to decide.
+    # Arms within TIE of the best on that set count as tied; among them the one that also reads ideal geometry best
+    # (val_geometric) wins, as the less render-specific model (real photos are neither renders nor ideal geometry).
     sel = "render_val" if "render_val" in data else "val"
-    keep = max(arms, key=lambda k: arms[k][sel]["pearson_mean"])
+    best = max(arms[k][sel]["pearson_mean"] for k in arms)
+    tied = [k for k in arms if arms[k][sel]["pearson_mean"] >= best - TIE]
+    keep = max(tied, key=lambda k: arms[k]["val_geometric"]["pearson_mean"])
     best = arms[keep]["model"]
     report = {
         "config": asdict(cfg),
@@ -339,6 +349,7 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
         "embedding_stats": data["embedding_stats"],
         "kept": keep,
         "selected_on": sel,
+        "selection_rule": f"best {sel} mean Pearson; arms within {TIE} of it are tied and val_geometric decides",
         "detector_model_stats": data["detector"].fit_stats if data["detector"] is not None else None,
         "render_test_found": data.get("render_test_found"),
         "render_test_n": data.get("render_test_n"),

@@ -177,18 +177,26 @@ def shipped():
     return ExpressionGenerator(device="cpu")
 
 
-def test_shipped_model_on_held_out_synthetic_faces(shipped, synth):
-    """Fresh identities (another seed), noisy detector-like landmarks: the weights must track the truth."""
-    _, syn = synth
-    b = syn.sample(np.random.default_rng(20260), 1500)
-    res = shipped.predict(b.pixels)
-    pear = [
-        np.corrcoef(res.weights[:, INDEX[n]], b.weights[:, INDEX[n]])[0, 1]
-        for n in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "browInnerUp")
-    ]
-    assert min(pear) > 0.8, pear
-    assert np.sqrt(((res.weights - b.weights) ** 2).mean()) < 0.12
-    assert res.in_range.mean() > 0.97  # the trained pose range is not flagged
+def test_shipped_model_on_fresh_renders(shipped, tmp_path):
+    """End to end on pixels: 60 ICT renders with identities of their own (seed not used in training) -> ONNX face
+    front-end -> shipped generator. Thresholds sit well below the model card's 400-render numbers (small sample)."""
+    from model_training.render_ict import render_split
+
+    from blender_addon.core.arkit import ARKIT_NAMES as names
+
+    path = render_split("check", 60, tmp_path, size=384, log=lambda *_: None)
+    d = np.load(path)
+    ok = np.isfinite(d["detected"]).all(axis=(1, 2))
+    assert ok.mean() > 0.9
+    res = shipped.predict(d["detected"][ok])
+    w = d["weights"][ok]
+    pear = {n: np.corrcoef(res.weights[:, INDEX[n]], w[:, INDEX[n]])[0, 1] for n in ("jawOpen", "mouthSmileLeft")}
+    assert min(pear.values()) > 0.5, pear
+    varying = [i for i, n in enumerate(names) if w[:, i].std() > 1e-6]
+    mean_p = np.nanmean([np.corrcoef(res.weights[:, i], w[:, i])[0, 1] for i in varying])
+    assert mean_p > 0.2, mean_p
+    assert np.sqrt(((res.weights - w) ** 2).mean()) < 0.3
+    assert res.in_range.mean() > 0.9
     meta = shipped.metadata
     assert len(meta["facsimile.training_data_sha256"]) == 64
     assert "pearson_mean" in meta["facsimile.metrics"]
