@@ -273,6 +273,10 @@ def attach_cache(mesh_obj: bpy.types.Object, path: str | Path, start_frame: floa
                 m.show_viewport = False
                 m.show_render = False
     mod = mesh_obj.modifiers.new(PREVIEW_MODIFIER, "MESH_CACHE")
+    # Play the cache where the Armature modifier sits, so modifiers after it (subdivision...) still apply on top.
+    arm_index = next((i for i, m in enumerate(mesh_obj.modifiers) if m.type == "ARMATURE"), None)
+    if arm_index is not None and hasattr(mesh_obj.modifiers, "move"):
+        mesh_obj.modifiers.move(len(mesh_obj.modifiers) - 1, arm_index + 1)
     mod.cache_format = "PC2"
     mod.filepath = str(path)
     mod.frame_start = float(start_frame)

@@ -68,6 +68,14 @@ def find_armature_modifier(mesh: bpy.types.Object) -> bpy.types.ArmatureModifier
         )
     if mod.use_multi_modifier:
         raise FacsimileError(f"modifier '{mod.name}' has Multi Modifier on, which is not supported")
+    for m in mesh.modifiers:
+        if m == mod:
+            break
+        if m.show_viewport or m.show_render:
+            raise FacsimileError(
+                f"modifier '{m.name}' comes before the Armature modifier of '{mesh.name}', so the armature does not "
+                "deform the base mesh; move it below the Armature modifier (or apply it) for the LBS deformer"
+            )
     return mod
 
 
@@ -89,9 +97,16 @@ def read_rig(mesh_obj: bpy.types.Object, chunk: int = 128) -> Rig:
     v_count = len(me.vertices)
     if v_count == 0:
         raise FacsimileError(f"mesh '{mesh_obj.name}' has no vertices")
-    rest = np.empty(v_count * 3, dtype=np.float32)
-    me.vertices.foreach_get("co", rest)
-    rest = rest.reshape(v_count, 3)
+    if me.shape_keys is not None and len(me.shape_keys.key_blocks) > 1:
+        # The Armature modifier deforms the shape-key mix: evaluate it (all modifiers off) at the current frame.
+        with _ModifierMuted(mesh_obj):
+            bpy.context.view_layer.update()
+            rest = evaluated_coords(mesh_obj)
+        bpy.context.view_layer.update()
+    else:
+        rest = np.empty(v_count * 3, dtype=np.float32)
+        me.vertices.foreach_get("co", rest)
+        rest = rest.reshape(v_count, 3)
 
     # vertex group index -> compact deform-bone id (or -1): armature_deform.cc's pchan_from_defbase.
     group_names = [g.name for g in mesh_obj.vertex_groups]
@@ -301,10 +316,13 @@ def deform(
 
 
 def evaluated_coords(obj: bpy.types.Object) -> np.ndarray:
-    """Blender's own result: the evaluated mesh's vertex coordinates (mesh space)."""
+    """Blender's own result: the evaluated mesh's vertex coordinates (mesh space), via one to_mesh() copy."""
     depsgraph = bpy.context.evaluated_depsgraph_get()
     ev = obj.evaluated_get(depsgraph)
-    me = ev.data
-    out = np.empty(len(me.vertices) * 3, dtype=np.float32)
-    me.vertices.foreach_get("co", out)
+    me = ev.to_mesh()
+    try:
+        out = np.empty(len(me.vertices) * 3, dtype=np.float32)
+        me.vertices.foreach_get("co", out)
+    finally:
+        ev.to_mesh_clear()
     return out.reshape(-1, 3)

@@ -580,3 +580,38 @@ def test_cli_skin_bvh(tmp_path, capsys):
     assert cli.main([*args, "--map", "daz"]) == 1
     assert "do not match the rig" in capsys.readouterr().err
     assert not out.exists()
+
+
+def poses_verts(rig: rr.Rig, poses: rr.PoseSet) -> np.ndarray:
+    return rr.deform(rig, poses)[0][0]
+
+
+def test_shape_key_mix_and_modifier_order(tmp_path):
+    """The armature deforms the shape-key mix; a modifier before the Armature modifier is refused; the cache is
+    played at the Armature modifier's place, under a modifier (Smooth) that comes after it."""
+    arm, mesh, mod = _build_small_rig(3)
+    mesh.shape_key_add(name="Basis")
+    key = mesh.shape_key_add(name="Bulge")
+    co = np.empty(len(mesh.data.vertices) * 3, np.float32)
+    key.data.foreach_get("co", co)
+    key.data.foreach_set("co", co * 1.2)
+    key.value = 0.7
+    _animate(arm, frames=2)
+    rig = rr.read_rig(mesh)
+    _assert_matches_blender(rig, [1, 2])
+    smooth = mesh.modifiers.new("Smooth", "SMOOTH")
+    smooth.factor = 0.8
+    poses = rr.capture_frames(rig, [2])
+    path, _ = bm.bake_to_pc2(rig, poses, tmp_path / "b.pc2", start_frame=2)
+    bpy.context.scene.frame_set(2)
+    ref = rr.evaluated_coords(mesh)
+    cache = bm.attach_cache(mesh, path, start_frame=2)
+    assert [m.name for m in mesh.modifiers].index(cache.name) < [m.name for m in mesh.modifiers].index("Smooth")
+    bpy.context.scene.frame_set(2)
+    played = rr.evaluated_coords(mesh)
+    assert played.shape == ref.shape and np.abs(played - ref).max() <= TOL * _diag(ref)
+    assert np.abs(played - poses_verts(rig, poses)).max() > 1e-4, "the Smooth modifier must act on the cache"
+    bm.clear_preview(mesh)
+    mesh.modifiers.move(len(mesh.modifiers) - 1, 0)  # smoothing before the armature: refused
+    with pytest.raises(FacsimileError, match="comes before the Armature modifier"):
+        rr.read_rig(mesh)
