@@ -133,6 +133,8 @@ def bvh_poses(
     frames: (first, last) BVH frames inclusive (default: the whole clip). The imported BVH armature is removed
     afterwards whatever happens.
     """
+    view_layer = bpy.context.view_layer
+    active, selected = view_layer.objects.active, [o for o in view_layer.objects if o.select_get()]
     bvh_obj = import_bvh(bvh_path)
     try:
         src = skeleton(bvh_obj)
@@ -149,6 +151,10 @@ def bvh_poses(
         src_pose = sample_armature(bvh_obj, frame_list, src.names, mute=rig.mesh, progress=progress)
     finally:
         remove_object(bvh_obj)
+        # the importer made its armature active and selected: give the user's selection back
+        view_layer.objects.active = active
+        for o in selected:
+            o.select_set(True)
     full = br.retarget(src, src_pose, tgt, joint_map)
     pos = {n: i for i, n in enumerate(tgt.names)}
     pose = full[:, [pos[n] for n in rig.bone_names]]

@@ -141,14 +141,14 @@ def test_modifier_vertex_group_mask_and_threshold():
     _assert_matches_blender(rr.read_rig(mesh), [2])
 
 
-def test_rigify_metarig_with_automatic_weights():
+def _metarig_with_body() -> tuple[bpy.types.Object, bpy.types.Object]:
+    """Rigify's human metarig and a crude body (a capsule per limb/spine bone) parented with automatic weights."""
     import addon_utils
 
     _reset()
     addon_utils.enable("rigify", default_set=True)
     bpy.ops.object.armature_human_metarig_add()
     arm = bpy.context.object
-    # a crude body: one capsule along each limb and spine bone, parented with automatic weights
     parts = []
     for bone in arm.data.bones:
         if bone.length < 0.08 or not any(k in bone.name for k in ("spine", "thigh", "shin", "upper_arm", "forearm")):
@@ -174,6 +174,11 @@ def test_rigify_metarig_with_automatic_weights():
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.parent_set(type="ARMATURE_AUTO")
     assert len(body.vertex_groups) > 20
+    return arm, body
+
+
+def test_rigify_metarig_with_automatic_weights():
+    arm, body = _metarig_with_body()
     arm.location = (0.2, 0.1, 0.0)
     arm.rotation_euler = (0.0, 0.0, 0.4)
     rng = np.random.default_rng(3)
@@ -185,6 +190,30 @@ def test_rigify_metarig_with_automatic_weights():
     rig = rr.read_rig(body)
     assert len(rig.bone_names) > 20
     _assert_matches_blender(rig, [1, 2])
+
+
+def test_bvh_on_rigify_metarig():
+    """A 3ds Max-named clip onto the metarig's names (detected), checked against the modifier."""
+    arm, body = _metarig_with_body()
+    rig = rr.read_rig(body)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_131_03_hop_3dsmax.bvh"), None, (200, 230))
+    ours, _ = rr.deform(rig, poses)
+    for i in (0, 30):
+        bm.apply_pose(rig.armature, skel, full[i])
+        ref = rr.evaluated_coords(body)
+        assert np.abs(ours[i] - ref).max() <= TOL * _diag(ref)
+        assert np.abs(ref - rig.binding.rest).max() > 0.02 * _diag(ref)
+
+
+def test_retargeted_action_replays_in_blender():
+    """key_pose_action writes the retargeted motion as an Action; Blender's evaluation gives the same pose."""
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    rig = rr.read_rig(mesh)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None, (100, 109))
+    action = bm.key_pose_action(rig.armature, skel, full, "Walk", start=1)
+    assert action.frame_range[1] == 10
+    replay = rr.capture_frames(rig, range(1, 11), action=action)
+    np.testing.assert_allclose(replay.pose_mats, poses.pose_mats, atol=2e-4)
 
 
 def test_demo_character_body():
@@ -470,6 +499,18 @@ def test_operators_bake_preview_and_errors(tmp_path):
         assert pc2.read_pc2(out)[0].num_samples == 4
         assert mesh.modifiers.get(bm.PREVIEW_MODIFIER) is not None
         assert bpy.ops.facsimile.lbs_clear_preview() == {"FINISHED"}
+        # pose-library poses to shape keys
+        for i, pb in enumerate(arm.pose.bones):
+            pb.rotation_euler = (0.3, 0.1 * i, 0.0)
+        pose_action = bpy.data.actions.new("Reach")
+        arm.animation_data.action = pose_action
+        for pb in arm.pose.bones:
+            pb.keyframe_insert("rotation_euler", frame=1)
+        pose_action.asset_mark()
+        walk = [a for a in bpy.data.actions if a != pose_action][0]
+        arm.animation_data.action = walk
+        assert bpy.ops.facsimile.lbs_pose_shape_keys() == {"FINISHED"}
+        assert "pose Reach" in mesh.data.shape_keys.key_blocks
         scene = bpy.context.scene
         scene.frame_start, scene.frame_end = 1, 3
         assert bpy.ops.facsimile.lbs_preview() == {"FINISHED"}
@@ -615,3 +656,26 @@ def test_shape_key_mix_and_modifier_order(tmp_path):
     mesh.modifiers.move(len(mesh.modifiers) - 1, 0)  # smoothing before the armature: refused
     with pytest.raises(FacsimileError, match="comes before the Armature modifier"):
         rr.read_rig(mesh)
+
+
+def test_operator_bake_bvh(tmp_path):
+    from blender_addon import lbs_operators
+
+    mesh = _import_character("quaternius_human_male_m2m.glb")
+    bpy.context.view_layer.objects.active = mesh
+    lbs_operators.register()
+    try:
+        out = tmp_path / "walk.pc2"
+        bvh = str(shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"))
+        res = bpy.ops.facsimile.lbs_bake_pc2(
+            filepath=str(out), source="BVH", bvh_path=bvh, frame_start=10, frame_end=19, attach=False
+        )
+        assert res == {"FINISHED"}
+        assert pc2.read_pc2(out)[0].num_samples == 10
+        with pytest.raises(RuntimeError, match="do not match the rig"):
+            bpy.ops.facsimile.lbs_bake_pc2(
+                filepath=str(tmp_path / "x.pc2"), source="BVH", bvh_path=bvh, joint_map="daz"
+            )
+        assert not (tmp_path / "x.pc2").exists()
+    finally:
+        lbs_operators.unregister()
