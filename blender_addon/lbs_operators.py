@@ -56,9 +56,9 @@ class _Progress:
 
 
 _DEVICES = (
-    ("cpu", "CPU (numpy)", "Batched numpy kernel"),
-    ("auto", "Auto (ONNX)", "ONNX graph through onnxruntime, on CUDA when available"),
-    ("cuda", "CUDA (ONNX)", "ONNX graph on the GPU; fails when CUDA is not usable"),
+    ("auto", "Auto", "The GPU (ONNX on CUDA) when onnxruntime can use it, else the numpy CPU kernel"),
+    ("cpu", "CPU", "Batched numpy kernel"),
+    ("cuda", "CUDA", "ONNX graph on the GPU; fails when CUDA is not usable"),
 )
 
 
@@ -83,7 +83,7 @@ class FACSIMILE_OT_lbs_bake_pc2(bpy.types.Operator):
     frame_start: IntProperty(name="Start", default=-1, description="-1 = the source's first frame")  # type: ignore[valid-type]
     frame_end: IntProperty(name="End", default=-1, description="-1 = the source's last frame")  # type: ignore[valid-type]
     dqs: BoolProperty(name="Preserve Volume (DQS)", default=False)  # type: ignore[valid-type]
-    device: EnumProperty(name="Device", items=_DEVICES, default="cpu")  # type: ignore[valid-type]
+    device: EnumProperty(name="Device", items=_DEVICES, default="auto")  # type: ignore[valid-type]
     attach: BoolProperty(name="Play on the mesh", default=True, description="add a Mesh Cache modifier for the bake")  # type: ignore[valid-type]
 
     @_guarded

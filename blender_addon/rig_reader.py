@@ -297,8 +297,9 @@ def deform(
 ) -> tuple[np.ndarray, str]:
     """(P, V, 3) mesh-space deformed vertices for the poses, and the device that ran them ("numpy", "cpu", "cuda").
 
-    dqs=None follows the modifier's Preserve Volume setting. device "cpu" runs the numpy kernel; "auto"/"cuda" run
-    the ONNX graph (DQS always runs on numpy).
+    dqs=None follows the modifier's Preserve Volume setting. device: "cpu" = the numpy kernel; "cuda" = the ONNX graph
+    on CUDA (error when CUDA is unusable); "auto" = CUDA when usable, else numpy; "onnx-cpu" = the ONNX graph on the
+    CPU (for checks). DQS always runs on numpy.
     """
     premat, postmat = lbs.object_space_matrices(poses.arm_world, poses.mesh_world)
     try:
@@ -311,7 +312,21 @@ def deform(
     mesh_mats = lbs.mesh_space_matrices(chan, premat, postmat)
     if device == "cpu":
         return lbs.skin_lbs(rig.binding, mesh_mats, progress=progress), "numpy"
-    runner = lbs.OnnxLBS(rig.binding, device=device)
+    if device == "onnx-cpu":
+        runner = lbs.OnnxLBS(rig.binding, device="cpu")
+        return runner(mesh_mats, progress=progress), "onnx-cpu"
+    if device == "auto":
+        # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
+        from .core.onnx_session import DeviceUnavailableError
+
+        try:
+            runner = lbs.OnnxLBS(rig.binding, device="cuda")
+        except DeviceUnavailableError:
+            return lbs.skin_lbs(rig.binding, mesh_mats, progress=progress), "numpy"
+        return runner(mesh_mats, progress=progress), runner.info.device
+    if device != "cuda":
+        raise FacsimileError(f"device must be auto, cpu, cuda or onnx-cpu; got '{device}'")
+    runner = lbs.OnnxLBS(rig.binding, device="cuda")
     return runner(mesh_mats, progress=progress), runner.info.device
 
 

@@ -36,8 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="dual-quaternion skinning (the modifier's Preserve Volume); default follows the modifier's setting",
     )
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="cpu = numpy kernel; "
-                   "auto/cuda = the ONNX graph through onnxruntime (CUDA when available)")  # fmt: skip
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto (default) = the ONNX graph on CUDA when onnxruntime can use it, else the numpy CPU kernel; "
+        "cpu = numpy kernel; cuda = ONNX on CUDA (an error when CUDA is not usable)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=run)
 
