@@ -143,8 +143,12 @@ def test_bad_clip_and_bad_range_are_clear(headless, tmp_path, assets, capsys):  
     assert cli.main(base + ["--video", str(assets / "seq"), "--first", "50"]) == 1
     assert "is empty" in capsys.readouterr().err
     assert not (tmp_path / "o.blend").exists()
-    code = cli.main(["export-csv", "--blend", str(scene), "--object", HEAD, "--out", str(tmp_path / "t.csv")])
-    assert code == 1 and "no shape-key animation" in capsys.readouterr().err
+    export = ["export-csv", "--blend", str(scene), "--object", HEAD, "--out", str(tmp_path / "t.csv")]
+    assert cli.main(export) == 1 and "no shape-key animation" in capsys.readouterr().err
+    assert cli.main(export + ["--frames", "9:2"]) == 1 and "comes before" in capsys.readouterr().err
+    assert cli.main(export + ["--frames", "abc"]) == 1 and "must look like A:B" in capsys.readouterr().err
+    assert cli.main(export[:-1] + [str(tmp_path / "t.txt")]) == 1 and "must end in .csv" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
 
 
 def test_inside_blender_the_loaded_scene_is_used(headless, tmp_path, assets, capsys):  # noqa: F811
