@@ -71,6 +71,26 @@ def test_onnx_graph_matches_numpy():
     np.testing.assert_allclose(runner(mats, pose_batch=2), lbs.skin_lbs(binding, mats), atol=2e-5)
 
 
+def test_onnx_graph_with_more_buckets_than_inputs():
+    """Chunks with many different bone counts: the extra buckets are merged into the graph's last input."""
+    rest, offsets, bones, weights, b = _random_rig(11, v=1500, b=40, kmax=20)
+    binding = lbs.bind(rest, offsets, bones, weights, b, chunk=4)
+    assert len(binding.buckets) > lbs.ONNX_MAX_BUCKETS
+    mats = _random_mats(np.random.default_rng(12), 3, b)
+    out = lbs.OnnxLBS(binding, device="cpu")(mats)
+    np.testing.assert_allclose(out, lbs.skin_lbs_reference(binding, mats), atol=3e-5)
+
+
+def test_shipped_lbs_graph_is_current():
+    """exported_models/lbs.onnx is what build_lbs_onnx makes now (else: python -m model_training.export_lbs_onnx)."""
+    pytest.importorskip("onnx")
+    from blender_addon.core.model_specs import LBS
+    from blender_addon.core.model_store import verified_model_path
+
+    shipped = verified_model_path(LBS.file_name).read_bytes()
+    assert shipped == lbs.build_lbs_onnx(lbs.ONNX_MAX_BUCKETS, metadata=LBS.metadata())
+
+
 def test_dqs_rigid_and_identity():
     rest, offsets, bones, weights, b = _random_rig(5, v=300)
     binding = lbs.bind(rest, offsets, bones, weights, b)

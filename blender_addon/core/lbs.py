@@ -640,13 +640,19 @@ def lbs_onnx_inputs(buckets: int) -> tuple[str, ...]:
     return (*names, "inverse_order", "bone_table")
 
 
-def build_lbs_onnx(buckets: int = 1, opset: int = 17) -> bytes:
+ONNX_FILE = "lbs.onnx"
+ONNX_MAX_BUCKETS = 12  # buckets of the shipped graph; unused ones are fed empty, extra ones merged (padded)
+
+
+def build_lbs_onnx(buckets: int = ONNX_MAX_BUCKETS, opset: int = 17, metadata: dict[str, str] | None = None) -> bytes:
     """The LBS graph for bindings with `buckets` bone-count buckets; every dimension is symbolic.
 
     Inputs: per bucket i, blocks_i (C_i, chunk, 4 J_i) float32 and bones_i (C_i, J_i) int64; inverse_order (V,)
     int64; bone_table (P, B+1, 3, 4) float32. Output: vertices (P, V, 3) float32. The graph depends only on the
     bucket count (not on the mesh, rig or pose count), so it is built in memory at run time rather than shipped.
-    Each bucket is one batched MatMul of its chunks' blocks with their gathered bone matrices.
+    Each bucket is one batched MatMul of its chunks' blocks with their gathered bone matrices; a bucket may be empty
+    (zero chunks). Needs the `onnx` package (export time: model_training/export_lbs_onnx.py writes exported_models/
+    lbs.onnx); the add-on loads the shipped file.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -659,6 +665,7 @@ def build_lbs_onnx(buckets: int = 1, opset: int = 17) -> bytes:
     nodes = [
         const("c_m1", [-1]),
         const("c_3", [3]),
+        const("c_4", [4]),
         # (P, B1, 3, 4) -> (B1, 4, P, 3) -> (B1, 4, P*3)
         helper.make_node("Transpose", ["bone_table"], ["t_bcpq"], perm=[1, 3, 0, 2]),
         helper.make_node("Shape", ["bone_table"], ["shape_p"], start=0, end=1),
@@ -678,7 +685,9 @@ def build_lbs_onnx(buckets: int = 1, opset: int = 17) -> bytes:
             # the chunks' bone matrices: (C_i, J_i, 4, P*3) -> (C_i, 4 J_i, P*3)
             helper.make_node("Gather", ["t", f"bones_{i}"], [f"tg4_{i}"], axis=0),
             helper.make_node("Shape", [f"bones_{i}"], [f"shape_c_{i}"], start=0, end=1),
-            helper.make_node("Concat", [f"shape_c_{i}", "c_m1", "p3"], [f"shape_tg_{i}"], axis=0),
+            helper.make_node("Shape", [f"bones_{i}"], [f"shape_j_{i}"], start=1, end=2),
+            helper.make_node("Mul", [f"shape_j_{i}", "c_4"], [f"shape_j4_{i}"]),
+            helper.make_node("Concat", [f"shape_c_{i}", f"shape_j4_{i}", "p3"], [f"shape_tg_{i}"], axis=0),
             helper.make_node("Reshape", [f"tg4_{i}", f"shape_tg_{i}"], [f"tg_{i}"]),
             helper.make_node("MatMul", [f"blocks_{i}", f"tg_{i}"], [f"res_{i}"]),
         ]
@@ -705,24 +714,53 @@ def build_lbs_onnx(buckets: int = 1, opset: int = 17) -> bytes:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="facsimile")
     model.ir_version = min(model.ir_version, 10)
-    helper.set_model_props(model, {"facsimile.model": f"lbs, {buckets} buckets (built at run time)"})
+    helper.set_model_props(model, metadata or {"facsimile.model": ONNX_FILE})
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
 
-class OnnxLBS:
-    """LBS through onnxruntime (CUDA when present, via core.onnx_session.create_session)."""
+def _onnx_buckets(binding: LBSBinding, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The binding's buckets as n graph inputs: extra buckets merge into the last one (padded to its largest bone
+    count, the padding pointing at the identity bone with zero weight); missing ones are empty."""
+    buckets = [(blk, bones.astype(np.int64)) for _, _, blk, bones in binding.buckets]
+    if len(buckets) > n:
+        tail = buckets[n - 1 :]
+        j = max(bones.shape[1] for _, bones in tail)
+        blk = np.concatenate([np.pad(b, ((0, 0), (0, 0), (0, 4 * j - b.shape[2]))) for b, _ in tail])
+        bones = np.concatenate(
+            [np.pad(o, ((0, 0), (0, j - o.shape[1])), constant_values=binding.num_bones) for _, o in tail]
+        )
+        buckets = buckets[: n - 1] + [(blk, bones)]
+    chunk = binding.blocks.shape[1]
+    while len(buckets) < n:
+        buckets.append((np.zeros((0, chunk, 4), dtype=np.float32), np.zeros((0, 1), dtype=np.int64)))
+    return buckets
 
-    def __init__(self, binding: LBSBinding, device: str = "auto", threads: int | None = None) -> None:
+
+class OnnxLBS:
+    """LBS through onnxruntime (CUDA when present, via core.onnx_session.create_session).
+
+    Runs the shipped exported_models/lbs.onnx (checked against its manifest sha256 and its ModelSpec); `model` may
+    name another file or pass serialized bytes (tests).
+    """
+
+    def __init__(
+        self, binding: LBSBinding, device: str = "auto", threads: int | None = None, model: str | bytes | None = None
+    ) -> None:
+        from .model_specs import LBS, check_session
         from .onnx_session import create_session
 
+        if model is None:
+            from .model_store import verified_model_path
+
+            model = verified_model_path(ONNX_FILE)
         self.binding = binding
-        n = len(binding.buckets)
-        self.session, self.info = create_session(build_lbs_onnx(n), device=device, threads=threads)
+        self.session, self.info = create_session(model, device=device, threads=threads)
+        check_session(self.session, LBS)
         self._static = {"inverse_order": binding.inverse_order}
-        for i, (_, _, blk, bones) in enumerate(binding.buckets):
+        for i, (blk, bones) in enumerate(_onnx_buckets(binding, ONNX_MAX_BUCKETS)):
             self._static[f"blocks_{i}"] = blk
-            self._static[f"bones_{i}"] = bones.astype(np.int64)
+            self._static[f"bones_{i}"] = bones
 
     def __call__(
         self,

@@ -143,3 +143,30 @@ EXPRESSION_GENERATOR = register(
         extra={"arkit_order": ARKIT_ORDER_JSON, "license": "GPL-3.0-or-later; training data ICT-FaceKit (MIT)"},
     )
 )
+
+# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/lbs.py build_lbs_onnx. ---
+# Not a learned model: the graph holds no weights, only the batched skinning maths, so the same file serves every
+# mesh, rig and pose count. Per bone-count bucket i: blocks_i = per-chunk w * [x y z 1] columns, bones_i = the chunk's
+# bone ids (an id equal to the bone count is the identity "rest" bone). Empty buckets have zero chunks.
+_LBS_BUCKETS = 12
+
+LBS = register(
+    ModelSpec(
+        file_name="lbs.onnx",
+        inputs=tuple(
+            t
+            for i in range(_LBS_BUCKETS)
+            for t in (
+                TensorSpec(f"blocks_{i}", (f"C{i}", "chunk", f"J4_{i}"), doc="chunk blocks: weight x [x y z 1]"),
+                TensorSpec(f"bones_{i}", (f"C{i}", f"J{i}"), dtype="int64", doc="bone ids used by each chunk"),
+            )
+        )
+        + (
+            TensorSpec("inverse_order", ("V",), dtype="int64", doc="row of each vertex in the chunked order"),
+            TensorSpec("bone_table", ("P", "B1", 3, 4), doc="per pose: mesh-space 3x4 bone matrices + identity"),
+        ),
+        outputs=(TensorSpec("vertices", ("P", "V", 3), doc="deformed vertices, mesh space"),),
+        doc="Linear blend skinning as in Blender's Armature modifier, batched over poses (no learned weights).",
+        extra={"license": "GPL-3.0-or-later", "buckets": _LBS_BUCKETS},
+    )
+)
