@@ -14,11 +14,12 @@ What Blender does (source/blender/blenkernel/intern/armature_deform.cc, math_rot
   re-pivoted at the vertex (add_weighted_dq_dq_pivot), normalised by contrib (normalize_dq), applied by mul_v3m3_dq.
 * The modifier's own vertex group ("armature weight") scales the deformation per vertex.
 
-The fast LBS path turns the sparse weights into per-chunk dense blocks: vertices are sorted by their main bone, cut
-into chunks of `chunk` vertices, and each chunk gets a small dense matrix A_c (chunk x 4*J) holding w*[x y z 1] in the
-columns of the J bones the chunk uses. Skinning P poses is then one batched matrix product A_c @ T_c with
-T_c = (4*J x 3P) the chunk's bone matrices, which BLAS (numpy) or onnxruntime (CPU or CUDA) run at full speed; no
-Python loop runs over vertices or bones. The same arrays feed the ONNX graph (see `build_lbs_onnx`).
+The fast LBS path turns the sparse weights into per-chunk dense blocks: vertices are sorted by their set of bones,
+cut into chunks of `chunk` vertices, and each chunk gets a small dense matrix A_c (chunk x 4*J) holding w*[x y z 1] in
+the columns of the J bones the chunk uses (typically 1-3). Chunks with the same J form a bucket, and skinning P poses
+is one batched matrix product A_c @ T_c per bucket, with T_c = (4*J x 3P) the chunk's bone matrices, which BLAS
+(numpy) or onnxruntime (CPU or CUDA) run at full speed; no Python loop runs over vertices or bones. The same arrays
+feed the ONNX graph (`build_lbs_onnx`, shipped as exported_models/lbs.onnx because the add-on has no `onnx` package).
 """
 
 from __future__ import annotations
