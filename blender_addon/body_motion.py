@@ -352,13 +352,29 @@ def bake_to_pc2(
     dqs: bool | None = None,
     device: str = "cpu",
     start_frame: float = 1.0,
+    block: int = 64,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, str]:
-    """Deform all poses and write them to a PC2 file; returns (path, device used)."""
+    """Deform all poses and stream them into a PC2 file; returns (path, device used).
+
+    Poses go through in blocks of `block` into one reused buffer, so memory stays at block x V x 3 floats whatever the
+    clip length (and the buffer's pages are touched once). The file appears only when complete.
+    """
     out = Path(out)
     if out.suffix.lower() != ".pc2":
         raise FacsimileError(f"output {out} must end in .pc2")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise FacsimileError(f"cannot write into {out.parent}: the folder is missing or not writable")
-    verts, used = rr.deform(rig, poses, dqs=dqs, device=device, progress=progress)
-    return write_cache(out, verts, start_frame), used
+    deformer = rr.Deformer(rig, dqs=dqs, device=device)
+    total = len(poses)
+    v_count = rig.binding.num_vertices
+    buf = np.empty((min(block, total), v_count, 3), dtype=np.float32)
+    with pc2.PC2Writer(out, v_count, total, start_frame=start_frame, sample_rate=1.0) as writer:
+        for p0 in range(0, total, block):
+            p1 = min(total, p0 + block)
+            chunk = buf[: p1 - p0]
+            deformer(poses.slice(p0, p1), out=chunk)
+            writer.write(chunk)
+            if progress is not None:
+                progress(p1, total)
+    return out, deformer.used

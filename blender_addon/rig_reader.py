@@ -207,6 +207,11 @@ class PoseSet:
     def __len__(self) -> int:
         return int(self.pose_mats.shape[0])
 
+    def slice(self, start: int, stop: int) -> PoseSet:
+        return PoseSet(
+            self.pose_mats[start:stop], self.arm_world[start:stop], self.mesh_world[start:stop], self.labels[start:stop]
+        )
+
 
 def capture_current(rig: Rig, label: str = "current") -> PoseSet:
     """The rig's pose as Blender has evaluated it now."""
@@ -287,6 +292,56 @@ def capture_frames(
     return PoseSet(pose, arm_w, mesh_w, [str(f) for f in frames])
 
 
+class Deformer:
+    """Deforms batches of poses of one rig on one device; the ONNX session (if any) is made once.
+
+    dqs=None follows the modifier's Preserve Volume setting. device: "cpu" = the numpy kernel; "cuda" = the ONNX graph
+    on CUDA (error when CUDA is unusable); "auto" = CUDA when usable, else numpy; "onnx-cpu" = the ONNX graph on the
+    CPU (for checks). DQS always runs on numpy. `used` says what runs: "numpy", "onnx-cpu", "cpu" or "cuda".
+    """
+
+    def __init__(self, rig: Rig, *, dqs: bool | None = None, device: str = "cpu") -> None:
+        if device not in ("auto", "cpu", "cuda", "onnx-cpu"):
+            raise FacsimileError(f"device must be auto, cpu, cuda or onnx-cpu; got '{device}'")
+        self.rig = rig
+        self.dqs = rig.preserve_volume if dqs is None else bool(dqs)
+        self.runner = None
+        self.used = "numpy"
+        if self.dqs or device == "cpu":
+            return
+        if device == "auto":
+            # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
+            from .core.onnx_session import DeviceUnavailableError
+
+            try:
+                self.runner = lbs.OnnxLBS(rig.binding, device="cuda")
+            except DeviceUnavailableError:
+                return
+        else:
+            self.runner = lbs.OnnxLBS(rig.binding, device="cpu" if device == "onnx-cpu" else "cuda")
+        self.used = "onnx-cpu" if device == "onnx-cpu" else self.runner.info.device
+
+    def __call__(
+        self,
+        poses: PoseSet,
+        out: np.ndarray | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """(P, V, 3) mesh-space vertices for the poses (written into `out` when given)."""
+        rig = self.rig
+        premat, postmat = lbs.object_space_matrices(poses.arm_world, poses.mesh_world)
+        try:
+            chan = lbs.channel_matrices(poses.pose_mats, rig.rest_mats)
+        except lbs.SkinningError as exc:
+            raise FacsimileError(f"rig '{rig.armature.name}': {exc}") from exc
+        if self.dqs:
+            return lbs.skin_dqs(rig.binding, chan, rig.rest_mats, premat, postmat, out=out, progress=progress)
+        mesh_mats = lbs.mesh_space_matrices(chan, premat, postmat)
+        if self.runner is None:
+            return lbs.skin_lbs(rig.binding, mesh_mats, out=out, progress=progress)
+        return self.runner(mesh_mats, out=out, progress=progress)
+
+
 def deform(
     rig: Rig,
     poses: PoseSet,
@@ -295,39 +350,9 @@ def deform(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, str]:
-    """(P, V, 3) mesh-space deformed vertices for the poses, and the device that ran them ("numpy", "cpu", "cuda").
-
-    dqs=None follows the modifier's Preserve Volume setting. device: "cpu" = the numpy kernel; "cuda" = the ONNX graph
-    on CUDA (error when CUDA is unusable); "auto" = CUDA when usable, else numpy; "onnx-cpu" = the ONNX graph on the
-    CPU (for checks). DQS always runs on numpy.
-    """
-    premat, postmat = lbs.object_space_matrices(poses.arm_world, poses.mesh_world)
-    try:
-        chan = lbs.channel_matrices(poses.pose_mats, rig.rest_mats)
-    except lbs.SkinningError as exc:
-        raise FacsimileError(f"rig '{rig.armature.name}': {exc}") from exc
-    use_dqs = rig.preserve_volume if dqs is None else dqs
-    if use_dqs:
-        return lbs.skin_dqs(rig.binding, chan, rig.rest_mats, premat, postmat, progress=progress), "numpy"
-    mesh_mats = lbs.mesh_space_matrices(chan, premat, postmat)
-    if device == "cpu":
-        return lbs.skin_lbs(rig.binding, mesh_mats, progress=progress), "numpy"
-    if device == "onnx-cpu":
-        runner = lbs.OnnxLBS(rig.binding, device="cpu")
-        return runner(mesh_mats, progress=progress), "onnx-cpu"
-    if device == "auto":
-        # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
-        from .core.onnx_session import DeviceUnavailableError
-
-        try:
-            runner = lbs.OnnxLBS(rig.binding, device="cuda")
-        except DeviceUnavailableError:
-            return lbs.skin_lbs(rig.binding, mesh_mats, progress=progress), "numpy"
-        return runner(mesh_mats, progress=progress), runner.info.device
-    if device != "cuda":
-        raise FacsimileError(f"device must be auto, cpu, cuda or onnx-cpu; got '{device}'")
-    runner = lbs.OnnxLBS(rig.binding, device="cuda")
-    return runner(mesh_mats, progress=progress), runner.info.device
+    """(P, V, 3) mesh-space deformed vertices for the poses, and what ran them (see Deformer)."""
+    d = Deformer(rig, dqs=dqs, device=device)
+    return d(poses, progress=progress), d.used
 
 
 def evaluated_coords(obj: bpy.types.Object) -> np.ndarray:

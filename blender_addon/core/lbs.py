@@ -513,6 +513,7 @@ def skin_dqs(
     postmat: np.ndarray,
     *,
     pose_batch: int = 16,
+    out: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Preserve Volume skinning of P poses: chan (P, B, 4, 4) armature-space channel matrices -> (P, V, 3) float32.
@@ -531,7 +532,10 @@ def skin_dqs(
     post = np.broadcast_to(np.asarray(postmat, dtype=np.float64), (p_count, 4, 4))
     rest32 = binding.rest
     v_count = binding.num_vertices
-    out = np.empty((p_count, v_count, 3), dtype=np.float32)
+    if out is None:
+        out = np.empty((p_count, v_count, 3), dtype=np.float32)
+    if out.shape != (p_count, v_count, 3):
+        raise SkinningError(f"out must have shape {(p_count, v_count, 3)}, got {out.shape}")
     dec = binding.deforming
     aw = binding.armature_weight.astype(np.float32)[:, None, None]
     inv_c = (1.0 / np.where(dec, binding.contrib, 1.0)).astype(np.float32)[:, None, None]
