@@ -385,7 +385,7 @@ def _run_cli(argv: list[str]) -> int:
 
 def test_demo_command_writes_blend_and_contact_sheet(tmp_path):
     out = tmp_path / "out"
-    assert _run_cli(["demo", "--out", str(out), "--frames", "40", "--resolution", "64"]) == 0
+    assert _run_cli(["demo", "--sequence", "--out", str(out), "--frames", "40", "--resolution", "64"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["demo.blend", "demo_contact_sheet.png", "shape_grid.png"]
     grid = cv2.imread(str(out / "shape_grid.png"))
     assert grid is not None and grid.shape[0] > 7 * 48  # 53 tiles (neutral + 52) in rows of 8
@@ -427,7 +427,7 @@ def test_demo_command_unwritable_output_is_a_clear_error(tmp_path, capsys):
     assert _run_cli(["demo", "--out", str(blocker / "sub")]) == 1
     assert "cannot create output folder" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["not_a_folder"]
-    assert _run_cli(["demo", "--out", str(tmp_path / "x"), "--frames", "3"]) == 1
+    assert _run_cli(["demo", "--sequence", "--out", str(tmp_path / "x"), "--frames", "3"]) == 1
     assert "at least" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # bad arguments are refused before anything is created
 
@@ -444,7 +444,12 @@ def test_demo_command_failure_midway_leaves_nothing(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(rp, "render_png", broken)
     try:
-        assert _run_cli(["demo", "--out", str(out), "--frames", "40", "--resolution", "32", "--no-shape-grid"]) == 1
+        assert (
+            _run_cli(
+                ["demo", "--sequence", "--out", str(out), "--frames", "40", "--resolution", "32", "--no-shape-grid"]
+            )
+            == 1
+        )
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
     assert "simulated" in capsys.readouterr().err
@@ -461,13 +466,65 @@ def test_render_engine_name_is_checked():
 
 def test_demo_command_cycles_and_no_render(tmp_path):
     cyc = tmp_path / "cycles"
-    argv = ["demo", "--out", str(cyc), "--engine", "cycles", "--samples", "1", "--resolution", "24", "--frames", "20"]
+    argv = [
+        "demo",
+        "--sequence",
+        "--out",
+        str(cyc),
+        "--engine",
+        "cycles",
+        "--samples",
+        "1",
+        "--resolution",
+        "24",
+        "--frames",
+        "20",
+    ]
     try:
         assert _run_cli([*argv, "--no-shape-grid"]) == 0
         sheet = cv2.imread(str(cyc / "demo_contact_sheet.png"))
         assert sheet is not None and sheet.std() > 5
         bare = tmp_path / "bare"
-        assert _run_cli(["demo", "--out", str(bare), "--frames", "20", "--no-render"]) == 0
+        assert _run_cli(["demo", "--sequence", "--out", str(bare), "--frames", "20", "--no-render"]) == 0
         assert sorted(p.name for p in bare.iterdir()) == ["demo.blend"]
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_demo_default_solves_the_bundled_photo_onto_the_character(tmp_path):
+    from blender_addon.runtime import release_properties
+
+    out = tmp_path / "photo_demo"
+    try:
+        assert _run_cli(["demo", "--out", str(out), "--resolution", "96", "--no-shape-grid"]) == 0
+        assert sorted(p.name for p in out.iterdir()) == ["demo.blend", "demo_photo.png"]
+        side_by_side = cv2.imread(str(out / "demo_photo.png"))
+        assert side_by_side is not None and side_by_side.shape[1] >= 2 * 96 and side_by_side.std() > 10
+        bpy.ops.wm.open_mainfile(filepath=str(out / "demo.blend"), load_ui=False)
+        keys = bpy.data.objects["FacsimileHead"].data.shape_keys.key_blocks
+        # The astronaut portrait smiles with closed lips: the smile must come through, the jaw stays nearly shut.
+        smile = (keys["mouthSmileLeft"].value + keys["mouthSmileRight"].value) / 2
+        assert smile > 0.3 and smile > keys["jawOpen"].value
+    finally:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        release_properties()
+
+
+@pytest.mark.parametrize("kind, message", [("missing", "does not exist"), ("corrupt", "photo"), ("blank", "no face")])
+def test_demo_bad_photo_is_a_clear_error_and_writes_nothing(tmp_path, capsys, kind, message):
+    from blender_addon.runtime import release_properties
+
+    photo = tmp_path / "p.png"
+    if kind == "corrupt":
+        photo.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    elif kind == "blank":
+        cv2.imwrite(str(photo), np.full((240, 320, 3), 128, np.uint8))
+    out = tmp_path / "out"
+    try:
+        assert _run_cli(["demo", "--out", str(out), "--photo", str(photo), "--no-shape-grid"]) == 1
+    finally:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        release_properties()
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists() or list(out.iterdir()) == []
