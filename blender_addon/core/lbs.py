@@ -586,11 +586,17 @@ def skin_dqs(
                     -1,
                 )
                 s[..., :3, 3] -= dst
-            sq_k = sq[rows]
-            flip = np.einsum("npi,npi->np", q, sq_k) < 0
-            ws = np.where(flip, -w, w)[..., None]  # (n, pb, 1)
-            sq[rows] = sq_k + ws * q
-            st[rows] += ws * t
+            if k == 0 and rows.size == v_count:
+                # first influence of every vertex: the running sum is zero, so no flip (dot(q, 0) < 0 is false)
+                ws = np.broadcast_to(w[..., None], q.shape[:2] + (1,))
+                np.multiply(ws, q, out=sq)
+                np.multiply(ws, t, out=st)
+            else:
+                sq_k = sq[rows]
+                flip = np.einsum("npi,npi->np", q, sq_k) < 0
+                ws = np.where(flip, -w, w)[..., None]  # (n, pb, 1)
+                sq[rows] = sq_k + ws * q
+                st[rows] += ws * t
             if any_scale:
                 ws_abs = w * hs  # (n, pb)
                 ss[rows] += ws_abs[..., None, None] * s
