@@ -59,5 +59,9 @@ bench: venv
 	$(PY) benchmarks/bench_bake.py
 	$(PY) benchmarks/bench_face_frontend.py
 
+## LBS deformer vs Blender's Armature modifier: 63k-vertex Quaternius, 1,000 CMU poses (about a minute).
+bench-lbs: venv
+	$(PY) benchmarks/bench_lbs.py
+
 clean:
 	rm -rf out build dist .pytest_cache
