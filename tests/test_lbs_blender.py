@@ -486,43 +486,50 @@ def test_cli_bad_output_suffix(tmp_path, capsys):
     assert code == 1 and "must end in .pc2" in capsys.readouterr().err
 
 
-def test_operators_bake_preview_and_errors(tmp_path):
+@pytest.fixture
+def lbs_ops():
+    """The LBS operators registered for a test (left alone if the add-on already registered them)."""
     from blender_addon import lbs_operators
 
+    already = hasattr(bpy.types, "FACSIMILE_OT_lbs_bake_pc2")
+    if not already:
+        lbs_operators.register()
+    yield
+    if not already:
+        lbs_operators.unregister()
+
+
+def test_operators_bake_preview_and_errors(tmp_path, lbs_ops):
     arm, mesh, mod = _build_small_rig(3)
     _animate(arm, frames=4)
-    lbs_operators.register()
-    try:
-        bpy.context.view_layer.objects.active = mesh
-        out = tmp_path / "op.pc2"
-        assert bpy.ops.facsimile.lbs_bake_pc2(filepath=str(out), source="ACTION") == {"FINISHED"}
-        assert pc2.read_pc2(out)[0].num_samples == 4
-        assert mesh.modifiers.get(bm.PREVIEW_MODIFIER) is not None
-        assert bpy.ops.facsimile.lbs_clear_preview() == {"FINISHED"}
-        # pose-library poses to shape keys
-        for i, pb in enumerate(arm.pose.bones):
-            pb.rotation_euler = (0.3, 0.1 * i, 0.0)
-        pose_action = bpy.data.actions.new("Reach")
-        arm.animation_data.action = pose_action
-        for pb in arm.pose.bones:
-            pb.keyframe_insert("rotation_euler", frame=1)
-        pose_action.asset_mark()
-        walk = [a for a in bpy.data.actions if a != pose_action][0]
-        arm.animation_data.action = walk
-        assert bpy.ops.facsimile.lbs_pose_shape_keys() == {"FINISHED"}
-        assert "pose Reach" in mesh.data.shape_keys.key_blocks
-        scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = 1, 3
-        assert bpy.ops.facsimile.lbs_preview() == {"FINISHED"}
-        assert mesh.modifiers[bm.PREVIEW_MODIFIER].cache_format == "PC2"
-        bpy.ops.facsimile.lbs_clear_preview()
-        # broken input: an error report, no exception, nothing written
-        bpy.ops.mesh.primitive_cube_add()
-        with pytest.raises(RuntimeError, match="no Armature modifier"):
-            bpy.ops.facsimile.lbs_bake_pc2(filepath=str(tmp_path / "cube.pc2"))
-        assert not (tmp_path / "cube.pc2").exists()
-    finally:
-        lbs_operators.unregister()
+    bpy.context.view_layer.objects.active = mesh
+    out = tmp_path / "op.pc2"
+    assert bpy.ops.facsimile.lbs_bake_pc2(filepath=str(out), source="ACTION") == {"FINISHED"}
+    assert pc2.read_pc2(out)[0].num_samples == 4
+    assert mesh.modifiers.get(bm.PREVIEW_MODIFIER) is not None
+    assert bpy.ops.facsimile.lbs_clear_preview() == {"FINISHED"}
+    # pose-library poses to shape keys
+    for i, pb in enumerate(arm.pose.bones):
+        pb.rotation_euler = (0.3, 0.1 * i, 0.0)
+    pose_action = bpy.data.actions.new("Reach")
+    arm.animation_data.action = pose_action
+    for pb in arm.pose.bones:
+        pb.keyframe_insert("rotation_euler", frame=1)
+    pose_action.asset_mark()
+    walk = [a for a in bpy.data.actions if a != pose_action][0]
+    arm.animation_data.action = walk
+    assert bpy.ops.facsimile.lbs_pose_shape_keys() == {"FINISHED"}
+    assert "pose Reach" in mesh.data.shape_keys.key_blocks
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 3
+    assert bpy.ops.facsimile.lbs_preview() == {"FINISHED"}
+    assert mesh.modifiers[bm.PREVIEW_MODIFIER].cache_format == "PC2"
+    bpy.ops.facsimile.lbs_clear_preview()
+    # broken input: an error report, no exception, nothing written
+    bpy.ops.mesh.primitive_cube_add()
+    with pytest.raises(RuntimeError, match="no Armature modifier"):
+        bpy.ops.facsimile.lbs_bake_pc2(filepath=str(tmp_path / "cube.pc2"))
+    assert not (tmp_path / "cube.pc2").exists()
 
 
 def test_dqs_on_non_uniform_scale_is_not_lbs():
@@ -664,24 +671,16 @@ def test_shape_key_mix_and_modifier_order(tmp_path):
         rr.read_rig(mesh)
 
 
-def test_operator_bake_bvh(tmp_path):
-    from blender_addon import lbs_operators
-
+def test_operator_bake_bvh(tmp_path, lbs_ops):
     mesh = _import_character("quaternius_human_male_m2m.glb")
     bpy.context.view_layer.objects.active = mesh
-    lbs_operators.register()
-    try:
-        out = tmp_path / "walk.pc2"
-        bvh = str(shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"))
-        res = bpy.ops.facsimile.lbs_bake_pc2(
-            filepath=str(out), source="BVH", bvh_path=bvh, frame_start=10, frame_end=19, attach=False
-        )
-        assert res == {"FINISHED"}
-        assert pc2.read_pc2(out)[0].num_samples == 10
-        with pytest.raises(RuntimeError, match="do not match the rig"):
-            bpy.ops.facsimile.lbs_bake_pc2(
-                filepath=str(tmp_path / "x.pc2"), source="BVH", bvh_path=bvh, joint_map="daz"
-            )
-        assert not (tmp_path / "x.pc2").exists()
-    finally:
-        lbs_operators.unregister()
+    out = tmp_path / "walk.pc2"
+    bvh = str(shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"))
+    res = bpy.ops.facsimile.lbs_bake_pc2(
+        filepath=str(out), source="BVH", bvh_path=bvh, frame_start=10, frame_end=19, attach=False
+    )
+    assert res == {"FINISHED"}
+    assert pc2.read_pc2(out)[0].num_samples == 10
+    with pytest.raises(RuntimeError, match="do not match the rig"):
+        bpy.ops.facsimile.lbs_bake_pc2(filepath=str(tmp_path / "x.pc2"), source="BVH", bvh_path=bvh, joint_map="daz")
+    assert not (tmp_path / "x.pc2").exists()
