@@ -311,12 +311,18 @@ class Deformer:
             return
         if device == "auto":
             # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
+            import onnxruntime as ort
+
             from .core.onnx_session import DeviceUnavailableError
 
+            # A CPU-only machine is the normal case here: keep onnxruntime's CUDA-load error off the console.
+            ort.set_default_logger_severity(4)
             try:
                 self.runner = lbs.OnnxLBS(rig.binding, device="cuda")
             except DeviceUnavailableError:
                 return
+            finally:
+                ort.set_default_logger_severity(2)
         else:
             self.runner = lbs.OnnxLBS(rig.binding, device="cpu" if device == "onnx-cpu" else "cuda")
         self.used = "onnx-cpu" if device == "onnx-cpu" else self.runner.info.device
