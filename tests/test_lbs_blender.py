@@ -288,6 +288,18 @@ def test_walk_looks_like_a_walk():
     assert travelled[1] < -1.0 and abs(travelled[0]) < abs(travelled[1]), "the character should walk forward (-Y)"
     lowest = np.minimum(foot_l[walk, 2], foot_r[walk, 2])
     assert lowest.max() < 0.2 and lowest.min() > -0.05, "one foot should stay near the floor"
+    # the head is held like the performer's: same tilt from vertical (world) as the BVH's head bone
+    bvh = bm.import_bvh(shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"))
+    src = bm.skeleton(bvh)
+    frames = [1, 150, 250]
+    head = bm.sample_armature(bvh, frames, ("Head",))[:, 0, :3, 1]
+    bm.remove_object(bvh)
+
+    def tilt(v: np.ndarray) -> np.ndarray:
+        return np.degrees(np.arccos(v[:, 2] / np.linalg.norm(v, axis=1)))
+
+    ours = full[[f - 1 for f in frames], names.index("head"), :3, 1]
+    np.testing.assert_allclose(tilt(ours), tilt(head @ np.array(src.world)[:3, :3].T), atol=2.0)
 
 
 def test_pc2_bake_plays_in_mesh_cache(tmp_path):

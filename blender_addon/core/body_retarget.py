@@ -391,6 +391,12 @@ def retarget(
             vs = s_rest_head[s2] - s_rest_head[s]
             if np.linalg.norm(vt) > 1e-6 and np.linalg.norm(vs) > 1e-6:
                 a = _rotation_between(vt / np.linalg.norm(vt), vs / np.linalg.norm(vs))
+        if a is None and best is None and not np.any(source.parents == s):
+            # A source leaf (its bone ends at the BVH End Site, a real point): align the bones' own axes, so a
+            # head or a toe keeps its own rest orientation instead of taking its parent segment's correction.
+            vt = yaw @ (_rot(tw)[:3, :3] @ _rot(target.rest[t])[:, 1])
+            vs = _rot(sw)[:3, :3] @ _rot(source.rest[s])[:, 1]
+            a = _rotation_between(vt / np.linalg.norm(vt), vs / np.linalg.norm(vs))
         if a is None:  # end of a chain or zero-length joint: inherit the nearest mapped ancestor's alignment
             p = int(target.parents[t])
             while p >= 0 and p not in align:
