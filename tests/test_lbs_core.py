@@ -49,6 +49,17 @@ def test_block_lbs_matches_reference():
     np.testing.assert_array_equal(out[:, static], np.broadcast_to(rest[static], out[:, static].shape))
 
 
+def test_threaded_batches_match_and_report_progress():
+    rest, offsets, bones, weights, b = _random_rig(13, v=400)
+    binding = lbs.bind(rest, offsets, bones, weights, b, chunk=32)
+    mats = _random_mats(np.random.default_rng(14), 37, b)
+    seen: list[tuple[int, int]] = []
+    one = lbs.skin_lbs(binding, mats, pose_batch=4, threads=1)
+    two = lbs.skin_lbs(binding, mats, pose_batch=4, threads=2, progress=lambda d, t: seen.append((d, t)))
+    np.testing.assert_array_equal(one, two)
+    assert seen[-1] == (37, 37) and all(a[0] <= c[0] for a, c in zip(seen, seen[1:]))
+
+
 def test_weights_are_normalised_by_their_sum():
     rest = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], dtype=np.float32)
     offsets = np.array([0, 2, 3])

@@ -310,6 +310,7 @@ def skin_lbs(
     *,
     out: np.ndarray | None = None,
     pose_batch: int = 8,
+    threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Deform the rest vertices by P poses of mesh-space bone matrices (P, B, 4, 4): returns (P, V, 3) float32."""
@@ -329,7 +330,8 @@ def skin_lbs(
     n1 = binding.num_bones + 1
     void = np.dtype((np.void, 12))  # one xyz triple as a single item: the final transpose moves 12-byte items
     out_v = out.view(void).reshape(p_count, v_count)
-    for p0 in range(0, p_count, pose_batch):
+
+    def batch(p0: int) -> int:
         p1 = min(p_count, p0 + pose_batch)
         pb = p1 - p0
         # (B+1, 4, pb*3): row = bone*4 + homogeneous coordinate, column = pose*3 + output axis.
@@ -340,9 +342,33 @@ def skin_lbs(
             np.matmul(blk, tg, out=res[c0:c1])
         res_v = res.view(void).reshape(c_count * chunk, pb)
         out_v[p0:p1] = np.take(res_v, inv, axis=0).T
-        if progress is not None:
-            progress(p1, p_count)
+        return p1
+
+    starts = range(0, p_count, pose_batch)
+    workers = max(1, min(int(threads or _default_threads()), len(starts)))
+    if workers == 1:
+        for p0 in starts:
+            p1 = batch(p0)
+            if progress is not None:
+                progress(p1, p_count)
+        return out
+    # numpy releases the GIL in take/copy/matmul: batches (disjoint slices of `out`) run on several cores.
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for p1 in pool.map(batch, starts):
+            done = max(done, p1)
+            if progress is not None:
+                progress(done, p_count)
     return out
+
+
+def _default_threads() -> int:
+    """Worker threads for the numpy kernel: the same policy as onnxruntime's sessions (FACSIMILE_THREADS)."""
+    from .onnx_session import default_threads
+
+    return default_threads()
 
 
 def skin_lbs_reference(binding: LBSBinding, mesh_mats: np.ndarray) -> np.ndarray:
