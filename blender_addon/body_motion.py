@@ -352,7 +352,7 @@ def bake_to_pc2(
     dqs: bool | None = None,
     device: str = "cpu",
     start_frame: float = 1.0,
-    block: int = 64,
+    block: int = 256,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, str]:
     """Deform all poses and stream them into a PC2 file; returns (path, device used).
