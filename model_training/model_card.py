@@ -31,8 +31,8 @@ FOCUS = {
     "surprised.jpeg": ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "eyeWideLeft", "eyeWideRight", "jawOpen"),
     "happy-baby.jpeg": ("jawOpen", "mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft", "eyeSquintLeft"),
     "sad-baby.jpeg": ("browInnerUp", "mouthFrownLeft", "mouthFrownRight", "jawOpen", "eyeSquintLeft"),
-    "neutral.jpeg": ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "eyeWideLeft"),
-    "lisa1.jpg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft"),
+    "neutral.jpeg": ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeWideLeft", "noseSneerLeft", "eyeLookUpLeft"),
+    "lisa1.jpg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeLookUpLeft", "browDownLeft"),
     "group.jpeg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft"),
 }
 HEADLINE = (
@@ -140,6 +140,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         k
         for k in (
             "val",
+            "val_geometric",
             "render_val",
             "test_geometric_noisy",
             "test_geometric_clean",

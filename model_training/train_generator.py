@@ -397,6 +397,14 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
             variant=keep,
             pearson_geometric_test=round(t_metrics["pearson_mean"], 4),
             rmse_geometric_test=round(t_metrics["rmse_overall"], 4),
+            **(
+                {
+                    "pearson_render_test": round(arms[keep]["render_test"]["pearson_mean"], 4),
+                    "rmse_render_test": round(arms[keep]["render_test"]["rmse_overall"], 4),
+                }
+                if "render_test" in arms[keep]
+                else {}
+            ),
         )
     report["total_seconds"] = time.time() - t0
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=1))
