@@ -211,6 +211,20 @@ def test_video_tracking_skips_detector_and_recovers(neutral):
     assert tracker.track(frames[1]) is not None
 
 
+def test_parallel_iris_matches_one_batch(neutral):
+    """Eyes split across two iris sessions on two threads give the one-batch landmarks (video and photo paths)."""
+    frames = _motion_frames(cv2.resize(neutral, (480, 560)), 6)
+    serial = FaceTracker(device="cpu", max_faces=1, parallel=False)
+    split = FaceTracker(device="cpu", max_faces=1, parallel=True)
+    assert serial._iris_aux is None and split._iris_aux is not None
+    for frame in frames:
+        a, b = serial.track(frame), split.track(frame)
+        assert a is not None and b is not None
+        assert np.abs(a.landmarks - b.landmarks).max() < 0.01 * _iod(a.landmarks)
+    a, b = serial.detect(neutral)[0], split.detect(neutral)[0]
+    np.testing.assert_allclose(a.landmarks[468:], b.landmarks[468:], atol=0.01 * _iod(a.landmarks))
+
+
 def test_face_fields_and_overlay(tracker, neutral):
     face = tracker.detect(neutral)[0]
     x, y, w, h = face.box

@@ -86,6 +86,49 @@ def test_video_io_files_sequences_and_errors(tmp_path):
         open_video(tmp_path / "empty")
 
 
+def test_video_reader_thread_stops_and_forwards_errors(tmp_path):
+    """Frames are decoded on a reader thread: order kept, reader errors raised in the consumer, an early close (a
+    cancelled bake) stops the reader and releases the decoder."""
+    import threading
+
+    from blender_addon.core.video_io import VideoReadError, open_video, prefetched
+
+    frames = [np.full((48, 64, 3), i * 10, np.uint8) for i in range(20)]
+    _write_video(tmp_path / "clip.avi", frames)
+    got = [int(f.mean()) for f in open_video(tmp_path / "clip.avi").frames()]
+    assert len(got) == 20 and got == sorted(got)
+
+    def readers() -> int:
+        return sum(t.name == "facsimile-video-reader" for t in threading.enumerate())
+
+    before = readers()
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield np.full((4, 4, 3), i % 256, np.uint8)
+                i += 1
+        finally:
+            closed.set()
+
+    it = prefetched(endless, depth=2)
+    assert [int(next(it)[0, 0, 0]) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()
+    assert closed.is_set() and readers() == before
+
+    def failing():
+        yield np.zeros((4, 4, 3), np.uint8)
+        raise VideoReadError("bad frame 1")
+
+    it = prefetched(failing)
+    assert next(it).shape == (4, 4, 3)
+    with pytest.raises(VideoReadError, match="bad frame 1"):
+        next(it)
+    assert readers() == before
+
+
 @needs_model
 def test_solve_cli_photos_json_with_a_failing_file(tmp_path, capsys):
     from blender_addon.cli import main
