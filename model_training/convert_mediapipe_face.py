@@ -44,7 +44,9 @@ MODELS: tuple[tuple[str, ModelSpec, dict[str, str]], ...] = (
     (
         "modules/iris_landmark/iris_landmark.tflite",
         IRIS_LANDMARKS,
-        {"output_eyes_contours_and_brows": "eye_contour", "output_iris": "iris"},
+        # Only the 5 iris points are used (the face mesh has the eye contour): the 71-point contour head is a
+        # separate branch, left out of the graph (build() drops what no output needs; ~8% of the iris model's time).
+        {"output_iris": "iris"},
     ),
 )
 
@@ -259,6 +261,17 @@ class _Builder:
             raise UnsupportedGraphError(f"TFLite op {kind} is not supported by this converter")
         self.names[out_idx] = out
 
+    def _drop_unused(self, outputs: list[str]) -> None:
+        """Keep only the nodes (and weights) some output depends on: TFLite heads the runtime never reads (the iris
+        model's eye contour) would otherwise be computed on every call, onnxruntime does not prune them."""
+        needed, kept = set(outputs), []
+        for node in reversed(self.nodes):
+            if any(o in needed for o in node.output):
+                kept.append(node)
+                needed.update(i for i in node.input if i)
+        self.nodes = kept[::-1]
+        self.inits = [t for t in self.inits if t.name in needed]
+
     def build(self, spec: ModelSpec) -> onnx.ModelProto:
         if len(self.g.inputs) != 1 or len(spec.inputs) != 1:
             raise UnsupportedGraphError("expected exactly one image input")
@@ -288,6 +301,7 @@ class _Builder:
                 self.nodes.append(helper.make_node("Identity", [x], [ospec.name]))
             dims = ["batch"] + [int(d) for d in ospec.shape[1:]]
             outputs.append(helper.make_tensor_value_info(ospec.name, TensorProto.FLOAT, dims))
+        self._drop_unused([o.name for o in spec.outputs])
         inp = helper.make_tensor_value_info(in_name, TensorProto.FLOAT, ["batch", h, w, c])
         graph = helper.make_graph(self.nodes, spec.file_name.removesuffix(".onnx"), [inp], outputs, self.inits)
         model = helper.make_model(
@@ -328,7 +342,7 @@ http://www.apache.org/licenses/LICENSE-2.0 . Unless required by applicable law o
 distributed under the License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND,
 either express or implied. See the License for the specific language governing permissions and limitations under
 the License. Changes made: converted to ONNX by model_training/convert_mediapipe_face.py (layout NHWC -> NCHW inside
-the graph, renamed inputs/outputs, symbolic batch dimension).
+the graph, renamed inputs/outputs, symbolic batch dimension; the iris model keeps only its iris output).
 """
 NOTICE_MARK = "== MediaPipe face models"
 

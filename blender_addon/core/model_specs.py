@@ -114,11 +114,8 @@ IRIS_LANDMARKS = register(
     ModelSpec(
         file_name="iris_landmarks.onnx",
         inputs=(TensorSpec("image", ("batch", 64, 64, 3), doc="RGB eye crop (right eyes mirrored), scaled to [0, 1]"),),
-        outputs=(
-            TensorSpec("eye_contour", ("batch", 213), doc="71 x (x, y, z) eye contour and brow, 64-pixel units"),
-            TensorSpec("iris", ("batch", 15), doc="5 x (x, y, z) iris: centre then 4 contour points"),
-        ),
-        doc="MediaPipe iris_landmark, converted from TFLite.",
+        outputs=(TensorSpec("iris", ("batch", 15), doc="5 x (x, y, z) iris: centre then 4 contour points"),),
+        doc="MediaPipe iris_landmark, converted from TFLite (iris head only; the unused eye-contour head is dropped).",
         extra={"source": "mediapipe==0.10.21 iris_landmark.tflite", "license": "Apache-2.0"},
     )
 )
