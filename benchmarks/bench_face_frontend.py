@@ -5,6 +5,7 @@ Video mode: a few hundred 640x480 frames made from the photos with drifting shif
 photos force re-detection), tracked frame to frame (MediaPipe static_image_mode=False).
 Figures are per image: CPU time of the whole process (all threads; what a busy Blender pays) and wall time, the
 median of --repeats passes. Usage: python benchmarks/bench_face_frontend.py [--frames 300] [--threads 1 2]
+[--parallel-iris] (adds rows with the two eyes' iris passes on two cores, FaceTracker(parallel=True)).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="onnxruntime intra-op threads to try")
+    ap.add_argument("--parallel-iris", action="store_true", help="also time the eyes on two cores (parallel=True)")
     args = ap.parse_args(argv)
 
     images = photos()
@@ -118,19 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[tuple[str, str, float, float, str]] = []
 
-    for threads in args.threads:
-        for iris in (False, True):
-            name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}, {'with' if iris else 'no'} iris"
-            ft = FaceTracker(device="cpu", max_faces=1, iris=iris, threads=threads)
-            rows.append(("photo", name, *timed(ft.detect, images, args.repeats), ft.device_info.device))
+    variants = [(t, iris, False) for t in args.threads for iris in (False, True)]
+    if args.parallel_iris:
+        variants.append((1, True, True))
+    for threads, iris, parallel in variants:
+        name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}, {'with' if iris else 'no'} iris"
+        name += ", eyes on 2 cores" if parallel else ""
+        ft = FaceTracker(device="cpu", max_faces=1, iris=iris, threads=threads, parallel=parallel)
+        rows.append(("photo", name, *timed(ft.detect, images, args.repeats), ft.device_info.device))
 
-            def video_pass(_, ft=ft):
-                ft.reset()
-                for f in frames:
-                    ft.track(f)
+        def video_pass(_, ft=ft):
+            ft.reset()
+            for f in frames:
+                ft.track(f)
 
-            cpu, wall = timed(video_pass, [0], args.repeats)
-            rows.append(("video", name, cpu / len(frames), wall / len(frames), ft.device_info.device))
+        cpu, wall = timed(video_pass, [0], args.repeats)
+        rows.append(("video", name, cpu / len(frames), wall / len(frames), ft.device_info.device))
     ft4 = FaceTracker(device="cpu", max_faces=4, threads=args.threads[0])
     rows.append(("photo", "ours ONNX, up to 4 faces + tiles, iris", *timed(ft4.detect, images, args.repeats), "cpu"))
 
