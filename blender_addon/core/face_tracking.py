@@ -8,6 +8,7 @@ Pipeline (MediaPipe's face_landmark_front_cpu, re-implemented with numpy + cv2):
      face-presence score;
   4. iris: a 2.3x square around each eye's corners (33/133 and 362/263), 64x64, the second eye mirrored as MediaPipe
      does, 5 iris points per eye appended as landmarks 468-472 and 473-477 (MediaPipe's refine_landmarks order).
+     All eyes go through the iris model in one batch (split over two sessions on two threads with parallel=True).
 In video mode the next region comes from the previous landmarks (eye corners 33/263, 1.5x) and the detector only runs
 again when the face-presence score drops below min_presence, as MediaPipe's tracker does (here on the same frame).
 
