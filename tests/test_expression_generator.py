@@ -180,9 +180,8 @@ def shipped():
 def test_shipped_model_on_fresh_renders(shipped, tmp_path):
     """End to end on pixels: 60 ICT renders with identities of their own (seed not used in training) -> ONNX face
     front-end -> shipped generator. Thresholds sit well below the model card's 400-render numbers (small sample)."""
-    from model_training.render_ict import render_split
-
     from blender_addon.core.arkit import ARKIT_NAMES as names
+    from model_training.render_ict import render_split
 
     path = render_split("check", 60, tmp_path, size=384, log=lambda *_: None)
     d = np.load(path)
