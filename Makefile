@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench clean models addon addon-dev train
+.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train train
 
 venv: $(STAMP)
 
@@ -55,9 +55,12 @@ train: venv
 	nice -n 10 $(PY) -m model_training.train_generator
 	nice -n 10 $(PY) -m model_training.model_card
 
-bench: venv
+## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
+bench: venv bench-lbs
 	$(PY) benchmarks/bench_bake.py
 	$(PY) benchmarks/bench_face_frontend.py
+	$(PY) benchmarks/bench_video_bake.py
+	$(PY) benchmarks/bench_generator.py
 
 ## LBS deformer vs Blender's Armature modifier: 63k-vertex Quaternius, 1,000 CMU poses (about a minute).
 bench-lbs: venv
