@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train train
+.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train
 
 venv: $(STAMP)
 
