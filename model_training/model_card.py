@@ -18,7 +18,21 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 
 from .ict_facekit import REPO_ROOT, shared_data_dir
 
-PHOTOS = ("angry.jpg", "surprised.jpeg", "happy-baby.jpeg", "sad-baby.jpeg", "neutral.jpeg", "lisa1.jpg", "group.jpeg")
+PHOTOS = (
+    "angry.jpg",
+    "surprised.jpeg",
+    "happy-baby.jpeg",
+    "sad-baby.jpeg",
+    "neutral.jpeg",
+    "lisa1.jpg",
+    "lisa2.jpg",
+    "lisa3.jpg",
+    "lisa4.jpg",
+    "group.jpeg",
+)
+# Near-neutral photos that the variant selection looks at (train_generator.SELECTION_PHOTOS): reported, not held out.
+SELECTION = ("zoom_15cm.jpg", "zoom_30cm.jpg", "zoom_45cm.jpg", "zoom_60cm.jpg")
+_RESTING = ("noseSneerLeft", "eyeLookUpLeft", "eyeSquintLeft", "browDownLeft", "mouthSmileLeft", "jawOpen")
 FOCUS = {
     "angry.jpg": (
         "browDownLeft",
@@ -33,6 +47,10 @@ FOCUS = {
     "sad-baby.jpeg": ("browInnerUp", "mouthFrownLeft", "mouthFrownRight", "jawOpen", "eyeSquintLeft"),
     "neutral.jpeg": ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeWideLeft", "noseSneerLeft", "eyeLookUpLeft"),
     "lisa1.jpg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeLookUpLeft", "browDownLeft"),
+    "lisa2.jpg": _RESTING,
+    "lisa3.jpg": _RESTING,
+    "lisa4.jpg": _RESTING,
+    **{p: _RESTING for p in SELECTION},
     "group.jpeg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft"),
 }
 HEADLINE = (
@@ -61,7 +79,7 @@ def photo_checks(model_path: Path) -> list[str]:
         "| photo | face | in range | pose yaw/pitch/roll | weights of interest | top 4 |",
         "|---|---|---|---|---|---|",
     ]
-    for name in PHOTOS:
+    for name in PHOTOS + SELECTION:
         path = shared_data_dir() / "photos" / name
         if not path.is_file():
             continue
@@ -70,8 +88,9 @@ def photo_checks(model_path: Path) -> list[str]:
             focus = ", ".join(f"{n} {w[INDEX[n]]:.2f}" for n in FOCUS[name])
             top = ", ".join(f"{ARKIT_NAMES[i]} {w[i]:.2f}" for i in np.argsort(-w)[:4])
             pose = "/".join(f"{v:+.0f}" for v in face.pose_deg)
+            label = f"{name} (selection set)" if name in SELECTION else name
             lines.append(
-                f"| {name} | {k} | {'yes' if face.in_range else 'no: ' + face.reason} | {pose} | {focus} | {top} |"
+                f"| {label} | {k} | {'yes' if face.in_range else 'no: ' + face.reason} | {pose} | {focus} | {top} |"
             )
     return lines
 
@@ -149,10 +168,13 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         )
         if any(k in a for a in arms.values())
     ]
-    L.append("| arm | " + " | ".join(sets) + " | train s |")
-    L.append("|---|" + "---|" * (len(sets) + 1))
+    fp = any("selection_fp_score" in a for a in arms.values())
+    L.append("| arm | " + " | ".join(sets) + (" | selection-photo false positives" if fp else "") + " | train s |")
+    L.append("|---|" + "---|" * (len(sets) + 1 + fp))
     for name, a in arms.items():
         cells = [f"{a[s]['pearson_mean']:.3f} / {a[s]['rmse_overall']:.3f}" if s in a else "-" for s in sets]
+        if fp:
+            cells.append(f"{a['selection_fp_score']:.3f}" if "selection_fp_score" in a else "-")
         L.append(
             f"| {name}{' (kept)' if name == keep else ''} | " + " | ".join(cells) + f" | {a['train_seconds']:.0f} |"
         )
@@ -162,6 +184,10 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         "split renders; test_geometric_noisy/clean = synthetic held-out faces with/without detector-like noise;",
         "render_test = the rendered held-out set through the ONNX front-end (the issue's target set);",
         "render_test_ideal = the same renders' exact landmarks (what a perfect detector would give).",
+        "ensemble_geometricA_offset_jitterB = one graph averaging the sigmoid outputs of the geometric_noise_only and",
+        "detector_model_offset_jitter arms with weights A and B (no extra training). Selection-photo false positives =",
+        "mean over " + ", ".join(SELECTION) + " (near-neutral faces, a selection set, not held out) of",
+        "max(noseSneer, eyeLookUp, eyeSquint, browDown, both sides); every other photo below is held out.",
         "",
         "## Per-blendshape metrics of the kept model (Pearson / RMSE)",
         "",
@@ -194,7 +220,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
 
         table = arm_photo_table(metrics_path.parent)
         L += ["Every arm on the same photos (largest face; the channels each check is about):", ""]
-        photos = [p for p in PHOTOS if any(p in v for v in table.values())]
+        photos = [p for p in PHOTOS + SELECTION if any(p in v for v in table.values())]
         L.append("| photo | " + " | ".join(table) + " |")
         L.append("|---|" + "---|" * len(table))
         for p in photos:

@@ -18,7 +18,11 @@ from blender_addon.core.landmark_normalize import normalize_landmarks
 
 from .ict_facekit import REPO_ROOT, shared_data_dir
 from .model_card import FOCUS, PHOTOS
-from .train_generator import Generator
+from .train_generator import Ensemble, Generator
+
+
+def _generator(cfg: dict) -> Generator:
+    return Generator(np.zeros(1434, np.float32), np.ones(1434, np.float32), tuple(cfg["hidden"]))
 
 
 def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -36,7 +40,9 @@ def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for pt in sorted(run_dir.glob("arm_*.pt")):
         state = torch.load(pt, weights_only=True)
-        model = Generator(np.zeros(1434, np.float32), np.ones(1434, np.float32), tuple(cfg["hidden"]))
+        model = _generator(cfg)
+        if "mix" in state:  # an ensemble of generators (train_generator.Ensemble)
+            model = Ensemble([_generator(cfg) for _ in range(len(state["mix"]))], [1.0] * len(state["mix"]))
         model.load_state_dict(state)
         model.eval()
         arm = pt.stem[len("arm_") :]

@@ -1,0 +1,67 @@
+"""The resting-face follow-up of the expression generator: ensemble graph, mixed detector model, overshoot prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from blender_addon.core.landmark_normalize import FEATURE_SIZE  # noqa: E402
+from model_training.detector_model import DetectorModel  # noqa: E402
+from model_training.train_generator import (  # noqa: E402
+    Ensemble,
+    Generator,
+    MixedDetector,
+    export_onnx,
+    resting_face_selection,
+)
+
+
+def _gen(seed: int, mean: np.ndarray, std: np.ndarray) -> Generator:
+    torch.manual_seed(seed)
+    return Generator(mean, std, (16,))
+
+
+def test_ensemble_is_the_weighted_average_and_exports_one_graph(tmp_path):
+    from blender_addon.core.expression_generator import ExpressionGenerator
+
+    rng = np.random.default_rng(0)
+    mean = rng.normal(0, 1, FEATURE_SIZE).astype(np.float32)
+    std = rng.uniform(0.5, 2, FEATURE_SIZE).astype(np.float32)
+    a, b = _gen(1, mean, std), _gen(2, mean, std)
+    ens = Ensemble([a, b], [0.7, 0.3]).eval()
+    x = torch.from_numpy(mean + rng.normal(0, 1, (5, FEATURE_SIZE)).astype(np.float32) * std)
+    with torch.no_grad():
+        want = 0.7 * a(x) + 0.3 * b(x)
+        got = ens(x)
+    assert torch.allclose(got, want, atol=1e-6) and torch.all(got[:, -1] == 0)
+    path = tmp_path / "ens.onnx"
+    assert export_onnx(ens, path, {"facsimile.ood_threshold": "3.0"}) < 1e-5
+    # the runtime finds the standardisation constants for its out-of-distribution score in the ensemble graph too
+    m, inv = ExpressionGenerator._standardisation(path)
+    assert np.allclose(m, mean) and np.allclose(inv, 1 / std)
+
+
+def test_ensemble_refuses_members_with_different_standardisation():
+    mean = np.zeros(FEATURE_SIZE, np.float32)
+    a = _gen(1, mean, np.ones(FEATURE_SIZE, np.float32))
+    b = _gen(2, mean + 1, np.ones(FEATURE_SIZE, np.float32))
+    with pytest.raises(ValueError, match="standardisation"):
+        Ensemble([a, b], [0.5, 0.5])
+
+
+def test_mixed_detector_touches_only_its_fraction_and_keeps_the_input():
+    n, f = 4000, 6
+    det = DetectorModel(coef=np.ones((52 + 6, f), np.float32), noise_basis=np.zeros((1, f), np.float32), fit_stats={})
+    x = np.zeros((n, f), np.float32)
+    before = x.copy()
+    out = MixedDetector(det, 0.25).apply(np.random.default_rng(0), x, np.zeros((n, 52)), np.zeros((n, 3)))
+    changed = np.abs(out).max(1) > 0
+    assert 0.2 < changed.mean() < 0.3
+    assert np.array_equal(x, before)  # the caller's batch is not modified
+
+
+def test_resting_selection_keeps_the_first_pick_without_renders(tmp_path):
+    keep, rule = resting_face_selection(None, {}, {"a": {}}, "a", "rule", tmp_path, print)
+    assert (keep, rule) == ("a", "rule")
