@@ -22,7 +22,6 @@ each zip is written to a hidden temporary file, validated, then renamed into pla
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import os
@@ -36,6 +35,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+from blender_addon.core.model_store import sha256_of  # the runtime checks models with this same digest
 
 REPO = Path(__file__).resolve().parent
 ADDON_DIR = REPO / "blender_addon"
@@ -255,14 +256,6 @@ def addon_entries(addon_dir: Path, data: dict, ext: ModuleType) -> list[Entry]:
     return entries
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def model_entries(models_dir: Path) -> list[Entry]:
     """The ONNX models listed in manifest.json (each checked against its sha256) and their side files."""
     manifest_path = models_dir / MODEL_MANIFEST
@@ -285,7 +278,7 @@ def model_entries(models_dir: Path) -> list[Entry]:
         if not path.is_file():
             raise BuildError(f"model file {path} is listed in {MODEL_MANIFEST} but missing; {hint}")
         want = str(models[name].get("sha256", ""))
-        got = _sha256(path)
+        got = sha256_of(path)
         if got != want:
             raise BuildError(
                 f"model file {path} does not match {MODEL_MANIFEST} (sha256 {got[:12]}..., recorded {want[:12]}...): "
@@ -544,7 +537,7 @@ def build(
         out_path = out_dir / zip_name(manifest, platform, with_wheels)
         write_zip(entries, out_path, blender_ext_path)
         built.append(
-            BuiltZip(platform, out_path, tuple(w.name for w in wheels), out_path.stat().st_size, _sha256(out_path))
+            BuiltZip(platform, out_path, tuple(w.name for w in wheels), out_path.stat().st_size, sha256_of(out_path))
         )
     return built
 

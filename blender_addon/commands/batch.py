@@ -20,6 +20,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.model_store import sha256_of
+
 RECORD_SUFFIX = ".facsimile.json"
 RECORD_VERSION = 1
 _KNOWN = {
@@ -197,28 +199,20 @@ def read_jobs(path: str | Path) -> list[Job]:
 # ---------------------------------------------------------------- the record beside each output
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _media_digest(path: str) -> str:
     """sha256 of a photo or video file; for an image sequence, of its file names and contents in order."""
     p = Path(path)
     if p.is_file():
-        return _sha256(p)
+        return sha256_of(p)
     from ..core.video_io import open_video
 
     source = open_video(path)
     files = getattr(source, "files", None)
     if not files:
-        return _sha256(Path(source.path))
+        return sha256_of(Path(source.path))
     h = hashlib.sha256()
     for f in files:
-        h.update(os.path.basename(f).encode() + b"\0" + _sha256(Path(f)).encode())
+        h.update(os.path.basename(f).encode() + b"\0" + sha256_of(Path(f)).encode())
     return h.hexdigest()
 
 
@@ -241,7 +235,7 @@ def job_record(job: Job, device: str) -> dict:
     return {
         "version": RECORD_VERSION,
         "kind": job.kind,
-        "blend_sha256": _sha256(Path(spec["blend"])),
+        "blend_sha256": sha256_of(Path(spec["blend"])),
         "media_sha256": _media_digest(spec.get("video") or spec["image"]),
         "models_sha256": _models_digest(),
         "settings": settings,
@@ -265,7 +259,7 @@ def is_finished(job: Job, record: dict) -> bool:
         old = json.loads(rec_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    if old.get("output_sha256") != _sha256(out):
+    if old.get("output_sha256") != sha256_of(out):
         return False
     want = dict(record)
     if _same_file(job.spec["blend"], job.output):
@@ -325,7 +319,7 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
             return Outcome(job, "skipped", message="output up to date with its inputs")
         module = bake if job.kind == "bake" else photo
         module.run(_job_args(job, device, in_place))
-        record["output_sha256"] = _sha256(Path(job.output))
+        record["output_sha256"] = sha256_of(Path(job.output))
         atomic_write_text(record_path(job.output), json.dumps(record, indent=1) + "\n")
         return Outcome(job, "done", time.perf_counter() - start, "")
     except (FacsimileError, OSError) as exc:
