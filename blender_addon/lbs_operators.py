@@ -10,27 +10,13 @@ User errors (FacsimileError, file errors) become an operator report and {'CANCEL
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from .core.errors import FacsimileError
-
-_USER_ERRORS = (FacsimileError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-
-
-def _guarded(method):
-    @functools.wraps(method)
-    def wrapper(self, context):
-        try:
-            return method(self, context)
-        except _USER_ERRORS as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-
-    return wrapper
+from .operator_guard import guarded as _guarded
 
 
 def _mesh(context) -> bpy.types.Object:

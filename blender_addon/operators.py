@@ -7,7 +7,6 @@ and {'CANCELLED'}, never a traceback in the console. Operators that change the s
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import bpy
@@ -16,44 +15,9 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import runtime
 from .core.errors import FacsimileError
+from .operator_guard import USER_ERRORS, report_user_error
+from .operator_guard import guarded as _guarded
 from .preferences import device_preference
-
-
-def _report_user_error(op: bpy.types.Operator, exc: BaseException) -> set[str]:
-    if isinstance(exc, OSError) and exc.filename:
-        op.report({"ERROR"}, f"{exc.strerror or exc}: {exc.filename}")
-    else:
-        op.report({"ERROR"}, str(exc))
-    return {"CANCELLED"}
-
-
-_USER_ERRORS = (FacsimileError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-
-
-def _guarded(method):
-    """Turn user-facing errors into an operator report; anything else is a bug and keeps its traceback.
-
-    Blender checks the argument count of execute/invoke, so the wrapper keeps the method's exact arity.
-    """
-    if method.__code__.co_argcount == 3:
-
-        @functools.wraps(method)
-        def wrapper3(self, context, event):
-            try:
-                return method(self, context, event)
-            except _USER_ERRORS as exc:
-                return _report_user_error(self, exc)
-
-        return wrapper3
-
-    @functools.wraps(method)
-    def wrapper2(self, context):
-        try:
-            return method(self, context)
-        except _USER_ERRORS as exc:
-            return _report_user_error(self, exc)
-
-    return wrapper2
 
 
 def _settings(context: bpy.types.Context):
@@ -304,8 +268,8 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
             if not done:
                 return {"RUNNING_MODAL"}
             result = self._finish(context, job)
-        except _USER_ERRORS as exc:
-            result = _report_user_error(self, exc)
+        except USER_ERRORS as exc:
+            result = report_user_error(self, exc)
         except ReferenceError:  # the target was deleted while the UI stayed usable during the bake
             self.report({"ERROR"}, "the target object was deleted during the bake; nothing was keyed")
             result = {"CANCELLED"}

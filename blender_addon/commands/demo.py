@@ -56,18 +56,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_out_dir(out: Path) -> Path:
+    from ..core.atomic_io import check_writable_dir
     from ..core.errors import FacsimileError
 
     if out.exists() and not out.is_dir():
         raise FacsimileError(f"--out {out} is a file; give a folder to write {BLEND_NAME} and the previews into")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FacsimileError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
-    import os
-
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise FacsimileError(f"output folder {out} is not writable; choose another --out")
+    check_writable_dir(out / BLEND_NAME)  # creates the folder, or says why it cannot
     return out
 
 
