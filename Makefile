@@ -36,8 +36,8 @@ format: venv
 
 ## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
 models: venv
-	$(PY) -m model_training.convert_mediapipe_face --out exported_models
-	$(PY) -m model_training.export_lbs_onnx --out exported_models
+	$(PY) -m model_training.convert.mediapipe_face --out exported_models
+	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 
 ## Blender extension zips in dist/, one per platform, with the pinned wheels (downloaded once into build/wheels/).
 addon: venv

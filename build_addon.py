@@ -2,7 +2,7 @@
 """Build Facsimile's Blender extension zips: one per platform, each carrying everything the add-on needs.
 
 Why this exists instead of `blender --command extension build --split-platforms`: the zip must also carry the ONNX
-models from exported_models/ (under models/, where core/model_store.py looks first) and the pinned wheels, which are
+models from exported_models/ (under models/, where core/models/store.py looks first) and the pinned wheels, which are
 downloaded per platform here, and the output must be byte-reproducible. Blender's own extension code (bl_pkg's
 blender_ext.py, shipped inside the bpy package) is still the judge: it validates the manifest, decides which wheels fit
 which platform and Python, and validates every finished zip.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from blender_addon.core.model_store import sha256_of  # the runtime checks models with this same digest
+from blender_addon.core.models.store import sha256_of  # the runtime checks models with this same digest
 
 REPO = Path(__file__).resolve().parent
 ADDON_DIR = REPO / "blender_addon"

@@ -23,8 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from blender_addon.core.face_tracking import FaceTracker  # noqa: E402
-from blender_addon.core.image_io import load_image  # noqa: E402
+from blender_addon.core.face.tracking import FaceTracker  # noqa: E402
+from blender_addon.core.formats.image_io import load_image  # noqa: E402
 
 SHARED = Path(os.environ.get("FACSIMILE_SHARED", REPO.parent / "shared")) / "data" / "photos"
 

@@ -14,8 +14,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blender_addon.core.expression_generator import ExpressionGenerator  # noqa: E402
-from blender_addon.core.landmark_normalize import normalize_landmarks  # noqa: E402
+from blender_addon.core.face.expression_generator import ExpressionGenerator  # noqa: E402
+from blender_addon.core.face.landmark_normalize import normalize_landmarks  # noqa: E402
 
 
 def timed(fn, n: int) -> float:
@@ -32,8 +32,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     # a plausible face: canonical-ish layout from a real detection if the front-end is available, else random jitter
     try:
-        from blender_addon.core.face_tracking import FaceTracker
-        from blender_addon.core.image_io import load_image
+        from blender_addon.core.face.tracking import FaceTracker
+        from blender_addon.core.formats.image_io import load_image
 
         photo = ROOT.parent / "shared" / "data" / "photos" / "neutral.jpeg"
         img = load_image(photo)

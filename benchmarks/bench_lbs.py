@@ -73,7 +73,7 @@ def main() -> int:
     import bpy
 
     from blender_addon import rig_reader as rr
-    from blender_addon.core import lbs
+    from blender_addon.core.body import lbs
 
     t = time.perf_counter()
     mesh, action = build_scene(args.poses)

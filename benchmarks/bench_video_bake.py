@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import bpy
 
     from blender_addon import runtime
-    from blender_addon.demo_character import build_demo_character
+    from blender_addon.demo.character import build_demo_character
 
     frames = video_frames(photos(), args.frames)
     h, w = frames[0].shape[:2]

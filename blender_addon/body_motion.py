@@ -1,7 +1,7 @@
 """Pose sources and outputs of the LBS deformer on the Blender side.
 
 Sources: an Action over a frame range (rig_reader.capture_frames), a BVH clip (Blender's own importer, retargeted with
-core/body_retarget.py), pose-library poses (pose assets are Actions; each gives one pose). Outputs: a PC2 point cache
+core/body/bvh_retarget.py), pose-library poses (pose assets are Actions; each gives one pose). Outputs: a PC2 point cache
 played by a Mesh Cache modifier, one shape key per pose, and a preview that swaps the Armature modifier for a Mesh
 Cache modifier on the baked result.
 """
@@ -17,9 +17,9 @@ import bpy
 import numpy as np
 
 from . import rig_reader as rr
-from .core import body_retarget as br
-from .core import pc2
+from .core.body import bvh_retarget as br
 from .core.errors import FacsimileError
+from .core.formats import pc2
 
 PREVIEW_MODIFIER = "Facsimile LBS"
 

@@ -345,7 +345,7 @@ class FACSIMILE_OT_export_livelink(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .core.livelink_csv import write_livelink_csv
+        from .core.formats.livelink_csv import write_livelink_csv
 
         obj = runtime.resolve_target(context)
         a, b = _frame_range(context, self.frame_first, self.frame_last)
@@ -367,7 +367,7 @@ class FACSIMILE_OT_export_weights_json(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .core.weights_file import write_weights_json
+        from .core.formats.weights_file import write_weights_json
 
         obj = runtime.resolve_target(context)
         weights, fps = runtime.last_solve(obj)

@@ -16,8 +16,8 @@ import numpy as np
 from mathutils import Vector
 
 from .core.arkit import ARKIT_NAMES
-from .core.contact_sheet import make_contact_sheet, write_png
 from .core.errors import FacsimileError
+from .demo.contact_sheet import make_contact_sheet, write_png
 
 ENGINES = ("workbench", "cycles")
 CAMERA_NAME = "FacsimileFaceCamera"

@@ -1,4 +1,4 @@
-"""Read a skinned mesh and its armature out of Blender for the LBS deformer (core/lbs.py), and capture poses.
+"""Read a skinned mesh and its armature out of Blender for the LBS deformer (core/body/lbs.py), and capture poses.
 
 Rest coordinates, object and bone matrices are read with foreach_get. Blender has no bulk accessor for deform
 weights (MDeformVert), so the weights are read in one pass over the vertices' `groups`, once per mesh.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from .core import lbs
+from .core.body import lbs
 from .core.errors import FacsimileError
 
 
@@ -313,7 +313,7 @@ class Deformer:
             # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
             import onnxruntime as ort
 
-            from .core.onnx_session import DeviceUnavailableError
+            from .core.models.onnx_session import DeviceUnavailableError
 
             # A CPU-only machine is the normal case here: keep onnxruntime's CUDA-load error off the console.
             ort.set_default_logger_severity(4)

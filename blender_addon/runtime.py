@@ -193,12 +193,12 @@ def solver_for(device: str):
 
     Keyed on the model folder so that pointing FACSIMILE_MODELS_DIR elsewhere re-verifies the files there.
     """
-    from .core.model_store import models_dir
+    from .core.models.store import models_dir
 
     key = (device, str(models_dir()))
     solver = _SOLVERS.get(key)
     if solver is None:
-        from .core.pipeline import FaceSolver
+        from .core.face.pipeline import FaceSolver
 
         solver = FaceSolver(device=device)
         _SOLVERS[key] = solver
@@ -227,7 +227,7 @@ class PhotoSolve:
 
 def solve_photo(path: str | Path, device: str) -> PhotoSolve:
     """Load a photo and solve every face in it; a photo without a face is an error naming the file."""
-    from .core.image_io import load_image
+    from .core.formats.image_io import load_image
 
     path = Path(path)
     image = load_image(path)
@@ -251,7 +251,7 @@ def pick_face(solved: PhotoSolve, index: int, path: str | Path = "photo") -> obj
 
 def preview_pixels(solved: PhotoSolve, chosen: int) -> np.ndarray:
     """The photo with every face's landmarks, boxes and index labels drawn, RGB uint8."""
-    from .core.overlay import draw_landmarks
+    from .core.face.overlay import draw_landmarks
 
     pick_face(solved, chosen)
     return draw_landmarks(solved.image, solved.faces)  # labelled 0, 1, ... in the order the Face setting counts
@@ -350,7 +350,7 @@ def import_livelink(
     the take comes from another capture, not from the actor the neutral was taken of."""
     import dataclasses
 
-    from .core.weights_file import load_weights_file, scene_frames
+    from .core.formats.weights_file import load_weights_file, scene_frames
 
     check_target(obj)
     seq = load_weights_file(path)
@@ -444,7 +444,7 @@ class BakeJob:
     ):
         import itertools
 
-        from .core.video_io import VIDEO_EXTENSIONS, open_video
+        from .core.formats.video_io import VIDEO_EXTENSIONS, open_video
 
         if stride < 1:
             raise FacsimileError(f"stride must be 1 or more, got {stride}")

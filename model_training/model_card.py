@@ -72,7 +72,7 @@ def _fmt(v) -> str:
 
 
 def photo_checks(model_path: Path) -> list[str]:
-    from blender_addon.core.pipeline import FaceSolver
+    from blender_addon.core.face.pipeline import FaceSolver
 
     solver = FaceSolver(device="cpu", model_path=model_path)
     lines = [
@@ -96,7 +96,7 @@ def photo_checks(model_path: Path) -> list[str]:
 
 
 def latency_ms(model_path: Path) -> float:
-    from blender_addon.core.onnx_session import create_session
+    from blender_addon.core.models.onnx_session import create_session
 
     sess, _ = create_session(model_path, "cpu", threads=1)
     x = np.zeros((1, 1434), np.float32)
@@ -116,7 +116,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
     cfg = m["config"]
     L = ["# Expression generator: model card", ""]
     L += [
-        "`exported_models/expression_generator.onnx`: 478 face landmarks (normalised by `core/landmark_normalize.py`) ->",
+        "`exported_models/expression_generator.onnx`: 478 face landmarks (normalised by `core/face/landmark_normalize.py`) ->",
         "the 52 ARKit weights in [0, 1]. Produced by `make train` (model_training/render_ict.py, train_generator.py, this",
         f"card by model_card.py). Kept variant: **{keep}** (rule: {m['selection_rule']}).",
         f"Training-data SHA-256: `{m['data_hash']}`. ONNX vs torch max abs difference: {m['onnx_parity_max_abs']:.1e}.",
@@ -138,7 +138,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         "  perspective camera (35-75 deg FOV), detector-like jitter and a smooth per-face distortion.",
         "- Rendered samples: ICT heads rendered with Blender Workbench (vertex colours, painted brows/lips, iris and",
         "  pupil on the eyeballs, eyeballs rotated for gaze), 384 px, run through the project's own ONNX face front-end",
-        f"  (core/face_tracking.py). Test renders: {m.get('render_test_n')} with their own identities (face found in",
+        f"  (core/face/tracking.py). Test renders: {m.get('render_test_n')} with their own identities (face found in",
         f"  {_fmt(m.get('render_test_found'))} of them); training renders: fit the detector model",
         f"  ({json.dumps(m.get('detector_model_stats'))}) and, the last {1 - cfg['render_fit_fraction']:.0%}, validation.",
         "",

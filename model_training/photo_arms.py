@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from blender_addon.core.arkit import INDEX
-from blender_addon.core.landmark_normalize import normalize_landmarks
+from blender_addon.core.face.landmark_normalize import normalize_landmarks
 
 from .ict_facekit import REPO_ROOT, shared_data_dir
 from .model_card import FOCUS, PHOTOS
@@ -27,8 +27,8 @@ def _generator(cfg: dict) -> Generator:
 
 def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     """{arm: {photo: {channel: weight}}} for the largest face of each photo."""
-    from blender_addon.core.face_tracking import FaceTracker
-    from blender_addon.core.image_io import load_image
+    from blender_addon.core.face.tracking import FaceTracker
+    from blender_addon.core.formats.image_io import load_image
 
     cfg = json.loads((run_dir / "metrics.json").read_text())["config"]
     tracker = FaceTracker(device="cpu", max_faces=1)

@@ -89,7 +89,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     import bpy
     import cv2
 
-    from blender_addon.core.face_tracking import FaceTracker
+    from blender_addon.core.face.tracking import FaceTracker
 
     model = load_ict(ict_path)
     emb = embed(model)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX, MIRROR_PAIRS
-from blender_addon.core.landmark_normalize import normalize_landmarks
+from blender_addon.core.face.landmark_normalize import normalize_landmarks
 
 from .landmark_embedding import LandmarkBasis
 

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
-from blender_addon.core.landmark_normalize import FEATURE_SIZE, normalize_landmarks
-from blender_addon.core.model_specs import EXPRESSION_GENERATOR
+from blender_addon.core.face.landmark_normalize import FEATURE_SIZE, normalize_landmarks
+from blender_addon.core.models.specs import EXPRESSION_GENERATOR, STANDARDISATION_KEY, encode_standardisation
 
 from .detector_model import DetectorModel, render_features
 from .detector_model import fit as fit_detector
@@ -324,8 +324,8 @@ MAX_RENDER_VAL_DROP = 0.02
 
 def photo_features(names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Normalised features of the largest face of each photo in ../shared/data/photos (runtime front-end)."""
-    from blender_addon.core.face_tracking import FaceTracker
-    from blender_addon.core.image_io import load_image
+    from blender_addon.core.face.tracking import FaceTracker
+    from blender_addon.core.formats.image_io import load_image
 
     from .ict_facekit import shared_data_dir
 
@@ -423,6 +423,7 @@ def export_onnx(model: Generator | Ensemble, path: Path, meta: dict[str, str]) -
         dynamo=False,
     )
     m = onnx.load(str(path))
+    meta = {**meta, STANDARDISATION_KEY: encode_standardisation(model.mean.numpy(), model.inv_std.numpy())}
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
@@ -541,7 +542,7 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
     report["onnx_parity_max_abs"] = parity
     torch.save(best.state_dict(), out_dir / "generator.pt")
     if record:
-        from blender_addon.core.model_store import record_model
+        from blender_addon.core.models.store import record_model
 
         record_model(
             onnx_path,

@@ -54,7 +54,7 @@ def headless(monkeypatch):
 
 def demo_head(context) -> bpy.types.Object:
     """The demo character's head (52 ARKit keys), made the panel's target and the active object."""
-    from blender_addon.demo_character import build_demo_character
+    from blender_addon.demo.character import build_demo_character
 
     head = build_demo_character(with_body=False).head
     context.scene.facsimile.target = head
@@ -68,7 +68,7 @@ def photo(name: str) -> Path:
 
 def moving_frames(name: str, n: int, size: int = 480) -> list[np.ndarray]:
     """n RGB frames of a shared photo drifting slowly (a real face, tracked from frame to frame)."""
-    from blender_addon.core.image_io import load_image
+    from blender_addon.core.formats.image_io import load_image
 
     img = load_image(photo(name))
     h, w = img.shape[:2]

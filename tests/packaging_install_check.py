@@ -95,8 +95,8 @@ def run(zip_path: str, photo: str, res: dict) -> None:
     res["operators"] = sorted(op for op in dir(bpy.ops.facsimile)) if hasattr(bpy.ops, "facsimile") else []
 
     res["step"] = "models"
-    store = importlib.import_module(f"{MODULE}.core.model_store")
-    onnx_session = importlib.import_module(f"{MODULE}.core.onnx_session")
+    store = importlib.import_module(f"{MODULE}.core.models.store")
+    onnx_session = importlib.import_module(f"{MODULE}.core.models.onnx_session")
     folder = store.models_dir()
     res["models_dir"] = str(folder)
     loaded = {}
@@ -112,11 +112,11 @@ def run(zip_path: str, photo: str, res: dict) -> None:
 
     res["step"] = "photo"
     try:
-        has_demo = importlib.util.find_spec(f"{MODULE}.demo_character") is not None
-        demo = importlib.import_module(f"{MODULE}.demo_character") if has_demo else None
+        has_demo = importlib.util.find_spec(f"{MODULE}.demo.character") is not None
+        demo = importlib.import_module(f"{MODULE}.demo.character") if has_demo else None
         builder = getattr(demo, "build_demo_character", None) if demo else None
         if demo is None:
-            res["photo"] = {"skipped": "the add-on has no demo_character module"}
+            res["photo"] = {"skipped": "the add-on has no demo.character module"}
         elif builder is None:
             res["photo"] = {"skipped": "demo_character has no build_demo_character() function"}
         elif "apply_photo" not in res["operators"]:

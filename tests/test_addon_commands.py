@@ -23,7 +23,7 @@ from addon_fixtures import (  # noqa: F401
 
 from blender_addon import cli
 from blender_addon.commands import batch
-from blender_addon.core.livelink_csv import read_livelink_csv
+from blender_addon.core.formats.livelink_csv import read_livelink_csv
 
 HEAD = "FacsimileHead"
 
@@ -35,7 +35,7 @@ def _digest(path) -> str:
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     """A saved demo-head scene (24 fps), a 6-image sequence and a 12-frame 24 fps video of real faces."""
-    from blender_addon.demo_character import build_demo_character
+    from blender_addon.demo.character import build_demo_character
 
     root = tmp_path_factory.mktemp("assets")
     bpy.ops.wm.read_factory_settings(use_empty=True)

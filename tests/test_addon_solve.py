@@ -20,7 +20,7 @@ from addon_fixtures import (  # noqa: F401
 
 import blender_addon
 from blender_addon import runtime
-from blender_addon.core.model_store import models_dir
+from blender_addon.core.models.store import models_dir
 
 SMILE = ("mouthSmileLeft", "mouthSmileRight")
 
@@ -115,8 +115,8 @@ def test_missing_or_tampered_model_is_a_clear_error(addon, tmp_path, monkeypatch
 
 
 def _cuda_works() -> bool:
-    from blender_addon.core.model_store import verified_model_path
-    from blender_addon.core.onnx_session import DeviceUnavailableError, create_session
+    from blender_addon.core.models.onnx_session import DeviceUnavailableError, create_session
+    from blender_addon.core.models.store import verified_model_path
 
     try:
         create_session(verified_model_path("face_detector.onnx"), "cuda")

@@ -13,7 +13,7 @@ import blender_addon
 from blender_addon import operators, panel, preferences, properties, runtime
 from blender_addon.core.arkit import INDEX, NUM_BLENDSHAPES
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.livelink_csv import read_livelink_csv, write_livelink_csv
+from blender_addon.core.formats.livelink_csv import read_livelink_csv, write_livelink_csv
 from blender_addon.properties import is_shape_key_mesh
 
 

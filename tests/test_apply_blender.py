@@ -12,7 +12,7 @@ from characters import build_character
 
 from blender_addon import cli
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
-from blender_addon.core.livelink_csv import write_livelink_csv
+from blender_addon.core.formats.livelink_csv import write_livelink_csv
 from blender_addon.core.retarget import PRESETS, build_retarget_map, preset_targets
 from blender_addon.shape_keys import bake_keyframes, set_values, shape_key_names
 

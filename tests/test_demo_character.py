@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from blender_addon.core.arkit import ARKIT_NAMES, MIRROR_PAIRS
-from blender_addon.core.contact_sheet import make_contact_sheet
-from blender_addon.core.demo_body import BONE_NAMES, DEFORM_BONES, HEAD_CENTRE, build_body
-from blender_addon.core.demo_head import JAW_PIVOT, PART, build_head
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.sample_sequence import EXPRESSIONS, sample_sequence
+from blender_addon.demo.body import BONE_NAMES, DEFORM_BONES, HEAD_CENTRE, build_body
+from blender_addon.demo.contact_sheet import make_contact_sheet
+from blender_addon.demo.head import JAW_PIVOT, PART, build_head
+from blender_addon.demo.sample_sequence import EXPRESSIONS, sample_sequence
 
 EXPECTED_BONES = {
     "root",
@@ -33,7 +33,7 @@ EXPECTED_BONES = {
 
 @pytest.fixture(scope="module")
 def character():
-    from blender_addon.demo_character import build_demo_character
+    from blender_addon.demo.character import build_demo_character
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     c = build_demo_character()
@@ -264,7 +264,7 @@ def test_body_is_fully_weighted_with_an_armature_modifier(character):
     assert blended > 0.1 * len(sums)  # smooth falloff across joints, not rigid segments
     geo = build_body()
     assert np.allclose(geo.weights.sum(axis=1), 1.0, atol=1e-5)
-    # Blender's vertex groups hold exactly core.demo_body's weights (what an LBS deformer is compared against).
+    # Blender's vertex groups hold exactly demo.body's weights (what an LBS deformer is compared against).
     from_blender = np.zeros_like(geo.weights)
     col = {name: geo.bone_names.index(name) for name in geo.bone_names}
     for v in body.data.vertices:

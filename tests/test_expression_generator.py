@@ -11,7 +11,7 @@ from conftest import REPO_ROOT, shared_path
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.landmark_normalize import FEATURE_SIZE, normalize_landmarks
+from blender_addon.core.face.landmark_normalize import FEATURE_SIZE, normalize_landmarks
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_normalisation_rejects_bad_landmarks(bad, match):
 
 def test_tiny_training_end_to_end(tmp_path, synth):
     """data -> training (both ablation arms) -> ONNX (parity) -> runtime, with the test-size config."""
-    from blender_addon.core.expression_generator import ExpressionGenerator
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
     from model_training.train_generator import TINY, run
 
     onnx_path = tmp_path / "expression_generator.onnx"
@@ -169,7 +169,7 @@ def test_tiny_training_end_to_end(tmp_path, synth):
 
 @pytest.fixture(scope="module")
 def shipped():
-    from blender_addon.core.expression_generator import ExpressionGenerator
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
 
     path = REPO_ROOT / "exported_models" / "expression_generator.onnx"
     if not path.is_file():
@@ -228,7 +228,7 @@ def test_shipped_model_flags_out_of_range_and_rejects_nan(shipped, synth):
 
 
 def test_generator_refuses_a_missing_or_foreign_model(tmp_path):
-    from blender_addon.core.expression_generator import ExpressionGenerator
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
 
     with pytest.raises(FacsimileError, match="not found"):
         ExpressionGenerator(device="cpu", model_path=tmp_path / "nope.onnx")
@@ -260,3 +260,30 @@ def test_detector_model_recovers_an_expression_dependent_bias(tmp_path, synth):
     want, got = f_det[:, chin_y] - f_ideal[:, chin_y], out[:, chin_y] - f_ideal[:, chin_y]
     assert np.corrcoef(want, got)[0, 1] > 0.9
     assert 0.7 < got.std() / want.std() < 1.4
+
+
+def test_shipped_model_loads_without_the_onnx_package():
+    """The installed extension has onnxruntime but no `onnx`: loading and the out-of-distribution score need only
+    onnxruntime (the standardisation travels in the model's metadata)."""
+    code = (
+        "import sys; sys.modules['onnx'] = None\n"
+        "import numpy as np\n"
+        "from blender_addon.core.face.expression_generator import ExpressionGenerator\n"
+        "g = ExpressionGenerator(device='cpu')\n"
+        "assert g._mean is not None and g._mean.shape == (1434,) and np.isfinite(g._inv_std).all()\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("raw", ["not json", '{"mean": "AAAA"}', '{"mean": "AACAfw==", "inv_std": "AACAfw=="}'])
+def test_malformed_standardisation_metadata_is_a_clear_error(raw):
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
+    from blender_addon.core.models.specs import STANDARDISATION_KEY, ModelContractError
+
+    with pytest.raises(ModelContractError, match="re-export"):
+        ExpressionGenerator._standardisation({STANDARDISATION_KEY: raw})

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT, shared_path
 
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.image_io import DEFAULT_MAX_SIDE, ImageLoadError, load_image, to_rgb_uint8
+from blender_addon.core.formats.image_io import DEFAULT_MAX_SIDE, ImageLoadError, load_image, to_rgb_uint8
 
 
 def _pattern(h: int = 60, w: int = 90) -> np.ndarray:
@@ -95,10 +95,10 @@ def test_huge_photo_is_read_reduced_without_blowing_memory(tmp_path):
         "    except OSError:\n"
         "        return -1  # not Linux: the size checks still run\n"
         "    return int(line.split()[1]) // 1024\n"
-        "from blender_addon.core.image_io import load_image\n"
+        "from blender_addon.core.formats.image_io import load_image\n"
         "img = load_image(sys.argv[1])\n"
         "peak = _hwm()\n"
-        "from blender_addon.core.face_tracking import FaceTracker\n"
+        "from blender_addon.core.face.tracking import FaceTracker\n"
         "faces = FaceTracker(device='cpu').detect(img)\n"
         "print(img.shape[0], img.shape[1], len(faces), peak)\n"
     )

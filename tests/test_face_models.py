@@ -15,15 +15,15 @@ import onnx
 import pytest
 from conftest import REPO_ROOT, shared_path
 
-from blender_addon.core.model_specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, check_session
-from blender_addon.core.model_store import sha256_of, verified_model_path
-from blender_addon.core.onnx_session import create_session
+from blender_addon.core.models.onnx_session import create_session
+from blender_addon.core.models.specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, check_session
+from blender_addon.core.models.store import sha256_of, verified_model_path
 
 mp = pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the TFLite originals")
 
-from model_training import convert_mediapipe_face as conv  # noqa: E402
-from model_training.tflite_reader import read_tflite  # noqa: E402
-from model_training.tflite_reference import run_tflite  # noqa: E402
+from model_training.convert import mediapipe_face as conv  # noqa: E402
+from model_training.convert.tflite_reader import read_tflite  # noqa: E402
+from model_training.convert.tflite_reference import run_tflite  # noqa: E402
 
 MP_DIR = Path(mp.__file__).resolve().parent
 # (tflite, spec, input value range, tolerance on max |diff| relative to the output's max |value|)

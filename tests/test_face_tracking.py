@@ -10,17 +10,10 @@ import pytest
 from conftest import REPO_ROOT, shared_path
 
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.face_tracking import (
-    NUM_LANDMARKS,
-    Face,
-    FaceTracker,
-    require_face,
-    ssd_anchors,
-    weighted_nms,
-)
-from blender_addon.core.image_io import load_image
-from blender_addon.core.model_store import ModelFileError
-from blender_addon.core.overlay import draw_landmarks
+from blender_addon.core.face.overlay import draw_landmarks
+from blender_addon.core.face.tracking import NUM_LANDMARKS, Face, FaceTracker, require_face, ssd_anchors, weighted_nms
+from blender_addon.core.formats.image_io import load_image
+from blender_addon.core.models.store import ModelFileError
 
 PHOTO_EXT = (".jpg", ".jpeg", ".png")
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from blender_addon.core.landmark_normalize import FEATURE_SIZE  # noqa: E402
+from blender_addon.core.face.landmark_normalize import FEATURE_SIZE  # noqa: E402
 from model_training.detector_model import DetectorModel  # noqa: E402
 from model_training.train_generator import (  # noqa: E402
     Ensemble,
@@ -24,7 +24,7 @@ def _gen(seed: int, mean: np.ndarray, std: np.ndarray) -> Generator:
 
 
 def test_ensemble_is_the_weighted_average_and_exports_one_graph(tmp_path):
-    from blender_addon.core.expression_generator import ExpressionGenerator
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
 
     rng = np.random.default_rng(0)
     mean = rng.normal(0, 1, FEATURE_SIZE).astype(np.float32)
@@ -38,8 +38,9 @@ def test_ensemble_is_the_weighted_average_and_exports_one_graph(tmp_path):
     assert torch.allclose(got, want, atol=1e-6) and torch.all(got[:, -1] == 0)
     path = tmp_path / "ens.onnx"
     assert export_onnx(ens, path, {"facsimile.ood_threshold": "3.0"}) < 1e-5
-    # the runtime finds the standardisation constants for its out-of-distribution score in the ensemble graph too
-    m, inv = ExpressionGenerator._standardisation(path)
+    # the runtime finds the standardisation constants for its out-of-distribution score in the exported metadata
+    gen = ExpressionGenerator(device="cpu", model_path=path)
+    m, inv = gen._mean, gen._inv_std
     assert np.allclose(m, mean) and np.allclose(inv, 1 / std)
 
 

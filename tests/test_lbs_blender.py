@@ -14,8 +14,9 @@ from conftest import shared_path
 
 from blender_addon import body_motion as bm
 from blender_addon import rig_reader as rr
-from blender_addon.core import lbs, pc2
+from blender_addon.core.body import lbs
 from blender_addon.core.errors import FacsimileError
+from blender_addon.core.formats import pc2
 
 TOL = 1e-4
 
@@ -217,8 +218,8 @@ def test_retargeted_action_replays_in_blender():
 
 
 def test_demo_character_body():
-    pytest.importorskip("blender_addon.demo_character")
-    from blender_addon.demo_character import build_demo_character
+    pytest.importorskip("blender_addon.demo.character")
+    from blender_addon.demo.character import build_demo_character
 
     _reset()
     ch = build_demo_character(with_body=True)

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from blender_addon.core import body_retarget as br
-from blender_addon.core import lbs, pc2
+from blender_addon.core.body import bvh_retarget as br
+from blender_addon.core.body import lbs
 from blender_addon.core.errors import FacsimileError
+from blender_addon.core.formats import pc2
 
 
 def _random_rig(seed: int = 0, v: int = 900, b: int = 12, kmax: int = 5):
@@ -93,10 +94,10 @@ def test_onnx_graph_with_more_buckets_than_inputs():
 
 
 def test_shipped_lbs_graph_is_current():
-    """exported_models/lbs.onnx is what build_lbs_onnx makes now (else: python -m model_training.export_lbs_onnx)."""
+    """exported_models/lbs.onnx is what build_lbs_onnx makes now (else: python -m model_training.convert.lbs_onnx)."""
     pytest.importorskip("onnx")
-    from blender_addon.core.model_specs import LBS
-    from blender_addon.core.model_store import verified_model_path
+    from blender_addon.core.models.specs import LBS
+    from blender_addon.core.models.store import verified_model_path
 
     shipped = verified_model_path(LBS.file_name).read_bytes()
     assert shipped == lbs.build_lbs_onnx(lbs.ONNX_MAX_BUCKETS, metadata=LBS.metadata())

@@ -7,8 +7,8 @@ import pytest
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.livelink_csv import HEADER, read_livelink_csv, write_livelink_csv
-from blender_addon.core.weights_file import load_weights_file, scene_frames, write_weights_json
+from blender_addon.core.formats.livelink_csv import HEADER, read_livelink_csv, write_livelink_csv
+from blender_addon.core.formats.weights_file import load_weights_file, scene_frames, write_weights_json
 
 
 @pytest.mark.parametrize("fps", [30.0, 60.0])

@@ -6,7 +6,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from blender_addon.core.onnx_session import DeviceUnavailableError, create_session
+from blender_addon.core.models.onnx_session import DeviceUnavailableError, create_session
 
 
 def _tiny_model() -> bytes:

@@ -44,7 +44,7 @@ def _make_models(folder: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from blender_addon.core.model_store import record_model
+    from blender_addon.core.models.store import record_model
 
     folder.mkdir(parents=True)
     for name, op in (("relu.onnx", "Relu"), ("sigmoid.onnx", "Sigmoid")):
@@ -168,7 +168,7 @@ def test_installed_layout_finds_models_first(tmp_path: Path, models: Path) -> No
         zf.extractall(root)
     code = (
         "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
-        "s = importlib.import_module('facsimile.core.model_store'); d = s.models_dir(); "
+        "s = importlib.import_module('facsimile.core.models.store'); d = s.models_dir(); "
         "print(d); [s.verified_model_path(n) for n in s.read_manifest(d)['models']]"
     )
     env = {k: v for k, v in os.environ.items() if k != "FACSIMILE_MODELS_DIR"}

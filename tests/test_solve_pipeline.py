@@ -11,7 +11,7 @@ from conftest import REPO_ROOT, shared_path
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
-from blender_addon.core.one_euro import OneEuroFilter, smooth_track
+from blender_addon.core.face.one_euro import OneEuroFilter, smooth_track
 
 MODEL = REPO_ROOT / "exported_models" / "expression_generator.onnx"
 needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="expression_generator.onnx not built yet (make train)")
@@ -61,7 +61,7 @@ def _write_video(path, frames, fps=10.0):
 
 
 def test_video_io_files_sequences_and_errors(tmp_path):
-    from blender_addon.core.video_io import VideoReadError, is_video_path, open_video
+    from blender_addon.core.formats.video_io import VideoReadError, is_video_path, open_video
 
     frames = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(5)]
     _write_video(tmp_path / "clip.avi", frames)
@@ -91,7 +91,7 @@ def test_video_reader_thread_stops_and_forwards_errors(tmp_path):
     cancelled bake) stops the reader and releases the decoder."""
     import threading
 
-    from blender_addon.core.video_io import VideoReadError, open_video, prefetched
+    from blender_addon.core.formats.video_io import VideoReadError, open_video, prefetched
 
     frames = [np.full((48, 64, 3), i * 10, np.uint8) for i in range(20)]
     _write_video(tmp_path / "clip.avi", frames)
@@ -166,7 +166,7 @@ def test_solve_cli_photos_json_with_a_failing_file(tmp_path, capsys):
     w = face["weights"]
     assert w["browOuterUpLeft"] + w["browOuterUpRight"] + w["browInnerUp"] > 0.6
     # the file is readable by apply's weights loader
-    from blender_addon.core.weights_file import load_weights_file
+    from blender_addon.core.formats.weights_file import load_weights_file
 
     with pytest.raises(FacsimileError, match="without a usable face"):
         load_weights_file(out)  # it names the failed entry instead of guessing
@@ -175,8 +175,8 @@ def test_solve_cli_photos_json_with_a_failing_file(tmp_path, capsys):
 @needs_model
 def test_solve_cli_video_to_livelink_csv(tmp_path):
     from blender_addon.cli import main
-    from blender_addon.core.image_io import load_image
-    from blender_addon.core.livelink_csv import read_livelink_csv
+    from blender_addon.core.formats.image_io import load_image
+    from blender_addon.core.formats.livelink_csv import read_livelink_csv
 
     img = load_image(shared_path("photos", "surprised.jpeg"))
     scale = 480 / max(img.shape[:2])
@@ -205,7 +205,7 @@ def test_solve_cli_video_to_livelink_csv(tmp_path):
 @needs_model
 def test_face_solver_directions_on_photos():
     """Real photos have no ground truth; these are the direction checks the model card reports."""
-    from blender_addon.core.pipeline import FaceSolver
+    from blender_addon.core.face.pipeline import FaceSolver
 
     solver = FaceSolver(device="cpu")
     surprised = solver.solve_file(shared_path("photos", "surprised.jpeg"))[0].weights

@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Load and check the weights before touching Blender, so bad input costs nothing.
+    from ..core.formats.weights_file import load_weights_file, scene_frames
     from ..core.retarget import build_retarget_map
-    from ..core.weights_file import load_weights_file, scene_frames
 
     seq = load_weights_file(args.weights, source_fps=args.source_fps)
 

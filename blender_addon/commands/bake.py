@@ -57,7 +57,7 @@ def bake_loaded_scene(args: argparse.Namespace, obj) -> object:
         if not getattr(args, "quiet", False):
             print(file=sys.stderr)
     if args.json_out:
-        from ..core.weights_file import write_weights_json
+        from ..core.formats.weights_file import write_weights_json
         from ..runtime import last_solve
 
         weights, fps = last_solve(obj)
@@ -68,7 +68,7 @@ def bake_loaded_scene(args: argparse.Namespace, obj) -> object:
 def run(args: argparse.Namespace) -> int:
     from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
     from ..core.atomic_io import check_writable_dir
-    from ..core.video_io import open_video
+    from ..core.formats.video_io import open_video
     from ..runtime import configure_mapping, ensure_registered
 
     open_video(args.video)  # a missing or undecodable clip fails before the scene is loaded

@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.model_store import sha256_of
+from ..core.models.store import sha256_of
 
 RECORD_SUFFIX = ".facsimile.json"
 RECORD_VERSION = 1
@@ -204,7 +204,7 @@ def _media_digest(path: str) -> str:
     p = Path(path)
     if p.is_file():
         return sha256_of(p)
-    from ..core.video_io import open_video
+    from ..core.formats.video_io import open_video
 
     source = open_video(path)
     files = getattr(source, "files", None)
@@ -217,7 +217,7 @@ def _media_digest(path: str) -> str:
 
 
 def _models_digest() -> dict[str, str]:
-    from ..core.model_store import models_dir, read_manifest
+    from ..core.models.store import models_dir, read_manifest
 
     return {name: entry.get("sha256", "") for name, entry in read_manifest(models_dir())["models"].items()}
 

@@ -84,7 +84,7 @@ def bundled_photo_path() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import FacsimileError
-    from ..core.sample_sequence import sample_sequence
+    from ..demo.sample_sequence import sample_sequence
 
     if not 8 <= args.resolution <= 4096:
         raise FacsimileError(f"--resolution {args.resolution} is out of range (8..4096)")
@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ..blend_io import save_blend_atomic
-    from ..core.contact_sheet import make_contact_sheet, write_png
     from ..core.retarget import build_retarget_map
-    from ..demo_character import animate_demo_body, build_demo_character
+    from ..demo.character import animate_demo_body, build_demo_character
+    from ..demo.contact_sheet import make_contact_sheet, write_png
     from ..render_preview import (
         body_camera,
         configure_render,

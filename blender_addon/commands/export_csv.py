@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..blend_io import get_object, open_blend
     from ..core.atomic_io import check_writable_dir
     from ..core.errors import FacsimileError
-    from ..core.livelink_csv import write_livelink_csv
+    from ..core.formats.livelink_csv import write_livelink_csv
     from ..runtime import configure_mapping, ensure_registered, read_channel_animation, scene_fps
 
     if not args.out.lower().endswith(".csv"):

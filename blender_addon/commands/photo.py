@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.preview:
         write_png(args.preview, preview_pixels(solved, args.face))
     if args.json_out:
-        from ..core.weights_file import write_weights_json
+        from ..core.formats.weights_file import write_weights_json
 
         write_weights_json(args.json_out, face.weights)
     save_blend_atomic(out)

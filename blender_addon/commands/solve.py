@@ -62,8 +62,8 @@ def _csv_path(csv_out: str | None, video: str, n_videos: int) -> Path | None:
 def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
     import numpy as np
 
-    from ..core.livelink_csv import write_livelink_csv
-    from ..core.video_io import open_video
+    from ..core.formats.livelink_csv import write_livelink_csv
+    from ..core.formats.video_io import open_video
 
     source = open_video(path, args.fps)
     frames = list(solver.solve_video(path, smoothing=args.smoothing, fps=source.fps))
@@ -84,8 +84,8 @@ def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import FacsimileError
-    from ..core.pipeline import FaceSolver
-    from ..core.video_io import is_video_path
+    from ..core.face.pipeline import FaceSolver
+    from ..core.formats.video_io import is_video_path
 
     if args.max_faces < 1:
         raise FacsimileError("--max-faces must be at least 1")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .demo_head import smoothstep
+from .head import smoothstep
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 # Landmarks need nothing near this; it bounds memory (3 bytes/pixel) for any input.
 DEFAULT_MAX_SIDE = 4096

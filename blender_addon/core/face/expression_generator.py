@@ -13,10 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, NUM_BLENDSHAPES
-from .errors import FacsimileError
+from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
+from ..errors import FacsimileError
+from ..models.specs import (
+    EXPRESSION_GENERATOR,
+    STANDARDISATION_KEY,
+    check_session,
+    decode_standardisation,
+)
 from .landmark_normalize import FEATURE_SIZE, normalize_landmarks
-from .model_specs import EXPRESSION_GENERATOR, check_session
 
 DEFAULT_POSE_LIMITS = {"yaw": 50.0, "pitch": 35.0, "roll": 40.0}
 # The pose estimate from landmarks errs by a few degrees (perspective, expressions): flag only clearly beyond training.
@@ -37,8 +42,8 @@ class ExpressionGenerator:
     """The trained landmark -> weights network, with the input checks that make its output trustworthy."""
 
     def __init__(self, device: str = "auto", model_path: str | Path | None = None, threads: int | None = None):
-        from .model_store import verified_model_path
-        from .onnx_session import create_session
+        from ..models.onnx_session import create_session
+        from ..models.store import verified_model_path
 
         path = Path(model_path) if model_path is not None else verified_model_path(EXPRESSION_GENERATOR.file_name)
         if not path.is_file():
@@ -55,21 +60,22 @@ class ExpressionGenerator:
         self.ood_threshold = float(json.loads(meta.get("facsimile.ood_threshold", "inf") or "inf"))
         self.metadata = dict(meta)
         self.model_path = path
-        self._mean, self._inv_std = self._standardisation(path)
+        self._mean, self._inv_std = self._standardisation(meta)
 
     @staticmethod
-    def _standardisation(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Read the feature mean and 1/std constants from the graph, for the out-of-distribution score."""
-        import onnx
-        from onnx import numpy_helper
+    def _standardisation(meta: dict[str, str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The feature mean and 1/std the network standardises with, for the out-of-distribution score.
 
-        model = onnx.load(str(path))
-        consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-        mean = consts.get("mean")
-        inv = consts.get("inv_std")
-        if mean is None or inv is None or mean.shape != (FEATURE_SIZE,):
+        They travel in the model's metadata (written by the exporter), so reading them needs only onnxruntime: the
+        installed extension has no `onnx` package.
+        """
+        raw = meta.get(STANDARDISATION_KEY)
+        if not raw:
             return None, None
-        return mean.astype(np.float32), inv.astype(np.float32)
+        mean, inv_std = decode_standardisation(raw)
+        if mean.shape != (FEATURE_SIZE,):
+            raise FacsimileError(f"the model's feature standardisation has {mean.size} values, not {FEATURE_SIZE}")
+        return mean, inv_std
 
     @property
     def device_info(self) -> str:

@@ -1,4 +1,4 @@
-"""Photo/video -> ARKit-52 weights: the face front-end (core.face_tracking) followed by the expression generator.
+"""Photo/video -> ARKit-52 weights: the face front-end (core.face.tracking) followed by the expression generator.
 
 One object, FaceSolver, so the CLI, the Blender operators and the tests all run the very same chain: image -> faces
 (largest first) -> 478 landmarks -> normalised features -> 52 weights, with the generator's in-range flag carried
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arkit import NUM_BLENDSHAPES
-from .errors import FacsimileError
+from ..arkit import NUM_BLENDSHAPES
+from ..errors import FacsimileError
 
 
 @dataclass
@@ -49,7 +49,7 @@ class FaceSolver:
 
     def __init__(self, device: str = "auto", max_faces: int = 4, model_path: str | os.PathLike | None = None):
         from .expression_generator import ExpressionGenerator
-        from .face_tracking import FaceTracker
+        from .tracking import FaceTracker
 
         self.tracker = FaceTracker(device=device, max_faces=max_faces)
         self.generator = ExpressionGenerator(device=device, model_path=model_path)
@@ -82,8 +82,8 @@ class FaceSolver:
         return self._solve_faces(self.tracker.detect(image_rgb))
 
     def solve_file(self, path: str | os.PathLike) -> list[SolvedFace]:
-        """Load a photo (core.image_io) and solve it; unreadable files raise FacsimileError."""
-        from .image_io import load_image
+        """Load a photo (core.formats.image_io) and solve it; unreadable files raise FacsimileError."""
+        from ..formats.image_io import load_image
 
         return self.solve_image(load_image(path))
 
@@ -95,8 +95,8 @@ class FaceSolver:
     ) -> Iterator[VideoFrame]:
         """Track one face through a video file, image folder/glob or an iterable of RGB frames; one VideoFrame per
         frame. The One Euro filter restarts after a lost face so that no value is smeared across the gap."""
+        from ..formats.video_io import DEFAULT_SEQUENCE_FPS, open_video
         from .one_euro import OneEuroFilter
-        from .video_io import DEFAULT_SEQUENCE_FPS, open_video
 
         if isinstance(path_or_frames, str | os.PathLike):
             source = open_video(path_or_frames, fps)

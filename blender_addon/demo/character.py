@@ -1,6 +1,6 @@
 """Build the demo character in Blender: an ARKit-52 head mesh, a skinned mannequin body and its armature.
 
-The geometry comes from core.demo_head / core.demo_body (numpy); this module only hands it to Blender in bulk
+The geometry comes from demo.head / demo.body (numpy); this module only hands it to Blender in bulk
 (from_pydata, foreach_set) so the whole character takes well under a second. The head is parented to the "head" bone
 and the body is deformed by a real Armature modifier with vertex-group weights, so the face path (shape keys) and the
 body path (bones, LBS) both have something to act on.
@@ -14,9 +14,9 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from .core.arkit import ARKIT_NAMES
-from .core.demo_body import BODY_MATERIALS, BONES, HEAD_CENTRE, BodyGeometry, build_body
-from .core.demo_head import MATERIALS, HeadGeometry, build_head
+from ..core.arkit import ARKIT_NAMES
+from .body import BODY_MATERIALS, BONES, HEAD_CENTRE, BodyGeometry, build_body
+from .head import MATERIALS, HeadGeometry, build_head
 
 HEAD_NAME = "FacsimileHead"
 BODY_NAME = "FacsimileBody"
@@ -132,7 +132,7 @@ def _skin_body(body: bpy.types.Object, rig: bpy.types.Object, geo: BodyGeometry)
         col = geo.weights[:, j]
         idx = np.nonzero(col > 0)[0]
         # One add() per distinct weight (weights vary along each limb, not around it): a few hundred calls, and the
-        # stored float32 weights equal core.demo_body's exactly, so an LBS deformer can be compared bit for bit.
+        # stored float32 weights equal demo.body's exactly, so an LBS deformer can be compared bit for bit.
         values, inverse = np.unique(col[idx].astype(np.float32), return_inverse=True)
         for k, value in enumerate(values):
             vg.add(idx[inverse == k].tolist(), float(value), "REPLACE")
@@ -172,7 +172,7 @@ def build_demo_character(with_body: bool = True, scene: bpy.types.Scene | None =
     )
     add_arkit_shape_keys(head, head_geo.vertices, head_geo.deltas)
     # Parts as vertex groups, so a user (or a test) can select the eyes, lids, teeth or tongue.
-    from .core.demo_head import PART_NAMES
+    from .head import PART_NAMES
 
     for k, part in enumerate(PART_NAMES):
         vg = head.vertex_groups.new(name=f"part_{part}")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, NUM_BLENDSHAPES
-from .errors import FacsimileError
+from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
+from ..errors import FacsimileError
 
 BLINK_SAFE_CHANNELS = tuple(n for n in ARKIT_NAMES if n.startswith(("eyeBlink", "eyeSquint", "eyeWide")))
 

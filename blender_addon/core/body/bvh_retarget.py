@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 # Canonical joints, and each naming's name for them.
 CANONICAL = (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 DEVICES = ("auto", "cuda", "cpu")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arkit import NUM_BLENDSHAPES, weights_from_mapping
+from ..core.arkit import NUM_BLENDSHAPES, weights_from_mapping
 
 # (label, {ARKit name: weight}) in the order they are performed; "Left" is the character's left.
 EXPRESSIONS: tuple[tuple[str, dict[str, float]], ...] = (

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .errors import FacsimileError
-from .image_io import to_rgb_uint8
-from .model_specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec, check_session
-from .model_store import verified_model_path
-from .onnx_session import SessionInfo, create_session
+from ..errors import FacsimileError
+from ..formats.image_io import to_rgb_uint8
+from ..models.onnx_session import SessionInfo, create_session
+from ..models.specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec, check_session
+from ..models.store import verified_model_path
 
 NUM_MESH = 468
 NUM_LANDMARKS = 478

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 SIGNATURE = b"POINTCACHE2\0"
 VERSION = 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 NUM_LANDMARKS = 478
 NUM_FACE_LANDMARKS = 468

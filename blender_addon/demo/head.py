@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, INDEX
+from ..core.arkit import ARKIT_NAMES, INDEX
 
 # Head proportions (half extents, metres).
 HEAD_A, HEAD_B, HEAD_C = 0.100, 0.115, 0.130  # x (width), y (depth), z (height)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, NUM_BLENDSHAPES
-from .atomic_io import atomic_output
-from .errors import FacsimileError
+from ..arkit import ARKIT_NAMES, NUM_BLENDSHAPES
+from ..atomic_io import atomic_output
+from ..errors import FacsimileError
 
 # The app's blendshape column order (JawRight before JawLeft, MouthRight before MouthLeft, as recorded).
 LIVELINK_ORDER: tuple[str, ...] = (

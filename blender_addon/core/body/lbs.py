@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
 # armature_deform.cc: `if (contrib > 0.0001f)`; at or below, the vertex keeps its coordinate.
 CONTRIB_THRESHOLD = np.float32(0.0001)
@@ -366,7 +366,7 @@ def skin_lbs(
 
 def _default_threads() -> int:
     """Worker threads for the numpy kernel: the same policy as onnxruntime's sessions (FACSIMILE_THREADS)."""
-    from .onnx_session import default_threads
+    from ..models.onnx_session import default_threads
 
     return default_threads()
 
@@ -775,7 +775,7 @@ def _onnx_buckets(binding: LBSBinding, n: int) -> list[tuple[np.ndarray, np.ndar
 
 
 class OnnxLBS:
-    """LBS through onnxruntime (CUDA when present, via core.onnx_session.create_session).
+    """LBS through onnxruntime (CUDA when present, via core.models.onnx_session.create_session).
 
     Runs the shipped exported_models/lbs.onnx (checked against its manifest sha256 and its ModelSpec); `model` may
     name another file or pass serialized bytes (tests).
@@ -784,11 +784,11 @@ class OnnxLBS:
     def __init__(
         self, binding: LBSBinding, device: str = "auto", threads: int | None = None, model: str | bytes | None = None
     ) -> None:
-        from .model_specs import LBS, check_session
-        from .onnx_session import create_session
+        from ..models.onnx_session import create_session
+        from ..models.specs import LBS, check_session
 
         if model is None:
-            from .model_store import verified_model_path
+            from ..models.store import verified_model_path
 
             model = verified_model_path(ONNX_FILE)
         self.binding = binding

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .face_tracking import NUM_MESH, Face
-from .image_io import to_rgb_uint8
+from ..formats.image_io import to_rgb_uint8
+from .tracking import NUM_MESH, Face
 
 MESH_COLOR = (80, 220, 120)
 IRIS_COLOR = (255, 60, 200)

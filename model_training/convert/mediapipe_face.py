@@ -7,7 +7,7 @@ explicit (asymmetric) pads, channel PADs and PReLU slopes moved to the channel a
 a*x + (1-a)*relu(x) with 1x1 depthwise convs, which onnxruntime runs ~4x faster than its PRelu kernel). The batch dimension is symbolic
 so the runtime can run both eyes (or several faces) in one call.
 
-Usage: python -m model_training.convert_mediapipe_face [--out exported_models]
+Usage: python -m model_training.convert.mediapipe_face [--out exported_models]
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from blender_addon.core.model_specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec
-from blender_addon.core.model_store import record_model
+from blender_addon.core.models.specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec
+from blender_addon.core.models.store import record_model
 
 from .tflite_reader import Graph, read_tflite
 
 OPSET = 17
 IR_VERSION = 8  # opset 17 is IR 8: loadable by older onnxruntime builds users may have inside Blender
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MEDIAPIPE_VERSION = "0.10.21"
 
 # (tflite path inside the mediapipe package, spec, TFLite output tensor name -> spec output name)

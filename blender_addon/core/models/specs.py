@@ -6,11 +6,14 @@ the same spec, so a model exported against an old contract fails loudly at load 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field
 
-from .arkit import ARKIT_NAMES
-from .errors import FacsimileError
+import numpy as np
+
+from ..arkit import ARKIT_NAMES
+from ..errors import FacsimileError
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ IRIS_LANDMARKS = register(
 )
 
 # --- Expression generator: normalised landmarks -> ARKit-52 weights (issue 7). ---
-# Input = core.landmark_normalize.normalize_landmarks(landmarks)[0]; the feature standardisation is inside the graph.
+# Input = core.face.landmark_normalize.normalize_landmarks(landmarks)[0]; the feature standardisation is inside the graph.
 
 EXPRESSION_GENERATOR = register(
     ModelSpec(
@@ -130,7 +133,7 @@ EXPRESSION_GENERATOR = register(
             TensorSpec(
                 "features",
                 ("batch", 1434),
-                doc="core.landmark_normalize features: 478 landmarks x (x, y, z) in the face frame / eye distance",
+                doc="core.face.landmark_normalize features: 478 landmarks x (x, y, z) in the face frame / eye distance",
             ),
         ),
         outputs=(
@@ -141,7 +144,35 @@ EXPRESSION_GENERATOR = register(
     )
 )
 
-# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/lbs.py build_lbs_onnx. ---
+# The generator's feature standardisation (mean, 1/std), also inside the graph, is repeated in its metadata so the
+# runtime's out-of-distribution score can read it with onnxruntime alone (the extension ships no `onnx` package).
+STANDARDISATION_KEY = "facsimile.feature_standardisation"
+
+
+def encode_standardisation(mean: np.ndarray, inv_std: np.ndarray) -> str:
+    """JSON {"mean", "inv_std"}: base64 of little-endian float32 arrays (exact, a third of decimal text)."""
+
+    def b64(a: np.ndarray) -> str:
+        return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+
+    return json.dumps({"mean": b64(mean), "inv_std": b64(inv_std)})
+
+
+def decode_standardisation(raw: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of encode_standardisation; a malformed entry is a contract error, not a silent skip."""
+    try:
+        d = json.loads(raw)
+        mean, inv = (np.frombuffer(base64.b64decode(d[k]), dtype="<f4").astype(np.float32) for k in ("mean", "inv_std"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelContractError(
+            f"model metadata {STANDARDISATION_KEY} is malformed ({exc}); re-export the model"
+        ) from exc
+    if mean.shape != inv.shape or not (np.isfinite(mean).all() and np.isfinite(inv).all()):
+        raise ModelContractError(f"model metadata {STANDARDISATION_KEY} is malformed; re-export the model")
+    return mean, inv
+
+
+# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/body/lbs.py build_lbs_onnx. ---
 # Not a learned model: the graph holds no weights, only the batched skinning maths, so the same file serves every
 # mesh, rig and pose count. Per bone-count bucket i: blocks_i = per-chunk w * [x y z 1] columns, bones_i = the chunk's
 # bone ids (an id equal to the bone count is the identity "rest" bone). Empty buckets have zero chunks.

@@ -12,9 +12,9 @@ import json
 import os
 from pathlib import Path
 
-from .errors import FacsimileError
+from ..errors import FacsimileError
 
-ADDON_ROOT = Path(__file__).resolve().parent.parent
+ADDON_ROOT = Path(__file__).resolve().parents[2]  # blender_addon/ (core/models/store.py is two levels down)
 MANIFEST_NAME = "manifest.json"
 
 

@@ -1,9 +1,9 @@
 """Write exported_models/lbs.onnx: the LBS deformer's graph (no learned weights), and record it in the manifest.
 
-    python -m model_training.export_lbs_onnx --out exported_models
+    python -m model_training.convert.lbs_onnx --out exported_models
 
-The graph is built by blender_addon/core/lbs.py (build_lbs_onnx) with the `onnx` package, which the installed add-on
-does not bundle; the add-on loads this file through core.model_store.verified_model_path.
+The graph is built by blender_addon/core/body/lbs.py (build_lbs_onnx) with the `onnx` package, which the installed add-on
+does not bundle; the add-on loads this file through core.models.store.verified_model_path.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from blender_addon.core import lbs
-from blender_addon.core.model_specs import LBS
-from blender_addon.core.model_store import record_model
+from blender_addon.core.body import lbs
+from blender_addon.core.models.specs import LBS
+from blender_addon.core.models.store import record_model
 
 
 def export(out_dir: Path) -> Path:
@@ -23,7 +23,7 @@ def export(out_dir: Path) -> Path:
     tmp = path.with_suffix(".onnx.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-    record_model(path, opset=17, license="GPL-3.0-or-later", source="blender_addon/core/lbs.py build_lbs_onnx")
+    record_model(path, opset=17, license="GPL-3.0-or-later", source="blender_addon/core/body/lbs.py build_lbs_onnx")
     return path
 
 

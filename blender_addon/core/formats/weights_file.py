@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arkit import weights_from_mapping, weights_to_mapping
-from .atomic_io import atomic_write_text
-from .errors import FacsimileError
+from ..arkit import weights_from_mapping, weights_to_mapping
+from ..atomic_io import atomic_write_text
+from ..errors import FacsimileError
 from .livelink_csv import read_livelink_csv
 
 

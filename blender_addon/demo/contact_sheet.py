@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic_io import atomic_output
-from .errors import FacsimileError
+from ..core.atomic_io import atomic_output
+from ..core.errors import FacsimileError
 
 
 def _as_bgr(image: np.ndarray | str | Path) -> np.ndarray:
