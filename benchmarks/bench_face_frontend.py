@@ -61,18 +61,22 @@ def video_frames(images: list[np.ndarray], n: int, seed: int = 0) -> list[np.nda
     return frames
 
 
-def timed(fn, items, repeats: int) -> tuple[float, float]:
-    """Median (cpu ms, wall ms) per item over `repeats` passes (after one warm-up pass)."""
-    for it in items[:3]:
-        fn(it)
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
-        for it in items:
+def timed_round_robin(jobs: dict[str, tuple], repeats: int) -> dict[str, tuple[float, float]]:
+    """{name: (fn, items)} -> {name: median (cpu ms, wall ms) per item}. Each repeat times every job once, in turn,
+    so a change in the shared machine's load hits all pipelines alike (after one warm-up call each)."""
+    for fn, items in jobs.values():
+        for it in items[:3]:
             fn(it)
-        cpu.append((time.process_time() - c0) / len(items) * 1e3)
-        wall.append((time.perf_counter() - w0) / len(items) * 1e3)
-    return statistics.median(cpu), statistics.median(wall)
+    cpu: dict[str, list[float]] = {k: [] for k in jobs}
+    wall: dict[str, list[float]] = {k: [] for k in jobs}
+    for _ in range(repeats):
+        for name, (fn, items) in jobs.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            for it in items:
+                fn(it)
+            cpu[name].append((time.process_time() - c0) / len(items) * 1e3)
+            wall[name].append((time.perf_counter() - w0) / len(items) * 1e3)
+    return {k: (statistics.median(cpu[k]), statistics.median(wall[k])) for k in jobs}
 
 
 class Landmarker:
@@ -144,23 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(images)} photos, {len(frames)} video frames (640x480); CPU: {os.cpu_count()} cores; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    rows: list[tuple[str, str, float, float, str]] = []
-
-    for threads in args.threads:
-        name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}"
-        ft = FaceTracker(device="cpu", max_faces=1, threads=threads)
-        rows.append(("photo", name, *timed(ft.detect, images, args.repeats), ft.device_info.device))
-
-        def video_pass(_, ft=ft):
-            ft.reset()
-            for f in frames:
-                ft.track(f)
-
-        cpu, wall = timed(video_pass, [0], args.repeats)
-        rows.append(("video", name, cpu / len(frames), wall / len(frames), ft.device_info.device))
-    ft4 = FaceTracker(device="cpu", max_faces=4, threads=args.threads[0])
-    rows.append(("photo", "ours ONNX, up to 4 faces + tiles", *timed(ft4.detect, images, args.repeats), "cpu"))
-
     try:
         import mediapipe as mp
     except ImportError:
@@ -169,19 +156,38 @@ def main(argv: list[str] | None = None) -> int:
     if mp is not None and not TASK.is_file():
         print(f"{TASK} missing: only our figures")
         mp = None
-    if mp is not None:
-        ref = Landmarker(mp, video=False)
-        rows.append(("photo", "MediaPipe FaceLandmarker", *timed(ref, images, args.repeats), "cpu (XNNPACK)"))
-        ref.close()
-        ref = Landmarker(mp, video=True)
 
-        def video_pass_mp(_, ref=ref):
+    def video(track, reset=None):
+        """One pass over all frames, as a job of one item (timed per frame below)."""
+
+        def run(_):
+            if reset is not None:
+                reset()
             for f in frames:
-                ref(f)
+                track(f)
 
-        cpu, wall = timed(video_pass_mp, [0], args.repeats)
-        rows.append(("video", "MediaPipe FaceLandmarker", cpu / len(frames), wall / len(frames), "cpu (XNNPACK)"))
+        return run, [0]
+
+    jobs: dict[tuple[str, str], tuple] = {}
+    for threads in args.threads:
+        name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}"
+        ft = FaceTracker(device="cpu", max_faces=1, threads=threads)
+        jobs["photo", name] = (ft.detect, images)
+        jobs["video", name] = video(ft.track, ft.reset)
+    ft4 = FaceTracker(device="cpu", max_faces=4, threads=args.threads[0])
+    jobs["photo", "ours ONNX, up to 4 faces + tiles"] = (ft4.detect, images)
+    refs = []
+    if mp is not None:
+        refs = [Landmarker(mp, video=False), Landmarker(mp, video=True)]
+        jobs["photo", "MediaPipe FaceLandmarker"] = (refs[0], images)
+        jobs["video", "MediaPipe FaceLandmarker"] = video(refs[1])
+    results = timed_round_robin(jobs, args.repeats)
+    for ref in refs:
         ref.close()
+    rows: list[tuple[str, str, float, float, str]] = []
+    for (mode, name), (cpu, wall) in results.items():
+        per = len(frames) if mode == "video" else 1
+        rows.append((mode, name, cpu / per, wall / per, "cpu (XNNPACK)" if "MediaPipe" in name else "cpu"))
 
     if mp is not None:
         print("\n" + agreement(mp, images, frames, args.threads[0]))
@@ -192,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             if m == mode:
                 ratio = f"  {cpu / ref[2]:.2f}x MediaPipe's CPU, {wall / ref[3]:.2f}x its wall" if ref else ""
                 print(f"{m:6} {name:34} {cpu:10.2f} {wall:11.2f} {1000 / wall:9.1f}  {dev}{ratio}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
 
