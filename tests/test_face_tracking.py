@@ -101,7 +101,7 @@ def test_anchors_and_nms():
 def test_matches_facelandmarker(tracker1, landmarker, record_property):
     """Whole pipeline vs mp.tasks.vision.FaceLandmarker (image mode) on the shared photos, the real press photos and
     frames of real clips: all 478 points (iris included) within 1% of the inter-ocular distance on every image."""
-    images = [(p.name, load_image(p)) for p in _photos() + _photos("real_faces", "photos_rest")[::6]]
+    images = [(p.name, load_image(p)) for p in _photos() + _photos("real_faces", "photos_rest")]
     for clip in ("liveportrait_d5.mp4", "edtalk_pose_source2.mp4", "smirk_dafoe.mp4"):
         images += [(f"{clip}#{i}", f) for i, f in zip((10, 60), _clip_frames(clip, [10, 60]))]
     errors = {}
@@ -117,7 +117,7 @@ def test_matches_facelandmarker(tracker1, landmarker, record_property):
         assert np.linalg.norm(ours[468:, :2] - ref[468:], axis=1).max() / _iod(ref) < 0.01, f"{name}: iris"
     print({k: f"{v * 100:.3f}%" for k, v in errors.items()})
     record_property("mean_err_pct_iod", {k: round(v * 100, 4) for k, v in errors.items()})
-    assert len(errors) >= 25
+    assert len(errors) >= 80
     assert max(errors.values()) < 0.01
 
 
