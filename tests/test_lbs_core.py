@@ -11,6 +11,7 @@ from blender_addon.core.body import bvh_retarget as br
 from blender_addon.core.body import lbs
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats import pc2
+from blender_addon.core.models.specs import LBS, LBS_BUCKETS
 
 
 def _random_rig(seed: int = 0, v: int = 900, b: int = 12, kmax: int = 5):
@@ -87,7 +88,7 @@ def test_onnx_graph_with_more_buckets_than_inputs():
     """Chunks with many different bone counts: the extra buckets are merged into the graph's last input."""
     rest, offsets, bones, weights, b = _random_rig(11, v=1500, b=40, kmax=20)
     binding = lbs.bind(rest, offsets, bones, weights, b, chunk=4)
-    assert len(binding.buckets) > lbs.ONNX_MAX_BUCKETS
+    assert len(binding.buckets) > LBS_BUCKETS
     mats = _random_mats(np.random.default_rng(12), 3, b)
     out = lbs.OnnxLBS(binding, device="cpu")(mats)
     np.testing.assert_allclose(out, lbs.skin_lbs_reference(binding, mats), atol=3e-5)
@@ -96,11 +97,11 @@ def test_onnx_graph_with_more_buckets_than_inputs():
 def test_shipped_lbs_graph_is_current():
     """exported_models/lbs.onnx is what build_lbs_onnx makes now (else: python -m model_training.convert.lbs_onnx)."""
     pytest.importorskip("onnx")
-    from blender_addon.core.models.specs import LBS
     from blender_addon.core.models.store import verified_model_path
+    from model_training.convert.lbs_onnx import build_lbs_onnx
 
     shipped = verified_model_path(LBS.file_name).read_bytes()
-    assert shipped == lbs.build_lbs_onnx(lbs.ONNX_MAX_BUCKETS, metadata=LBS.metadata())
+    assert shipped == build_lbs_onnx(LBS_BUCKETS, metadata=LBS.metadata())
 
 
 def test_dqs_rigid_and_identity():

@@ -172,18 +172,19 @@ def decode_standardisation(raw: str) -> tuple[np.ndarray, np.ndarray]:
     return mean, inv
 
 
-# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/body/lbs.py build_lbs_onnx. ---
+# --- LBS body deformer (issue 5): block-sparse linear blend skinning, built by model_training/convert/lbs_onnx.py,
+# run by core/body/lbs_onnx.py. ---
 # Not a learned model: the graph holds no weights, only the batched skinning maths, so the same file serves every
 # mesh, rig and pose count. Per bone-count bucket i: blocks_i = per-chunk w * [x y z 1] columns, bones_i = the chunk's
 # bone ids (an id equal to the bone count is the identity "rest" bone). Empty buckets have zero chunks.
-_LBS_BUCKETS = 12
+LBS_BUCKETS = 12  # buckets of the graph; unused ones are fed empty, extra ones merged (padded)
 
 LBS = register(
     ModelSpec(
         file_name="lbs.onnx",
         inputs=tuple(
             t
-            for i in range(_LBS_BUCKETS)
+            for i in range(LBS_BUCKETS)
             for t in (
                 TensorSpec(f"blocks_{i}", (f"C{i}", "chunk", f"J4_{i}"), doc="chunk blocks: weight x [x y z 1]"),
                 TensorSpec(f"bones_{i}", (f"C{i}", f"J{i}"), dtype="int64", doc="bone ids used by each chunk"),
@@ -195,6 +196,6 @@ LBS = register(
         ),
         outputs=(TensorSpec("vertices", ("P", "V", 3), doc="deformed vertices, mesh space"),),
         doc="Linear blend skinning as in Blender's Armature modifier, batched over poses (no learned weights).",
-        extra={"license": "GPL-3.0-or-later", "buckets": _LBS_BUCKETS},
+        extra={"license": "GPL-3.0-or-later", "buckets": LBS_BUCKETS},
     )
 )
