@@ -207,3 +207,26 @@ def _build_blocks(b: LBSBinding, chunk: int) -> None:
     b.chunk_bones = chunk_bones.astype(np.int64)
     b.inverse_order = inverse
     b.buckets = buckets
+
+
+def weighted_rest(b: LBSBinding) -> np.ndarray:
+    """(V, 4 (B+1)) float32: per vertex and bone, the normalised weight times [x y z 1] (the dense LBS graph's input).
+
+    The weights are Blender's: divided by their sum, scaled by the armature weight, zero for vertices at or below the
+    contrib threshold; the identity bone B carries what is left of the unit weight (1 - armature weight), so
+    out = weighted_rest @ [bone matrices; identity] reproduces the modifier's result for every vertex.
+    """
+    v_count = b.num_vertices
+    n1 = b.num_bones + 1
+    deforming = b.deforming
+    safe = np.where(deforming, b.contrib, 1.0).astype(np.float64)
+    aw = np.where(deforming, b.armature_weight, 0.0).astype(np.float64)
+    wn = b.weight.astype(np.float64) / safe[:, None] * aw[:, None]
+    idx = np.concatenate([b.index.astype(np.int64), np.full((v_count, 1), b.num_bones, dtype=np.int64)], axis=1)
+    wn = np.concatenate([wn, (1.0 - aw)[:, None]], axis=1)
+    vh = np.concatenate([b.rest.astype(np.float64), np.ones((v_count, 1))], axis=1)  # (V, 4)
+    cols = idx[:, :, None] * 4 + np.arange(4)[None, None, :]  # (V, K+1, 4)
+    flat = (np.arange(v_count)[:, None, None] * (4 * n1) + cols).reshape(-1)
+    vals = (wn[:, :, None] * vh[:, None, :]).reshape(-1)
+    dense = np.bincount(flat, weights=vals, minlength=v_count * 4 * n1)  # a bone listed twice adds up
+    return dense.reshape(v_count, 4 * n1).astype(np.float32)

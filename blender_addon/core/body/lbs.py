@@ -8,10 +8,10 @@ Volume), lbs_onnx.py (the ONNX graph through onnxruntime, for the GPU). The grap
 
 from __future__ import annotations
 
-from .binding import CONTRIB_THRESHOLD, LBSBinding, SkinningError, bind
+from .binding import CONTRIB_THRESHOLD, LBSBinding, SkinningError, bind, weighted_rest
 from .dqs import DualQuats, dual_quaternions, matrix_to_quat, quat_to_matrix, skin_dqs
 from .lbs_kernel import skin_lbs, skin_lbs_reference
-from .lbs_onnx import OnnxLBS
+from .lbs_onnx import OnnxLBS, auto_runner
 from .matrices import bone_table, channel_matrices, mesh_space_matrices, object_space_matrices
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "LBSBinding",
     "OnnxLBS",
     "SkinningError",
+    "auto_runner",
     "bind",
     "bone_table",
     "channel_matrices",
@@ -31,4 +32,5 @@ __all__ = [
     "skin_dqs",
     "skin_lbs",
     "skin_lbs_reference",
+    "weighted_rest",
 ]

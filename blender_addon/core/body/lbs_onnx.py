@@ -1,7 +1,9 @@
-"""LBS through onnxruntime: runs the shipped exported_models/lbs.onnx (built by model_training/convert/lbs_onnx.py).
+"""LBS through onnxruntime, the GPU path: runs the shipped exported_models/lbs.onnx (model_training/convert/lbs_onnx.py).
 
-The graph's contract (input/output names, bucket count) is declared once, in core/models/specs.py (`LBS`); the add-on
-only loads the file, since it has no `onnx` package.
+The graph is one dense matrix product over all poses of a batch (contract: core/models/specs.py `LBS`). On CUDA the
+weighted rest positions go to the device once per binding, each batch's poses are padded to one of a few fixed sizes
+(no new shapes per call), and each batch's vertices are copied from the device straight into the caller's output
+array. On the CPU the numpy kernel (lbs_kernel.py) is faster than this graph; the graph runs there only for checks.
 """
 
 from __future__ import annotations
@@ -10,53 +12,63 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..models.specs import LBS, LBS_BUCKETS
-from .binding import LBSBinding
+from ..models.onnx_session import DeviceUnavailableError, cuda_worth_it, fixed_batch
+from ..models.specs import LBS
+from .binding import LBSBinding, SkinningError, weighted_rest
 from .matrices import bone_table, check_finite
 
+# Pose batches on CUDA: one of these sizes per run (padded), capped so that the output and the (V, 3P) product
+# together stay under DEVICE_BATCH_BYTES of device memory.
+POSE_BATCHES = (16, 64, 256)
+DEVICE_BATCH_BYTES = 1 << 30
+# The dense weighted rest matrix is V x 4 (B+1) floats; beyond this the GPU path is refused (auto uses numpy).
+DENSE_MAX_BYTES = 2 << 30
+_CPU_POSE_BATCH = 8
 
-def _onnx_buckets(binding: LBSBinding, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The binding's buckets as n graph inputs: extra buckets merge into the last one (padded to its largest bone
-    count, the padding pointing at the identity bone with zero weight); missing ones are empty."""
-    buckets = [(blk, bones.astype(np.int64)) for _, _, blk, bones in binding.buckets]
-    if len(buckets) > n:
-        tail = buckets[n - 1 :]
-        j = max(bones.shape[1] for _, bones in tail)
-        blk = np.concatenate([np.pad(b, ((0, 0), (0, 0), (0, 4 * j - b.shape[2]))) for b, _ in tail])
-        bones = np.concatenate(
-            [np.pad(o, ((0, 0), (0, j - o.shape[1])), constant_values=binding.num_bones) for _, o in tail]
-        )
-        buckets = buckets[: n - 1] + [(blk, bones)]
-    chunk = binding.blocks.shape[1]
-    while len(buckets) < n:
-        buckets.append((np.zeros((0, chunk, 4), dtype=np.float32), np.zeros((0, 1), dtype=np.int64)))
-    return buckets
+
+def dense_bytes(binding: LBSBinding) -> int:
+    """Bytes of the binding's weighted rest matrix on the device."""
+    return binding.num_vertices * 4 * (binding.num_bones + 1) * 4
 
 
 class OnnxLBS:
-    """LBS through onnxruntime (CUDA when present, via core.models.onnx_session.create_session).
+    """Runs lbs.onnx for one binding on one device ("cuda" or "cpu"; via core.models.onnx_session.create_session).
 
-    Runs the shipped exported_models/lbs.onnx (checked against its manifest sha256 and its ModelSpec); `model` may
-    name another file or pass serialized bytes (tests).
+    Loads the shipped exported_models/lbs.onnx (checked against its manifest sha256 and its ModelSpec); `model` may
+    name another file or pass serialized bytes (tests). `info` says where it really runs.
     """
 
     def __init__(
-        self, binding: LBSBinding, device: str = "auto", threads: int | None = None, model: str | bytes | None = None
+        self, binding: LBSBinding, device: str = "cuda", threads: int | None = None, model: str | bytes | None = None
     ) -> None:
         from ..models.onnx_session import create_session
         from ..models.specs import check_session
 
+        if device not in ("cuda", "cpu"):
+            raise ValueError(f"OnnxLBS runs on 'cuda' or 'cpu' (auto_runner chooses); got {device!r}")
+        if device == "cuda" and dense_bytes(binding) > DENSE_MAX_BYTES:
+            raise SkinningError(
+                f"the mesh is too large for the GPU path ({dense_bytes(binding) / 2**30:.1f} GiB of weighted rest "
+                f"positions, limit {DENSE_MAX_BYTES / 2**30:.0f} GiB); use device cpu"
+            )
         if model is None:
             from ..models.store import verified_model_path
 
             model = verified_model_path(LBS.file_name)
         self.binding = binding
-        self.session, self.info = create_session(model, device=device, threads=threads)
+        self.session, self.info = create_session(model, device=device, threads=threads, batch=POSE_BATCHES[-1])
         check_session(self.session, LBS)
-        self._static = {"inverse_order": binding.inverse_order}
-        for i, (blk, bones) in enumerate(_onnx_buckets(binding, LBS_BUCKETS)):
-            self._static[f"blocks_{i}"] = blk
-            self._static[f"bones_{i}"] = bones
+        (self._rest_name, self._table_name), (self._out_name,) = (t.name for t in LBS.inputs), (LBS.outputs[0].name,)
+        rest = weighted_rest(binding)
+        self._rest = rest
+        self._rest_device = None
+        per_pose = binding.num_vertices * 3 * 4 * 2  # output + the (V, 3P) product
+        fitting = [s for s in POSE_BATCHES if s * per_pose <= DEVICE_BATCH_BYTES]
+        self.pose_batches = tuple(fitting) or (1,)
+        if self.info.device == "cuda":
+            import onnxruntime as ort
+
+            self._rest_device = ort.OrtValue.ortvalue_from_numpy(rest, "cuda", 0)
 
     def __call__(
         self,
@@ -66,18 +78,54 @@ class OnnxLBS:
         out: np.ndarray | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
+        """(P, B, 4, 4) mesh-space bone matrices -> (P, V, 3) float32 vertices (written into `out` when given)."""
         mesh_mats = np.asarray(mesh_mats)
+        if mesh_mats.ndim != 4:
+            raise SkinningError(f"bone matrices must be (P, B, 4, 4), got {mesh_mats.shape}")
         check_finite("bone matrices", mesh_mats)
         table = bone_table(mesh_mats, self.binding.num_bones)
         p_count = table.shape[0]
-        if pose_batch is None:
-            pose_batch = 256 if self.info.device == "cuda" else 8
+        v_count = self.binding.num_vertices
         if out is None:
-            out = np.empty((p_count, self.binding.num_vertices, 3), dtype=np.float32)
-        for p0 in range(0, p_count, pose_batch):
-            p1 = min(p_count, p0 + pose_batch)
-            feeds = dict(self._static, bone_table=table[p0:p1])
-            out[p0:p1] = self.session.run([LBS.outputs[0].name], feeds)[0]
+            out = np.empty((p_count, v_count, 3), dtype=np.float32)
+        if out.shape != (p_count, v_count, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise SkinningError(f"out must be a C-contiguous float32 array of shape {(p_count, v_count, 3)}")
+        cuda = self._rest_device is not None
+        step = pose_batch or (self.pose_batches[-1] if cuda else _CPU_POSE_BATCH)
+        for p0 in range(0, p_count, step):
+            p1 = min(p_count, p0 + step)
+            if cuda:
+                self._run_cuda(table[p0:p1], out[p0:p1])
+            else:
+                feeds = {self._rest_name: self._rest, self._table_name: table[p0:p1]}
+                out[p0:p1] = self.session.run([self._out_name], feeds)[0]
             if progress is not None:
                 progress(p1, p_count)
         return out
+
+    def _run_cuda(self, table: np.ndarray, dest: np.ndarray) -> None:
+        """One fixed-size run on CUDA: the poses padded with identity bones, the result copied into dest."""
+        n = table.shape[0]
+        size = fixed_batch(n, self.pose_batches) if n <= self.pose_batches[-1] else n
+        if size > n:
+            pad = np.broadcast_to(np.eye(4, dtype=np.float32)[:3], (size - n, *table.shape[1:]))
+            table = np.concatenate([table, pad])
+        target = dest if size == n else np.empty((size, *dest.shape[1:]), dtype=np.float32)
+        io = self.session.io_binding()
+        io.bind_ortvalue_input(self._rest_name, self._rest_device)
+        io.bind_cpu_input(self._table_name, np.ascontiguousarray(table))
+        io.bind_output(self._out_name, "cpu", 0, np.float32, list(target.shape), target.ctypes.data)
+        self.session.run_with_iobinding(io)
+        if target is not dest:
+            dest[...] = target[:n]
+
+
+def auto_runner(binding: LBSBinding, num_poses: int, threads: int | None = None) -> OnnxLBS | None:
+    """The "auto" device for LBS: the graph on CUDA when the measured policy says CUDA pays for this many poses, the
+    mesh fits, and CUDA works; else None (the numpy kernel on the CPU)."""
+    if not cuda_worth_it(LBS.file_name, num_poses) or dense_bytes(binding) > DENSE_MAX_BYTES:
+        return None
+    try:
+        return OnnxLBS(binding, device="cuda", threads=threads)
+    except DeviceUnavailableError:
+        return None
