@@ -47,13 +47,9 @@ def test_cpu_half_runs_and_reports(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["cuda"] is False and data["failures"] == []
     models = data["sections"]["models: provider really used, raw CUDA-vs-CPU difference, ms per call"]
-    assert set(models) == {
-        "face_detector.onnx",
-        "face_landmarks.onnx",
-        "iris_landmarks.onnx",
-        "expression_generator.onnx",
-        "lbs.onnx",
-    }
+    from blender_addon.core.models.specs import SPECS
+
+    assert set(models) == set(SPECS) and "lbs.onnx" in models  # every shipped model, on both devices
     assert all(row["cpu_providers"] == ["CPUExecutionProvider"] for row in models.values())
     lbs = data["sections"]["LBS: numpy kernel (CPU) vs the dense ONNX graph (CPU, CUDA), ms per pose"]
     assert lbs["vertices"] == 600 and lbs["numpy_err"] < 1e-4
