@@ -169,8 +169,9 @@ def _face_diffs(a: list, b: list) -> tuple[float, float]:
 
 
 def check_photos(rep: Report, photos: list, cuda: bool, repeats: int, budget_s: float = 90.0) -> None:
-    """Each photo through the CPU solver, the CUDA solver (HEURISTIC algorithm search) and, on the first three photos
-    only, a CUDA solver with cuDNN's default (exhaustive) search, which the issue measured at seconds per photo."""
+    """Each photo through the CPU solver, the CUDA solver (cudnn_conv_algo_search HEURISTIC, our setting) and, on the
+    first three photos only, a CUDA solver with DEFAULT (no search: cuDNN's default algorithm). EXHAUSTIVE, the
+    provider's own default, was measured in issue 11 at seconds per photo and is not repeated here."""
     from blender_addon.core.face.pipeline import FaceSolver
     from blender_addon.core.models import onnx_session as osn
 
@@ -385,7 +386,7 @@ def check_lbs(rep: Report, args: argparse.Namespace, cuda: bool) -> None:
     if cuda:
         gpu = lbs.OnnxLBS(binding, device="cuda")
         sec["cuda_providers"] = list(gpu.info.providers)
-        gpu(mats[: gpu.pose_batches[-1]], out=out[: gpu.pose_batches[-1]])  # warm-up: buffers, cuBLAS handles
+        gpu(mats[: gpu.pose_batch], out=out[: gpu.pose_batch])  # warm-up: buffers, cuBLAS handles
         out[:] = np.nan  # every element must be written
         t_gpu = median_time(lambda: gpu(mats, out=out), args.repeats, 0)
         sec["cuda_ms_per_pose"] = 1e3 * t_gpu / p
@@ -403,6 +404,13 @@ def check_lbs(rep: Report, args: argparse.Namespace, cuda: bool) -> None:
         # The same graph with the output left on the device: the compute floor, without the device-to-host copy.
         sec["cuda_device_only_ms_per_pose"] = 1e3 * _device_only(gpu, mats) / p
         rows.append(("  (output left on the device)", sec["cuda_device_only_ms_per_pose"]))
+        for pb in (16, 64, 256):  # poses per run: the copy back to host memory is what varies
+            t = median_time(lambda pb=pb: gpu(mats, out=out, pose_batch=pb), args.repeats, 1)
+            sec[f"cuda_batch{pb}_ms_per_pose"] = 1e3 * t / p
+            rows.append((f"  ({pb} poses per run)", sec[f"cuda_batch{pb}_ms_per_pose"]))
+        t2 = _two_sessions(binding, mats, out, args.repeats, gpu.pose_batch)
+        sec["cuda_two_sessions_ms_per_pose"] = 1e3 * t2 / p
+        rows.append(("  (two sessions in two threads)", sec["cuda_two_sessions_ms_per_pose"]))
         pinned = _pinned_output(gpu, mats, out, args.repeats)
         if pinned is not None:
             sec["cuda_pinned_ms_per_pose"] = 1e3 * pinned / p
@@ -433,7 +441,7 @@ def _device_only(gpu, mats: np.ndarray) -> float:
     from blender_addon.core.body.matrices import bone_table
 
     table = bone_table(mats, gpu.binding.num_bones)
-    step = gpu.pose_batches[-1]
+    step = gpu.pose_batch
     batches = [np.ascontiguousarray(table[p0 : p0 + step]) for p0 in range(0, len(table), step)]
     batches = [b for b in batches if len(b) == step] or batches
     outs = [ort.OrtValue.ortvalue_from_shape_and_type([len(b), gpu.binding.num_vertices, 3], np.float32, "cuda", 0)
@@ -453,6 +461,23 @@ def _device_only(gpu, mats: np.ndarray) -> float:
     nbytes = len(batches[0]) * gpu.binding.num_vertices * 12
     print(f"  device-to-host copy through onnxruntime (pageable): {nbytes / t_copy / 1e9:.1f} GB/s")
     return t
+
+
+def _two_sessions(binding, mats: np.ndarray, out: np.ndarray, repeats: int, step: int) -> float:
+    """Diagnostic: two CUDA sessions copying alternate batches back at once (do two copies overlap?)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from blender_addon.core.body import lbs
+
+    runners = [lbs.OnnxLBS(binding, device="cuda") for _ in range(2)]
+    starts = list(range(0, len(mats), step))
+
+    def part(i: int) -> None:
+        for p0 in starts[i::2]:
+            runners[i](mats[p0 : p0 + step], out=out[p0 : p0 + step])
+
+    with ThreadPoolExecutor(2) as pool:
+        return median_time(lambda: list(pool.map(part, range(2))), repeats, 1)
 
 
 def _pinned_output(gpu, mats: np.ndarray, out: np.ndarray, repeats: int) -> float | None:

@@ -105,6 +105,7 @@ def test_preload_is_quiet_and_idempotent(monkeypatch):
 
 def test_fixed_batch_sizes():
     assert [fixed_batch(n, (1, 4, 16)) for n in (1, 2, 4, 5, 16, 17)] == [1, 4, 4, 16, 16, 16]
+    assert [fixed_batch(n) for n in (1, 3, 4, 9)] == [4, 4, 4, 4]  # one shape per CUDA session by default
     with pytest.raises(ValueError):
         fixed_batch(0)
 

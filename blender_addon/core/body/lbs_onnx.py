@@ -1,9 +1,12 @@
 """LBS through onnxruntime, the GPU path: runs the shipped exported_models/lbs.onnx (model_training/convert/lbs_onnx.py).
 
 The graph is one dense matrix product over all poses of a batch (contract: core/models/specs.py `LBS`). On CUDA the
-weighted rest positions go to the device once per binding, each batch's poses are padded to one of a few fixed sizes
-(no new shapes per call), and each batch's vertices are copied from the device straight into the caller's output
-array. On the CPU the numpy kernel (lbs_kernel.py) is faster than this graph; the graph runs there only for checks.
+weighted rest positions go to the device once per binding, poses run in batches of POSE_BATCH, and each batch's
+vertices are copied from the device straight into the caller's output array. On an H200 (benchmarks/gpu_check.py) the
+product itself took 0.004 ms per pose (63k vertices) and the copy back to host memory the rest: the copy, not the
+arithmetic, sets the speed, so a short last batch is not padded (padding would add bytes to copy, and the graph has
+no convolutions whose plan a new shape would reset). On the CPU the numpy kernel (lbs_kernel.py) is faster than this
+graph; the graph runs there only for checks.
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..models.onnx_session import DeviceUnavailableError, cuda_worth_it, fixed_batch
+from ..models.onnx_session import DeviceUnavailableError, cuda_worth_it
 from ..models.specs import LBS
 from .binding import LBSBinding, SkinningError, weighted_rest
 from .matrices import bone_table, check_finite
 
-# Pose batches on CUDA: one of these sizes per run (padded), capped so that the output and the (V, 3P) product
-# together stay under DEVICE_BATCH_BYTES of device memory.
-POSE_BATCHES = (16, 64, 256)
+# Poses per CUDA run (measured on an H200, 63k vertices: 64 poses per run copied back at 0.105 ms/pose, 256 at
+# 0.160), capped so that the output and the (V, 3P) product together stay under DEVICE_BATCH_BYTES on the device.
+POSE_BATCH = 64
 DEVICE_BATCH_BYTES = 1 << 30
 # The dense weighted rest matrix is V x 4 (B+1) floats; beyond this the GPU path is refused (auto uses numpy).
 DENSE_MAX_BYTES = 2 << 30
@@ -56,15 +59,14 @@ class OnnxLBS:
 
             model = verified_model_path(LBS.file_name)
         self.binding = binding
-        self.session, self.info = create_session(model, device=device, threads=threads, batch=POSE_BATCHES[-1])
+        self.session, self.info = create_session(model, device=device, threads=threads, batch=POSE_BATCH)
         check_session(self.session, LBS)
         (self._rest_name, self._table_name), (self._out_name,) = (t.name for t in LBS.inputs), (LBS.outputs[0].name,)
         rest = weighted_rest(binding)
         self._rest = rest
         self._rest_device = None
         per_pose = binding.num_vertices * 3 * 4 * 2  # output + the (V, 3P) product
-        fitting = [s for s in POSE_BATCHES if s * per_pose <= DEVICE_BATCH_BYTES]
-        self.pose_batches = tuple(fitting) or (1,)
+        self.pose_batch = max(1, min(POSE_BATCH, DEVICE_BATCH_BYTES // per_pose))
         if self.info.device == "cuda":
             import onnxruntime as ort
 
@@ -91,7 +93,7 @@ class OnnxLBS:
         if out.shape != (p_count, v_count, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
             raise SkinningError(f"out must be a C-contiguous float32 array of shape {(p_count, v_count, 3)}")
         cuda = self._rest_device is not None
-        step = pose_batch or (self.pose_batches[-1] if cuda else _CPU_POSE_BATCH)
+        step = pose_batch or (self.pose_batch if cuda else _CPU_POSE_BATCH)
         for p0 in range(0, p_count, step):
             p1 = min(p_count, p0 + step)
             if cuda:
@@ -104,20 +106,12 @@ class OnnxLBS:
         return out
 
     def _run_cuda(self, table: np.ndarray, dest: np.ndarray) -> None:
-        """One fixed-size run on CUDA: the poses padded with identity bones, the result copied into dest."""
-        n = table.shape[0]
-        size = fixed_batch(n, self.pose_batches) if n <= self.pose_batches[-1] else n
-        if size > n:
-            pad = np.broadcast_to(np.eye(4, dtype=np.float32)[:3], (size - n, *table.shape[1:]))
-            table = np.concatenate([table, pad])
-        target = dest if size == n else np.empty((size, *dest.shape[1:]), dtype=np.float32)
+        """One run on CUDA: the weighted rest already on the device, the poses' vertices copied into dest."""
         io = self.session.io_binding()
         io.bind_ortvalue_input(self._rest_name, self._rest_device)
         io.bind_cpu_input(self._table_name, np.ascontiguousarray(table))
-        io.bind_output(self._out_name, "cpu", 0, np.float32, list(target.shape), target.ctypes.data)
+        io.bind_output(self._out_name, "cpu", 0, np.float32, list(dest.shape), dest.ctypes.data)
         self.session.run_with_iobinding(io)
-        if target is not dest:
-            dest[...] = target[:n]
 
 
 def auto_runner(binding: LBSBinding, num_poses: int, threads: int | None = None) -> OnnxLBS | None:

@@ -37,8 +37,10 @@ DEVICES = ("auto", "cuda", "cpu")
 # worth the session start and the 100+ MB of device buffers.
 AUTO_CUDA_MIN_BATCH: dict[str, int] = {"lbs.onnx": 64}
 
-# Fixed batch sizes for CUDA runs (run_fixed pads up to the next one; larger batches are split).
-FIXED_BATCHES: tuple[int, ...] = (1, 4, 16, 64)
+# The batch size of CUDA runs (run_fixed pads up to it; larger batches are split). One size, not several: onnxruntime's
+# CUDA convolutions keep the plan of the last input shape only, so alternating sizes re-plan on every run (measured on
+# an H200: a 3-face photo alternating batch 1 and 4 took 4.5-5.4 s on every solve, against 61 ms on the CPU).
+FIXED_BATCHES: tuple[int, ...] = (4,)
 
 CUDA_PROVIDER_OPTIONS: dict[str, str] = {
     "device_id": "0",
@@ -168,7 +170,9 @@ def create_session(
         session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
     finally:
         if try_cuda:
-            ort.set_default_logger_severity(2)
+            # Errors only, also after: the CUDA provider's warnings (cuDNN "Fallback mode" notices, one per
+            # convolution and run) are not for the user; what matters is reported through SessionInfo.
+            ort.set_default_logger_severity(3)
     got = tuple(session.get_providers())
     used = "cuda" if got and got[0] == "CUDAExecutionProvider" else "cpu"
     if try_cuda and used == "cpu":
@@ -200,8 +204,8 @@ def run_fixed(
     """session.run over the batch axis (axis 0 of every feed) with fixed shapes on CUDA.
 
     On CUDA each run's batch is padded with zero rows up to one of `sizes` (larger batches run in pieces of the
-    largest size), so the provider sees a handful of shapes for the whole session instead of a new one per photo
-    (each new shape costs cuDNN planning and new buffers). On the CPU the feeds run as they are. Outputs are cut back
+    largest size), so the provider sees the same shape run after run instead of a new one per photo (each change of
+    shape costs cuDNN planning and new buffers). On the CPU the feeds run as they are. Outputs are cut back
     to the real rows; every output must have the batch on axis 0.
     """
     n = {len(v) for v in feeds.values()}
