@@ -20,8 +20,9 @@ from ..models.specs import LBS
 from .binding import LBSBinding, SkinningError, weighted_rest
 from .matrices import bone_table, check_finite
 
-# Poses per CUDA run (measured on an H200, 63k vertices: 64 poses per run copied back at 0.105 ms/pose, 256 at
-# 0.160), capped so that the output and the (V, 3P) product together stay under DEVICE_BATCH_BYTES on the device.
+# Poses per CUDA run, capped so that the output and the (V, 3P) product together stay under DEVICE_BATCH_BYTES on the
+# device. Measured on two H200 machines (63k vertices, benchmarks/gpu_check.py): 64 poses per run 0.105 and 0.059
+# ms/pose, 256 poses 0.160 and 0.054: 64 was never far from the best and keeps the buffers small.
 POSE_BATCH = 64
 DEVICE_BATCH_BYTES = 1 << 30
 # The dense weighted rest matrix is V x 4 (B+1) floats; beyond this the GPU path is refused (auto uses numpy).

@@ -3,11 +3,12 @@
 onnxruntime silently falls back to the CPU when CUDA cannot load (it only logs), so the factory checks what the session
 really got and returns it: the UI and the CLI show the device actually used, never the one merely asked for.
 
-"auto" does not mean "CUDA whenever it loads". On an H200 with 16 cores (issue 11, benchmarks/gpu_check.py) the small
-per-frame models (face detector, face mesh, iris, the generator MLP) were slower on CUDA than on the CPU: each call is
-a fraction of a millisecond of arithmetic, dominated by launch and copy overheads. CUDA pays only for large batches,
-so `auto` uses it for a model only where AUTO_CUDA_MIN_BATCH lists that model and the work is at least that large;
-everything else runs on the CPU. "cuda" forces CUDA (an error when it cannot run), "cpu" forces the CPU.
+"auto" does not mean "CUDA whenever it loads". On an H200 with 16 cores (benchmarks/gpu_check.py, README "GPU") a
+photo took 16.5 ms on CUDA against 12.8 ms on the CPU, video ran at 107 against 141 frames/s, and the generator MLP
+took 0.16 ms per face against 0.12: the per-photo and per-frame work is too small for the GPU. LBS over 64+ poses was
+1.3-2.2x faster on CUDA. So `auto` uses CUDA for a model only where AUTO_CUDA_MIN_BATCH lists that model and the work
+is at least that large; everything else runs on the CPU. "cuda" forces CUDA (an error when it cannot run), "cpu" the
+CPU.
 
 On CUDA the provider options are set explicitly: TF32 off (it moved the 52 weights by up to 0.037 and LBS vertices by
 2e-3 of a unit mesh), cuDNN's algorithm search HEURISTIC (EXHAUSTIVE, the default, re-searches on every new input
@@ -31,10 +32,9 @@ from ..errors import FacsimileError
 
 DEVICES = ("auto", "cuda", "cpu")
 
-# The smallest work size (batch rows per run) at which CUDA beat the CPU for each model, measured with
-# benchmarks/gpu_check.py (README, "GPU"). A model not listed runs on the CPU under "auto".
-# lbs.onnx: poses per run; CUDA beats the numpy kernel well below this, but a bake of a handful of poses is not
-# worth the session start and the 100+ MB of device buffers.
+# The smallest work size at which CUDA beat the CPU for each model, measured with benchmarks/gpu_check.py (README,
+# "GPU"). A model not listed runs on the CPU under "auto". lbs.onnx: poses in the bake (2.2x the numpy kernel at 64
+# poses on an H200); a bake of a handful of poses is not worth the CUDA session's start-up (seconds).
 AUTO_CUDA_MIN_BATCH: dict[str, int] = {"lbs.onnx": 64}
 
 # The batch size of CUDA runs (run_fixed pads up to it; larger batches are split). One size, not several: onnxruntime's
