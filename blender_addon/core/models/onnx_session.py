@@ -29,8 +29,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import FacsimileError
-
-DEVICES = ("auto", "cuda", "cpu")
+from .device import DEVICES, Device
 
 # The smallest work size at which CUDA beat the CPU for each model, measured with benchmarks/gpu_check.py (README,
 # "GPU"). A model not listed runs on the CPU under "auto". lbs.onnx: poses in the bake (2.2x the numpy kernel at 64
@@ -129,7 +128,7 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
 
 def create_session(
     model: str | Path | bytes,
-    device: str = "auto",
+    device: Device | str = "auto",
     threads: int | None = None,
     *,
     batch: int = 1,
