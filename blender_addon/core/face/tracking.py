@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import FacsimileError
 from ..formats.image_io import to_rgb_uint8
-from ..models.onnx_session import SessionInfo, create_session
+from ..models.onnx_session import SessionInfo, create_session, run_fixed
 from ..models.specs import FACE_DETECTOR, FACE_LANDMARKS, ModelSpec, check_session
 from ..models.store import verified_model_path
 
@@ -208,7 +208,7 @@ class FaceTracker:
         if threads is None:
             threads = int(os.environ.get("FACSIMILE_THREADS") or 1)
         self._detector, self.device_info = self._load(FACE_DETECTOR, device, threads)
-        self._landmark_model, _ = self._load(FACE_LANDMARKS, device, threads)
+        self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads)
         self._prev: Face | None = None
 
     @staticmethod
@@ -325,7 +325,8 @@ class FaceTracker:
         crops = np.empty((len(rois), LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
         for crop, r in zip(crops, rois):
             crop[:] = _warp(image, r, LANDMARK_SIZE, LANDMARK_BORDER)
-        raw, flag = self._landmark_model.run(None, {"image": _to_unit_float(crops)})
+        # On CUDA the batch is padded to a few fixed sizes (no new shape per photo); on the CPU it runs as it is.
+        raw, flag = run_fixed(self._landmark_model, self._landmark_info, {"image": _to_unit_float(crops)})
         mats = np.stack([r.crop_to_image(LANDMARK_SIZE, LANDMARK_SIZE) for r in rois])
         z_scale = np.array([r.size[0] / LANDMARK_SIZE for r in rois])
         out = _project(raw.reshape(len(rois), NUM_LANDMARKS, 3), mats, z_scale)

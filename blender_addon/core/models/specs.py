@@ -166,29 +166,26 @@ def decode_standardisation(raw: str) -> tuple[np.ndarray, np.ndarray]:
     return mean, inv
 
 
-# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/body/lbs.py build_lbs_onnx. ---
-# Not a learned model: the graph holds no weights, only the batched skinning maths, so the same file serves every
-# mesh, rig and pose count. Per bone-count bucket i: blocks_i = per-chunk w * [x y z 1] columns, bones_i = the chunk's
-# bone ids (an id equal to the bone count is the identity "rest" bone). Empty buckets have zero chunks.
-_LBS_BUCKETS = 12
+# --- LBS body deformer (issue 5, GPU form issue 11): built by model_training/convert/lbs_onnx.py, run by
+# core/body/lbs_onnx.py. Not a learned model: the graph holds no weights, only the skinning maths, so the same file
+# serves every mesh, rig and pose count. One dense matrix product over all poses at once: the per-vertex weighted rest
+# positions (V, 4 (B+1)) times the stacked bone matrices (4 (B+1), 3 P), then a transpose to (P, V, 3). Bone B (the
+# last) is the identity "rest" bone that carries the undeformed share of a vertex (armature weight < 1, no weight).
+# The CPU path is the numpy block kernel (core/body/lbs_kernel.py); this graph is the GPU path.
 
 LBS = register(
     ModelSpec(
         file_name="lbs.onnx",
-        inputs=tuple(
-            t
-            for i in range(_LBS_BUCKETS)
-            for t in (
-                TensorSpec(f"blocks_{i}", (f"C{i}", "chunk", f"J4_{i}"), doc="chunk blocks: weight x [x y z 1]"),
-                TensorSpec(f"bones_{i}", (f"C{i}", f"J{i}"), dtype="int64", doc="bone ids used by each chunk"),
-            )
-        )
-        + (
-            TensorSpec("inverse_order", ("V",), dtype="int64", doc="row of each vertex in the chunked order"),
+        inputs=(
+            TensorSpec(
+                "weighted_rest",
+                ("V", "B1x4"),
+                doc="per vertex and bone b: normalised weight x [x y z 1] in columns 4b..4b+3 (binding.weighted_rest)",
+            ),
             TensorSpec("bone_table", ("P", "B1", 3, 4), doc="per pose: mesh-space 3x4 bone matrices + identity"),
         ),
         outputs=(TensorSpec("vertices", ("P", "V", 3), doc="deformed vertices, mesh space"),),
-        doc="Linear blend skinning as in Blender's Armature modifier, batched over poses (no learned weights).",
-        extra={"license": "GPL-3.0-or-later", "buckets": _LBS_BUCKETS},
+        doc="Linear blend skinning as in Blender's Armature modifier, all poses in one matrix product (no weights).",
+        extra={"license": "GPL-3.0-or-later", "form": "dense"},
     )
 )
