@@ -246,6 +246,30 @@ def test_upright_photo_cut_off_below_the_mouth_stays_upright(tracker, tracker1, 
     assert np.linalg.norm(flipped[:, :2] - expect, axis=1).mean() / _iod(ref) < 0.02
 
 
+@pytest.mark.parametrize(
+    "code", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE], ids=["90", "180", "270"]
+)
+def test_turned_group_photo_one_face(tracker, tracker1, code):
+    """group.jpeg turned, one face wanted: the turned view's first detection is one the landmark model rejects, so the
+    next detections (and views) are tried instead of returning no face; the face comes out the right way up."""
+    img = load_image(shared_path("photos", "group.jpeg"))
+    h, w = img.shape[:2]
+    upright = [f.landmarks[:, :2] for f in tracker.detect(img)]
+    turned = np.ascontiguousarray(cv2.rotate(img, code))
+    face = require_face(tracker1.detect(turned), "turned group.jpeg")
+    tracker1.reset()
+    assert tracker1.track(turned) is not None
+    tracker1.reset()
+    x, y = (np.stack([lm[:, 0] for lm in upright]), np.stack([lm[:, 1] for lm in upright]))
+    expect = {
+        cv2.ROTATE_90_CLOCKWISE: np.stack([h - 1 - y, x], -1),
+        cv2.ROTATE_180: np.stack([w - 1 - x, h - 1 - y], -1),
+        cv2.ROTATE_90_COUNTERCLOCKWISE: np.stack([y, w - 1 - x], -1),
+    }[code]
+    errs = [np.linalg.norm(face.landmarks[:, :2] - e, axis=1).mean() / _iod(e) for e in expect]
+    assert min(errs) < 0.05, f"nearest upright face {min(errs) * 100:.1f}% IOD away"
+
+
 def test_turn_drift_tells_a_face_from_the_same_face_upside_down(tracker1, neutral):
     """The arbiter between a view and its upside-down twin: the landmarks of a real face stay put when the region
     turns, those made up on an upside-down crop turn with it."""
