@@ -226,6 +226,62 @@ def test_rotated_and_mirrored_photos(tracker, neutral, transform):
         assert err < 0.02, f"{transform}: {err * 100:.2f}% IOD"
 
 
+@pytest.mark.parametrize("rows", [1250, 1300, 1400])
+def test_upright_photo_cut_off_below_the_mouth_stays_upright(tracker, tracker1, landmarker, rows):
+    """angry.jpg cut off just below the mouth: BlazeFace scores the face higher upside down (0.86 against 0.74 upright
+    at 1300 rows), which turned the landmarks upside down before; FaceLandmarker (upright only) finds it upright."""
+    img = np.ascontiguousarray(load_image(shared_path("photos", "angry.jpg"))[:rows])
+    ref = landmarker(img)
+    assert ref is not None
+    for tr in (tracker1, tracker):
+        lm = require_face(tr.detect(img), "angry.jpg crop").landmarks
+        eyes_y, mouth_y = lm[[33, 133, 362, 263, 468, 473], 1].mean(), lm[[13, 14, 61, 291], 1].mean()
+        assert eyes_y < mouth_y - 0.5 * _iod(lm), f"upside down: eyes at y={eyes_y:.0f}, mouth at y={mouth_y:.0f}"
+        err = np.linalg.norm(lm[:, :2] - ref, axis=1)
+        assert err.mean() / _iod(ref) < 0.01 and err.max() / _iod(ref) < 0.05, f"{err.mean() / _iod(ref) * 100:.2f}%"
+    # The same crop genuinely upside down still comes out the right way (eyes below the mouth on screen).
+    flipped = tracker1.detect(cv2.rotate(img, cv2.ROTATE_180))[0].landmarks
+    h, w = img.shape[:2]
+    expect = np.stack([w - 1 - ref[:, 0], h - 1 - ref[:, 1]], 1)
+    assert np.linalg.norm(flipped[:, :2] - expect, axis=1).mean() / _iod(ref) < 0.02
+
+
+@pytest.mark.parametrize(
+    "code", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE], ids=["90", "180", "270"]
+)
+def test_turned_group_photo_one_face(tracker, tracker1, code):
+    """group.jpeg turned, one face wanted: the turned view's first detection is one the landmark model rejects, so the
+    next detections (and views) are tried instead of returning no face; the face comes out the right way up."""
+    img = load_image(shared_path("photos", "group.jpeg"))
+    h, w = img.shape[:2]
+    upright = [f.landmarks[:, :2] for f in tracker.detect(img)]
+    turned = np.ascontiguousarray(cv2.rotate(img, code))
+    face = require_face(tracker1.detect(turned), "turned group.jpeg")
+    tracker1.reset()
+    assert tracker1.track(turned) is not None
+    tracker1.reset()
+    x, y = (np.stack([lm[:, 0] for lm in upright]), np.stack([lm[:, 1] for lm in upright]))
+    expect = {
+        cv2.ROTATE_90_CLOCKWISE: np.stack([h - 1 - y, x], -1),
+        cv2.ROTATE_180: np.stack([w - 1 - x, h - 1 - y], -1),
+        cv2.ROTATE_90_COUNTERCLOCKWISE: np.stack([y, w - 1 - x], -1),
+    }[code]
+    errs = [np.linalg.norm(face.landmarks[:, :2] - e, axis=1).mean() / _iod(e) for e in expect]
+    assert min(errs) < 0.05, f"nearest upright face {min(errs) * 100:.1f}% IOD away"
+
+
+def test_turn_drift_tells_a_face_from_the_same_face_upside_down(tracker1, neutral):
+    """The arbiter between a view and its upside-down twin: the landmarks of a real face stay put when the region
+    turns, those made up on an upside-down crop turn with it."""
+    det = tracker1._detect_regions(neutral, tiles=False)[0]
+    roi = tracker1._roi_from_detection(det)
+    centre = np.array(roi.center)
+    upside_down = type(det)(det.score, det.box, centre - (det.keypoints - centre))  # keypoints turned 180 degrees
+    drift = tracker1._turn_drift(neutral, [det, upside_down])
+    print(f"turn drift, upright {drift[0]:.3f}, upside down {drift[1]:.3f} IOD")
+    assert drift[0] < 0.1 < drift[1] and drift[1] > 2 * drift[0], drift
+
+
 def _motion_frames(img: np.ndarray, n: int, seed: int = 0) -> list[np.ndarray]:
     """A small synthetic video: the photo drifting, turning and zooming a little from frame to frame."""
     rng = np.random.default_rng(seed)

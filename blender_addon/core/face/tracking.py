@@ -42,9 +42,15 @@ LANDMARK_BORDER = cv2.BORDER_REPLICATE  # ImageToTensorCalculator default for th
 DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
 SCORE_CLIP = 100.0
-# Below this best upright detector score, turned views of the photo are searched too (see _detect_any_orientation).
-ORIENTATION_CHECK_SCORE = 0.85
+# Orientation search for photos (see _orientation_views). Thresholds chosen on the 81 shared and press photos
+# at all four rotations plus upright crops of angry.jpg cut off below the mouth (benchmarks/bench_face_orientation.py
+# checks them against FaceLandmarker).
+ORIENTATION_CHECK_SCORE = 0.85  # an upright detection this strong (and level) is taken as it is, as FaceLandmarker does
+UPRIGHT_FAIR_SCORE = 0.75  # between this and the above, only the upside-down view is looked at ...
+UPSIDE_DOWN_MARGIN = 0.2  # ... and it must come within this much of the upright view's quality to be searched further
 ORIENTATION_TILT_PENALTY = 0.3  # score penalty for an eye line at 90 degrees (tilt 1), linear below
+TWIN_MARGIN = 0.25  # a view's upside-down twin within this quality of it: the landmarks' turn drift decides
+DRIFT_TURN = math.radians(25.0)  # how far the region is turned each way to measure that drift
 
 
 @dataclass(frozen=True)
@@ -297,25 +303,57 @@ class FaceTracker:
         tilt = min(abs(angle), math.pi / 2) / (math.pi / 2)
         return dets[0].score - ORIENTATION_TILT_PENALTY * tilt
 
-    def _detect_any_orientation(self, image: np.ndarray) -> list[_Detection]:
-        """Detections for the photo's most likely orientation.
+    def _orientation_views(self, image: np.ndarray) -> list[list[_Detection]]:
+        """Detections of each view searched, the photo's most likely orientation first (views that found nothing are
+        left out; callers fall back to the next view when the landmark model rejects every face of one).
 
-        BlazeFace is trained on upright faces: on a sideways or upside-down photo it still fires (scores up to ~0.9)
-        with keypoints laid out roughly as if upright, which would put the face mesh on a wrongly rotated crop. So
-        when the best upright detection is weak or its eye line is tilted, the detector also looks at the image
-        turned by 90, -90 and 180 degrees and the view with the best score-minus-tilt wins. Upright photos with a
-        clear face (most) never pay for the extra passes.
+        BlazeFace is trained on upright faces: on a sideways or upside-down photo it still fires (scores up to ~0.85)
+        with keypoints laid out roughly as if upright, which would put the landmark model on a wrongly rotated crop.
+        So unless the upright detection is clear and level, the detector also looks at the image turned by 90, -90
+        and 180 degrees, and the view with the best score-minus-tilt wins. That score cannot tell a face from the same
+        face upside down (an upright face cut off below the mouth scores 0.86 upside down, 0.74 upright), so when the
+        winner's upside-down twin comes close, `_turn_drift` decides between the two. A fairly clear, level upright
+        detection only pays for the upside-down view, the only one that rivals it on the photos measured.
         """
-        dets = self._detect_regions(image, tiles=self.max_faces > 1)
-        best = self._orientation_quality(dets, 0.0)
-        if dets and dets[0].score >= ORIENTATION_CHECK_SCORE and best >= ORIENTATION_CHECK_SCORE - 0.1:
-            return dets
+        tiles = self.max_faces > 1
+        dets = self._detect_regions(image, tiles=tiles)
+        quality = self._orientation_quality(dets, 0.0)
+        if dets and dets[0].score >= ORIENTATION_CHECK_SCORE and quality >= ORIENTATION_CHECK_SCORE - 0.1:
+            return [dets]
+        views: dict[float, tuple[list[_Detection], float]] = {0.0: (dets, quality)}
+        if dets and dets[0].score >= UPRIGHT_FAIR_SCORE and quality >= UPRIGHT_FAIR_SCORE - 0.1:
+            flipped = self._detect_regions(image, tiles=tiles, view=math.pi)
+            views[math.pi] = (flipped, self._orientation_quality(flipped, math.pi))
+            if views[math.pi][1] < quality - UPSIDE_DOWN_MARGIN:
+                return [dets]
         for view in (math.pi / 2, -math.pi / 2, math.pi):
-            found = self._detect_regions(image, tiles=self.max_faces > 1, view=view)
-            quality = self._orientation_quality(found, view)
-            if quality > best:
-                dets, best = found, quality
-        return dets
+            if view not in views:
+                found = self._detect_regions(image, tiles=tiles, view=view)
+                views[view] = (found, self._orientation_quality(found, view))
+        order = sorted(views, key=lambda v: -views[v][1])  # stable: upright first among equals
+        best = order[0]
+        twin = {0.0: math.pi, math.pi: 0.0, math.pi / 2: -math.pi / 2, -math.pi / 2: math.pi / 2}[best]
+        if views[twin][0] and views[twin][1] >= views[best][1] - TWIN_MARGIN:
+            drift = self._turn_drift(image, [views[best][0][0], views[twin][0][0]])
+            if drift[1] < drift[0]:
+                order.remove(twin)
+                order.insert(0, twin)
+        return [views[v][0] for v in order if views[v][0]]
+
+    def _turn_drift(self, image: np.ndarray, dets: list[_Detection]) -> np.ndarray:
+        """How far each detection's landmarks move (mean over 478 points, in inter-ocular distances) when its region
+        is turned DRIFT_TURN each way. On a real face the landmark model follows the face, so the points stay put;
+        on a face seen upside down it makes up an upright face in the crop, which turns with the crop."""
+        rois = []
+        for d in dets:
+            roi = self._roi_from_detection(d)
+            rois += [roi] + [RotatedRect(roi.center, roi.size, roi.rotation + t) for t in (DRIFT_TURN, -DRIFT_TURN)]
+        landmarks, presence = self._landmarks(image, rois)
+        lms = landmarks[..., :2].reshape(len(dets), 3, NUM_LANDMARKS, 2)
+        iod = np.linalg.norm(lms[:, 0, 33] - lms[:, 0, 263], axis=1)
+        moved = np.linalg.norm(lms[:, 1:] - lms[:, :1], axis=3).mean(axis=(1, 2)) / np.maximum(iod, 1e-6)
+        # A region the landmark model rejects outright (no face) never wins.
+        return np.where(presence[::3] >= self.min_presence, moved, np.inf)
 
     # ----- landmarks ------------------------------------------------------------------------------------------
     def _landmarks(self, image: np.ndarray, rois: list[RotatedRect]) -> tuple[np.ndarray, np.ndarray]:
@@ -374,9 +412,19 @@ class FaceTracker:
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
         """All faces (up to max_faces) in a photo, largest first; [] when there is none."""
         image = to_rgb_uint8(image_rgb)
-        dets = self._detect_any_orientation(image)[: self.max_faces]
-        if not dets:
-            return []
+        for dets in self._orientation_views(image):
+            faces: list[Face] = []
+            start = 0  # best detections first; more only where the landmark model rejects some
+            while len(faces) < self.max_faces and start < len(dets):
+                batch = dets[start : start + self.max_faces - len(faces)]
+                start += len(batch)
+                faces = self._dedupe(faces + self._faces_from_detections(image, batch))
+            if faces:
+                return sorted(faces, key=lambda f: -(f.box[2] * f.box[3]))
+        return []
+
+    def _faces_from_detections(self, image: np.ndarray, dets: list[_Detection]) -> list[Face]:
+        """Landmarks for one view's detections; a coarse whole-image detection the model rejects tries its tile twin."""
         faces = self._faces_from_rois(image, [self._roi_from_detection(d) for d in dets], [d.score for d in dets])
         if len(faces) < len(dets):  # a coarse whole-image detection the mesh rejected: try its tile detection
             found = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in faces])
@@ -388,8 +436,7 @@ class FaceTracker:
             if alts:
                 rois = [self._roi_from_detection(a) for a in alts]
                 faces += self._faces_from_rois(image, rois, [a.score for a in alts])
-        faces = self._dedupe(faces)
-        return sorted(faces, key=lambda f: -(f.box[2] * f.box[3]))
+        return faces
 
     def track(self, image_rgb: np.ndarray) -> Face | None:
         """Video mode: the face in this frame from the previous frame's landmarks; detector only when needed."""
@@ -401,15 +448,16 @@ class FaceTracker:
                 self._prev = faces[0]
                 return faces[0]
         # (Re-)detect: the largest detection whose landmarks are confirmed, without running the model on every face.
-        dets = sorted(self._detect_any_orientation(image)[: self.max_faces], key=lambda d: -_box_area(d.box))
         self._prev = None
-        for d in dets:
-            for cand in (d, d.alternative):
-                if cand is not None:
-                    faces = self._faces_from_rois(image, [self._roi_from_detection(cand)], [cand.score])
-                    if faces:
-                        self._prev = faces[0]
-                        return self._prev
+        for view in self._orientation_views(image):
+            first = sorted(view[: self.max_faces], key=lambda d: -_box_area(d.box))
+            for d in first + view[self.max_faces :]:  # the rest only where the landmark model rejects those
+                for cand in (d, d.alternative):
+                    if cand is not None:
+                        faces = self._faces_from_rois(image, [self._roi_from_detection(cand)], [cand.score])
+                        if faces:
+                            self._prev = faces[0]
+                            return self._prev
         return None
 
 
