@@ -1,0 +1,107 @@
+"""The whole generation on arrays: head mesh + 468 landmarks on it -> 52 ARKit deltas + checks. No Blender here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FacsimileError
+from .fit import Fit, fit_ict
+from .geometry import adjacency, components, edges_of, knn
+from .ict_data import KeygenModel, load_model
+from .landmark_sets import EYE_L_CORNERS, EYE_R_CORNERS, LID_PAIRS_L, LID_PAIRS_R, LIP_PAIRS, MOUTH_CORNERS, OPENINGS
+from .quality import Gaps, KeyCheck, check_keys
+from .regions import opening_labels
+from .transfer import correspondences, falloff, transfer
+
+
+@dataclass
+class KeygenResult:
+    deltas: np.ndarray  # (52, N, 3) float32, head object space, ARKit order
+    weight: np.ndarray  # (N,) how much each vertex follows the face (0 = never moves)
+    fit: Fit
+    labels: np.ndarray  # (N,) opening side per vertex (regions.py)
+    checks: list[KeyCheck]
+    gaps: Gaps
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _sides(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.nonzero(labels == 2 * k)[0], np.nonzero(labels == 2 * k + 1)[0]
+
+
+def generate(
+    verts: np.ndarray,
+    tris: np.ndarray,
+    landmarks: np.ndarray,
+    valid: np.ndarray | None = None,
+    model: KeygenModel | None = None,
+) -> KeygenResult:
+    """verts (N, 3), tris (T, 3) of the head (object space, any scale/orientation), landmarks (>=468, 3) on it."""
+    t0 = time.perf_counter()
+    model = model or load_model()
+    verts = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64)
+    landmarks = np.asarray(landmarks, np.float64)[:468]
+    if landmarks.shape != (468, 3):
+        raise FacsimileError(f"need 468 face landmarks (x, y, z), got an array of shape {landmarks.shape}")
+    valid = (
+        np.isfinite(landmarks).all(1) if valid is None else (np.asarray(valid, bool) & np.isfinite(landmarks).all(1))
+    )
+    fit = fit_ict(model, np.where(valid[:, None], landmarks, 0.0), valid)
+    timings = {"fit": time.perf_counter() - t0}
+    lm = np.where(fit.inliers[:, None], landmarks, model.landmarks(fit.ict_verts))  # outliers/unseen from the fit
+    iod = float(np.linalg.norm(lm[33] - lm[263]))
+
+    # Face vertices: the connected part(s) of the mesh the landmarks lie on, near the registered ICT face.
+    edges = edges_of(tris)
+    comp = components(len(verts), edges)
+    near, _ = knn(lm, verts, 1)
+    face_comps = np.unique(comp[near[:, 0]], return_counts=True)
+    main = face_comps[0][face_comps[1] >= 0.2 * len(lm)]
+    lo, hi = fit.ict_verts.min(0) - 0.2 * iod, fit.ict_verts.max(0) + 0.2 * iod
+    cand = np.nonzero(np.isin(comp, main) & (verts >= lo).all(1) & (verts <= hi).all(1))[0]
+    if len(cand) == 0:
+        raise FacsimileError("no mesh vertices near the fitted face; are the landmarks on this mesh?")
+
+    # Opening sides on the head and on ICT, from the same landmark seeds.
+    csr = adjacency(len(verts), edges, verts)
+    ict_csr = adjacency(len(model.neutral), edges_of(model.tris), fit.ict_verts)
+    ict_lm_vert = model.landmark_vertex()
+    cand_lm, _ = knn(lm, verts[cand], 1)
+    head_lm_vert = cand[cand_lm[:, 0]]
+    widths = {
+        "mouth": float(np.linalg.norm(lm[MOUTH_CORNERS[0]] - lm[MOUTH_CORNERS[1]])),
+        "eye_R": float(np.linalg.norm(lm[EYE_R_CORNERS[0]] - lm[EYE_R_CORNERS[1]])),
+        "eye_L": float(np.linalg.norm(lm[EYE_L_CORNERS[0]] - lm[EYE_L_CORNERS[1]])),
+    }
+    radii = [(0.6 if name == "mouth" else 0.9) * widths[name] for name, *_ in OPENINGS]
+    seeds = [(head_lm_vert[list(up)], head_lm_vert[list(low)]) for _, up, low, _ in OPENINGS]
+    ict_seeds = [(ict_lm_vert[list(up)], ict_lm_vert[list(low)]) for _, up, low, _ in OPENINGS]
+    labels = opening_labels(csr, seeds, radii)
+    ict_labels = opening_labels(ict_csr, ict_seeds, [r / 1.0 for r in radii])
+    timings["regions"] = time.perf_counter() - t0 - sum(timings.values())
+
+    idx, w, dist = correspondences(verts[cand], labels[cand], fit.ict_verts, ict_labels)
+    weight = np.zeros(len(verts))
+    weight[cand] = falloff(dist, iod)
+    deltas = np.zeros((len(model.arkit_deltas), len(verts), 3), np.float32)
+    deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation)
+    timings["transfer"] = time.perf_counter() - t0 - sum(timings.values())
+
+    # Gap pairs: each landmark's nearest vertex on its own side of the opening.
+    pairs = {}
+    for k, (name, _, _, _) in enumerate(OPENINGS):
+        plist = {"mouth": LIP_PAIRS, "eye_R": LID_PAIRS_R, "eye_L": LID_PAIRS_L}[name]
+        up_v, low_v = _sides(labels, k)
+        if len(up_v) == 0 or len(low_v) == 0:
+            raise FacsimileError(f"could not tell the upper from the lower side of the {name.replace('_', ' ')}")
+        iu, _ = knn(lm[[p[0] for p in plist]], verts[up_v], 1)
+        il, _ = knn(lm[[p[1] for p in plist]], verts[low_v], 1)
+        pairs[name] = np.stack([up_v[iu[:, 0]], low_v[il[:, 0]]], 1)
+    gaps = Gaps(pairs=pairs, up=fit.rotation @ np.array([0.0, 1.0, 0.0]), scale=widths)
+    checks = check_keys(verts, deltas, gaps)
+    timings["checks"] = time.perf_counter() - t0 - sum(timings.values())
+    return KeygenResult(deltas, weight, fit, labels, checks, gaps, timings)
