@@ -7,14 +7,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arkit import ARKIT_NAMES
 from ..errors import FacsimileError
 from .fit import Fit, fit_ict
-from .geometry import adjacency, components, edges_of, knn
+from .geometry import adjacency, components, edges_of, knn, vertex_normals
 from .ict_data import KeygenModel, load_model
 from .landmark_sets import EYE_L_CORNERS, EYE_R_CORNERS, LID_PAIRS_L, LID_PAIRS_R, LIP_PAIRS, MOUTH_CORNERS, OPENINGS
 from .quality import Gaps, KeyCheck, check_keys
 from .regions import opening_labels
-from .transfer import correspondences, falloff, transfer
+from .register import icp_refine
+from .transfer import align_rotations, correspondences, falloff, transfer
+
+
+@dataclass(frozen=True)
+class KeygenParams:
+    """Tuning of the generation (defaults chosen on the MakeHuman head; see benchmarks/bench_keygen.py)."""
+
+    neighbours: int = 4  # ICT vertices blended per head vertex
+    warp_sigma: float = 0.15  # RBF width, fraction of the inter-ocular distance
+    warp_ridge: float = 0.05
+    identity_ridge: float = 30.0
+    falloff_near: float = 0.04  # full weight within this distance of the registered face (x inter-ocular)
+    falloff_far: float = 0.15  # zero beyond
+    icp_rounds: int = 3  # non-rigid ICP rounds after the landmark warp (register.py)
+    follow_normals: bool = False  # rotate each displacement with the local surface (deformation-transfer frame)
 
 
 @dataclass
@@ -25,7 +41,23 @@ class KeygenResult:
     labels: np.ndarray  # (N,) opening side per vertex (regions.py)
     checks: list[KeyCheck]
     gaps: Gaps
+    lid_factors: dict[str, float]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def close_lid(rest: np.ndarray, delta: np.ndarray, upper: np.ndarray, gaps: Gaps, opening: str) -> float:
+    """Scale a blink's upper-lid motion so the lid meets the lower one (ICT's lid travel, carried over to a head whose
+    eye opening differs, rarely lands exactly); returns the factor. Aims at 2% of the rest gap, not 0, so that the
+    lid margin never passes through the lower one between the measured pairs."""
+    g0 = gaps.gap(rest, opening)
+    p = gaps.pairs[opening]
+    travel = -float((delta[p[:, 0]] @ gaps.up).mean())  # upper lid moving down
+    lower = float((delta[p[:, 1]] @ gaps.up).mean())  # lower lid moving up
+    if g0 <= 0 or travel <= 1e-9:
+        return 1.0
+    factor = float(np.clip((0.98 * g0 - lower) / travel, 0.5, 3.0))
+    delta[upper] *= factor
+    return factor
 
 
 def _sides(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +70,7 @@ def generate(
     landmarks: np.ndarray,
     valid: np.ndarray | None = None,
     model: KeygenModel | None = None,
+    params: KeygenParams = KeygenParams(),
 ) -> KeygenResult:
     """verts (N, 3), tris (T, 3) of the head (object space, any scale/orientation), landmarks (>=468, 3) on it."""
     t0 = time.perf_counter()
@@ -50,7 +83,14 @@ def generate(
     valid = (
         np.isfinite(landmarks).all(1) if valid is None else (np.asarray(valid, bool) & np.isfinite(landmarks).all(1))
     )
-    fit = fit_ict(model, np.where(valid[:, None], landmarks, 0.0), valid)
+    fit = fit_ict(
+        model,
+        np.where(valid[:, None], landmarks, 0.0),
+        valid,
+        ridge=params.identity_ridge,
+        sigma=params.warp_sigma,
+        warp_ridge=params.warp_ridge,
+    )
     timings = {"fit": time.perf_counter() - t0}
     lm = np.where(fit.inliers[:, None], landmarks, model.landmarks(fit.ict_verts))  # outliers/unseen from the fit
     iod = float(np.linalg.norm(lm[33] - lm[263]))
@@ -68,7 +108,8 @@ def generate(
 
     # Opening sides on the head and on ICT, from the same landmark seeds.
     csr = adjacency(len(verts), edges, verts)
-    ict_csr = adjacency(len(model.neutral), edges_of(model.tris), fit.ict_verts)
+    ict_edges = edges_of(model.tris)
+    ict_csr = adjacency(len(model.neutral), ict_edges, fit.ict_verts)
     ict_lm_vert = model.landmark_vertex()
     cand_lm, _ = knn(lm, verts[cand], 1)
     head_lm_vert = cand[cand_lm[:, 0]]
@@ -82,13 +123,23 @@ def generate(
     ict_seeds = [(ict_lm_vert[list(up)], ict_lm_vert[list(low)]) for _, up, low, _ in OPENINGS]
     labels = opening_labels(csr, seeds, radii)
     ict_labels = opening_labels(ict_csr, ict_seeds, [r / 1.0 for r in radii])
+    ict_verts = fit.ict_verts
+    if params.icp_rounds:
+        ict_verts = icp_refine(
+            fit.ict_verts, ict_edges, ict_labels, verts[cand], labels[cand], iod, rounds=params.icp_rounds
+        )
     timings["regions"] = time.perf_counter() - t0 - sum(timings.values())
 
-    idx, w, dist = correspondences(verts[cand], labels[cand], fit.ict_verts, ict_labels)
+    idx, w, dist = correspondences(verts[cand], labels[cand], ict_verts, ict_labels, params.neighbours)
     weight = np.zeros(len(verts))
-    weight[cand] = falloff(dist, iod)
+    weight[cand] = falloff(dist, iod, params.falloff_near, params.falloff_far)
     deltas = np.zeros((len(model.arkit_deltas), len(verts), 3), np.float32)
-    deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation)
+    local = None
+    if params.follow_normals:
+        head_n = vertex_normals(verts, tris)[cand]
+        ict_n = (vertex_normals(ict_verts, model.tris)[idx] * w[:, :, None]).sum(1)
+        local = align_rotations(ict_n, head_n)
+    deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation, local)
     timings["transfer"] = time.perf_counter() - t0 - sum(timings.values())
 
     # Gap pairs: each landmark's nearest vertex on its own side of the opening.
@@ -102,6 +153,11 @@ def generate(
         il, _ = knn(lm[[p[1] for p in plist]], verts[low_v], 1)
         pairs[name] = np.stack([up_v[iu[:, 0]], low_v[il[:, 0]]], 1)
     gaps = Gaps(pairs=pairs, up=fit.rotation @ np.array([0.0, 1.0, 0.0]), scale=widths)
+    calibration = {}
+    for k, (name, *_) in enumerate(OPENINGS):
+        if name.startswith("eye"):
+            key = ARKIT_NAMES.index("eyeBlinkLeft" if name == "eye_L" else "eyeBlinkRight")
+            calibration[ARKIT_NAMES[key]] = close_lid(verts, deltas[key], labels == 2 * k, gaps, name)
     checks = check_keys(verts, deltas, gaps)
     timings["checks"] = time.perf_counter() - t0 - sum(timings.values())
-    return KeygenResult(deltas, weight, fit, labels, checks, gaps, timings)
+    return KeygenResult(deltas, weight, fit, labels, checks, gaps, calibration, timings)

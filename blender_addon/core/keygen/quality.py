@@ -44,6 +44,8 @@ def check_keys(rest: np.ndarray, deltas: np.ndarray, gaps: Gaps) -> list[KeyChec
     rest_gap = {k: gaps.gap(rest, k) for k in gaps.pairs}
     for k, name in enumerate(ARKIT_NAMES):
         posed = rest + deltas[k]
+        if name == "mouthClose":  # ARKit's mouthClose seals the lips of an open jaw: check it on top of jawOpen
+            posed = posed + deltas[ARKIT_NAMES.index("jawOpen")]
         c = KeyCheck(name, float(np.linalg.norm(deltas[k], axis=1).max()))
         for op, g0 in rest_gap.items():
             g1 = gaps.gap(posed, op)
@@ -56,6 +58,8 @@ def check_keys(rest: np.ndarray, deltas: np.ndarray, gaps: Gaps) -> list[KeyChec
             ratio = gaps.gap(posed, op) / rest_gap[op] if rest_gap[op] > 0 else float("nan")
             c.checks["gap_ratio"] = round(ratio, 3)
             c.ok &= bool(abs(ratio) <= BLINK_CLOSED)
+        if name == "mouthClose":
+            c.checks["lip_gap_with_jawOpen"] = round(gaps.gap(posed, "mouth") / gaps.scale["mouth"], 3)
         if name == "jawOpen":
             opened = (gaps.gap(posed, "mouth") - rest_gap["mouth"]) / gaps.scale["mouth"]
             c.checks["lips_part"] = round(opened, 3)

@@ -31,14 +31,41 @@ def correspondences(
     return idx, w, dist[:, 0]
 
 
-def falloff(distance: np.ndarray, face_size: float) -> np.ndarray:
-    """1 on the registered face, 0 beyond 15% of the inter-ocular distance from it."""
-    return 1.0 - smoothstep(0.04 * face_size, 0.15 * face_size, distance)
+def falloff(distance: np.ndarray, face_size: float, near: float = 0.04, far: float = 0.15) -> np.ndarray:
+    """1 on the registered face, 0 beyond `far` x the inter-ocular distance from it."""
+    return 1.0 - smoothstep(near * face_size, far * face_size, distance)
 
 
 def transfer(
-    deltas_ict: np.ndarray, idx: np.ndarray, w: np.ndarray, weight: np.ndarray, scale: float, rotation: np.ndarray
+    deltas_ict: np.ndarray,
+    idx: np.ndarray,
+    w: np.ndarray,
+    weight: np.ndarray,
+    scale: float,
+    rotation: np.ndarray,
+    local: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(K, V_ict, 3) ICT deltas -> (K, N, 3) head deltas (head units and frame)."""
+    """(K, V_ict, 3) ICT deltas -> (K, N, 3) head deltas (head units and frame); `local` (N, 3, 3) per-vertex
+    rotations applied after the global one (align_rotations)."""
     blended = (deltas_ict[:, idx] * w[None, :, :, None]).sum(2)  # (K, N, 3)
-    return (scale * weight[None, :, None] * blended @ rotation.T).astype(np.float32)
+    out = scale * blended @ rotation.T
+    if local is not None:
+        out = np.einsum("nij,knj->kni", local, out)
+    return (weight[None, :, None] * out).astype(np.float32)
+
+
+def align_rotations(src_n: np.ndarray, dst_n: np.ndarray, max_deg: float = 25.0) -> np.ndarray:
+    """(N, 3, 3) smallest rotations taking each src normal onto its dst normal (identity where they differ by more
+    than max_deg: that is a bad correspondence, not a surface to follow). This is the local-frame part of deformation
+    transfer: a displacement keeps its angle to the surface, so a lip that faces down on the head is pushed the way
+    ICT's lip is pushed relative to its own surface."""
+    a = src_n / np.maximum(np.linalg.norm(src_n, axis=1, keepdims=True), 1e-12)
+    b = dst_n / np.maximum(np.linalg.norm(dst_n, axis=1, keepdims=True), 1e-12)
+    v = np.cross(a, b)
+    c = (a * b).sum(1)
+    vx = np.zeros((len(a), 3, 3))
+    vx[:, 0, 1], vx[:, 0, 2], vx[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    vx[:, 1, 0], vx[:, 2, 0], vx[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
+    rot = np.eye(3)[None] + vx + vx @ vx / np.maximum(1 + c, 1e-6)[:, None, None]
+    rot[c < np.cos(np.radians(max_deg))] = np.eye(3)
+    return rot
