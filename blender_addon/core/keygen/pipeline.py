@@ -70,10 +70,11 @@ def generate(
     landmarks: np.ndarray,
     valid: np.ndarray | None = None,
     model: KeygenModel | None = None,
-    params: KeygenParams = KeygenParams(),
+    params: KeygenParams | None = None,
 ) -> KeygenResult:
     """verts (N, 3), tris (T, 3) of the head (object space, any scale/orientation), landmarks (>=468, 3) on it."""
     t0 = time.perf_counter()
+    params = params or KeygenParams()
     model = model or load_model()
     verts = np.asarray(verts, np.float64)
     tris = np.asarray(tris, np.int64)
