@@ -41,7 +41,7 @@ class KeygenResult:
     labels: np.ndarray  # (N,) opening side per vertex (regions.py)
     checks: list[KeyCheck]
     gaps: Gaps
-    lid_factors: dict[str, float]
+    lid_factors: dict[str, float]  # per calibrated key (eyeBlink*, mouthClose): the scale applied
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -57,6 +57,20 @@ def close_lid(rest: np.ndarray, delta: np.ndarray, upper: np.ndarray, gaps: Gaps
         return 1.0
     factor = float(np.clip((0.98 * g0 - lower) / travel, 0.5, 3.0))
     delta[upper] *= factor
+    return factor
+
+
+def seal_lips(rest: np.ndarray, jaw: np.ndarray, close: np.ndarray, gaps: Gaps) -> float:
+    """Scale mouthClose so that on top of jawOpen the lips meet as they do at rest (ARKit's mouthClose is the
+    lips-together correction of an open jaw); returns the factor."""
+    g0 = gaps.gap(rest, "mouth")
+    g_open = gaps.gap(rest + jaw, "mouth")
+    g_closed = gaps.gap(rest + jaw + close, "mouth")
+    travel = g_open - g_closed
+    if travel <= 1e-9 or g_open <= g0:
+        return 1.0
+    factor = float(np.clip((g_open - g0) / travel, 0.3, 3.0))
+    close *= factor
     return factor
 
 
@@ -159,6 +173,8 @@ def generate(
         if name.startswith("eye"):
             key = ARKIT_NAMES.index("eyeBlinkLeft" if name == "eye_L" else "eyeBlinkRight")
             calibration[ARKIT_NAMES[key]] = close_lid(verts, deltas[key], labels == 2 * k, gaps, name)
+    jaw, close = ARKIT_NAMES.index("jawOpen"), ARKIT_NAMES.index("mouthClose")
+    calibration["mouthClose"] = seal_lips(verts, deltas[jaw], deltas[close], gaps)
     checks = check_keys(verts, deltas, gaps)
     timings["checks"] = time.perf_counter() - t0 - sum(timings.values())
     return KeygenResult(deltas, weight, fit, labels, checks, gaps, calibration, timings)
