@@ -24,9 +24,9 @@ from mathutils.bvhtree import BVHTree
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
 
-SCAN_SIZE = 1024
+SCAN_SIZE = 768
 FACE_SIZE = 512
-FACE_YAWS_DEG = (0.0, -30.0, 30.0)
+FACE_YAWS_DEG = (0.0, -20.0, 20.0, -40.0, 40.0)
 MIN_CONFIDENCE = 0.5
 
 
@@ -38,12 +38,12 @@ class LandmarkHits:
     confidence: float = 0.0
 
 
-def require_mesh(obj: bpy.types.Object | None, name: str) -> bpy.types.Object:
+def require_mesh(obj: bpy.types.Object | None, name: str, min_vertices: int = 100) -> bpy.types.Object:
     if obj is None:
         raise FacsimileError(f"no object named '{name}' in the scene")
     if obj.type != "MESH":
         raise FacsimileError(f"'{obj.name}' is a {obj.type.lower()}, not a mesh; choose the head mesh object")
-    if len(obj.data.vertices) < 100:
+    if len(obj.data.vertices) < min_vertices:
         raise FacsimileError(f"'{obj.name}' has only {len(obj.data.vertices)} vertices; it cannot be a head")
     return obj
 
@@ -203,11 +203,14 @@ def _search_face(tracker, img: np.ndarray):
     if best is not None and best.confidence > 0.9:
         return best
     size = img.shape[0]
+    background = np.abs(img.astype(np.int16) - img[0, 0].astype(np.int16)).sum(2) < 12
     for frac in (2, 4):
         win = size // frac
         step = win // 2
         for y in range(0, size - win + 1, step):
             for x in range(0, size - win + 1, step):
+                if background[y : y + win, x : x + win].mean() > 0.93:
+                    continue  # (almost) empty: no face to find there
                 f = _best_face(tracker, img[y : y + win, x : x + win])
                 if f is not None and (best is None or f.confidence > best.confidence):
                     f.landmarks = f.landmarks.copy()
@@ -236,7 +239,7 @@ def find_landmarks(
     try:
         with _RestPose(obj):
             best = None
-            for axis in range(3):
+            for axis in (1, 0, 2):  # Blender's front view (looking along +Y) first
                 for sign in (1.0, -1.0):
                     d = np.zeros(3)
                     d[axis] = sign
@@ -265,33 +268,28 @@ def find_landmarks(
             frame = _face_frame(pts)
             if frame is None:
                 raise FacsimileError(f"the face found on '{obj.name}' does not lie on the mesh; use --landmarks FILE")
-            f_centre, forward, up, iod = frame
-            best_pts = np.full((478, 3), np.nan)
-            best_facing = np.full(478, -1.0)
+            # A head-on close-up refines the frame; then every view votes for each landmark, weighted by how
+            # squarely it sees the surface there (averaging several views evens out the detector's noise).
+            front = _close_up(rig, bvh, tracker, frame, 0.0, far, debug_dir)
+            if front is not None:
+                frame = _face_frame(front[0]) or frame
+            acc = np.zeros((478, 3))
+            wsum = np.zeros(478)
             used, confs = [], []
             for yaw in FACE_YAWS_DEG:
-                a = math.radians(yaw)
-                right = np.cross(forward, up)
-                d = -(math.cos(a) * forward + math.sin(a) * right)  # camera looks at the face
-                v = _View(f"face_{yaw:+.0f}", d, up, f_centre, 1.7 * iod)
-                img = rig.render(v, FACE_SIZE, far)
-                if debug_dir is not None:
-                    import cv2
-
-                    cv2.imwrite(str(Path(debug_dir) / f"{v.name}.png"), img[:, :, ::-1])
-                fc = _best_face(tracker, img)
-                if fc is None:
+                got = _close_up(rig, bvh, tracker, frame, yaw, far, debug_dir)
+                if got is None:
                     continue
-                used.append(v.name)
-                confs.append(fc.confidence)
-                p, facing = _hits(bvh, v, fc.landmarks[:, :2].astype(np.float64), FACE_SIZE, far)
-                if yaw != 0.0:
-                    facing = facing * 0.85  # prefer the head-on view unless a turned one sees clearly better
-                take = np.isfinite(p).all(1) & (facing > best_facing)
-                best_pts[take] = p[take]
-                best_facing[take] = facing[take]
+                p, facing, name, conf = got
+                used.append(name)
+                confs.append(conf)
+                ok = np.isfinite(p).all(1) & (facing > 0.3)
+                w = np.where(ok, facing**2, 0.0)
+                acc += np.where(ok[:, None], p, 0.0) * w[:, None]
+                wsum += w
             if not used:
                 raise FacsimileError(f"the face on '{obj.name}' was lost in the close-up renders; use --landmarks FILE")
+            best_pts = np.where((wsum > 0)[:, None], acc / np.maximum(wsum, 1e-12)[:, None], np.nan)
     finally:
         rig.close()
     valid = np.isfinite(best_pts).all(1)
@@ -299,6 +297,26 @@ def find_landmarks(
     local = np.full_like(best_pts, np.nan)
     local[valid] = _local(obj, best_pts[valid])
     return LandmarkHits(local, valid, used, float(np.mean(confs)))
+
+
+def _close_up(rig: _RenderRig, bvh: BVHTree, tracker, frame, yaw: float, far: float, debug_dir: Path | None):
+    """Render the face from its frame turned by `yaw` degrees and ray-cast the landmarks found there:
+    (points (478, 3) world, facing (478,), view name, confidence), or None when no face is found."""
+    f_centre, forward, up, iod = frame
+    a = math.radians(yaw)
+    right = np.cross(forward, up)
+    d = -(math.cos(a) * forward + math.sin(a) * right)  # camera looks at the face
+    v = _View(f"face_{yaw:+.0f}", d, up, f_centre, 1.7 * iod)
+    img = rig.render(v, FACE_SIZE, far)
+    if debug_dir is not None:
+        import cv2
+
+        cv2.imwrite(str(Path(debug_dir) / f"{v.name}.png"), img[:, :, ::-1])
+    fc = _best_face(tracker, img)
+    if fc is None:
+        return None
+    p, facing = _hits(bvh, v, fc.landmarks[:, :2].astype(np.float64), FACE_SIZE, far)
+    return p, facing, v.name, fc.confidence
 
 
 def _face_frame(pts: np.ndarray):
@@ -372,3 +390,37 @@ def rigid_keys(obj: bpy.types.Object, deltas: dict[str, np.ndarray]) -> None:
     for name, d in deltas.items():
         full[ARKIT_NAMES.index(name)] = d
     write_shape_keys(obj, rest, full)
+
+
+def render_key_tiles(
+    objects: Sequence[bpy.types.Object],
+    frame: tuple[np.ndarray, np.ndarray, np.ndarray, float],
+    names: Sequence[str],
+    size: int = 160,
+    yaw_deg: float = 20.0,
+) -> list[np.ndarray]:
+    """One orthographic Workbench render (RGB) of the face per shape-key name (that key at 1 on every object that has
+    it, all others 0; "neutral" for none), from the face frame turned by yaw_deg so depth reads. Values restored."""
+    centre, forward, up, iod = frame
+    right = np.cross(forward, up)
+    a = math.radians(yaw_deg)
+    view = _View("tile", -(math.cos(a) * forward + math.sin(a) * right), up, centre, 1.15 * iod)
+    saved = {(o.name, kb.name): kb.value for o in objects if o.data.shape_keys for kb in o.data.shape_keys.key_blocks}
+    rig = _RenderRig(objects)
+    rig.scene.display.shading.show_cavity = False
+    tiles = []
+    try:
+        for name in names:
+            for o in objects:
+                if o.data.shape_keys:
+                    for kb in o.data.shape_keys.key_blocks:
+                        kb.value = 1.0 if kb.name == name or (name == "mouthClose" and kb.name == "jawOpen") else 0.0
+            view.name = f"tile_{len(tiles):03d}"
+            tiles.append(rig.render(view, size, 8 * iod))
+    finally:
+        rig.close()
+        for o in objects:
+            if o.data.shape_keys:
+                for kb in o.data.shape_keys.key_blocks:
+                    kb.value = saved[(o.name, kb.name)]
+    return tiles

@@ -51,6 +51,7 @@ class KeysReport:
     fit_rms: float
     helpers: list[str]
     seconds: dict[str, float]
+    face_frame: tuple[np.ndarray, np.ndarray, np.ndarray, float]  # world centre, forward, up, inter-ocular
 
     def lines(self) -> list[str]:
         failed = [c for c in self.checks if not c.ok]
@@ -88,8 +89,8 @@ class KeysReport:
         }
 
 
-def _object(name: str) -> bpy.types.Object:
-    return require_mesh(bpy.data.objects.get(name), name)
+def _object(name: str, min_vertices: int = 100) -> bpy.types.Object:
+    return require_mesh(bpy.data.objects.get(name), name, min_vertices)
 
 
 def _frame(result: KeygenResult) -> np.ndarray:
@@ -167,8 +168,8 @@ def generate_keys(options: KeysOptions, tracker=None) -> KeysReport:
     """Generate (or regenerate) the 52 ARKit keys on options.object_name and its helpers, in bpy.data."""
     t0 = time.perf_counter()
     head = _object(options.object_name)
-    eyes = tuple(_object(n) for n in options.eyes) if options.eyes else ()
-    teeth = _object(options.teeth) if options.teeth else None
+    eyes = tuple(_object(n, 4) for n in options.eyes) if options.eyes else ()
+    teeth = _object(options.teeth, 4) if options.teeth else None
     if options.landmarks == "auto":
         hits = find_landmarks(head, helpers=[*eyes, *([teeth] if teeth else [])], tracker=tracker)
         source = f"auto ({len(hits.views)} views: {', '.join(hits.views)})"
@@ -189,6 +190,10 @@ def generate_keys(options: KeysOptions, tracker=None) -> KeysReport:
         rigid_keys(teeth, _teeth_keys(teeth, head, result, verts))
         helpers.append(f"{teeth.name} (jaw)")
     t3 = time.perf_counter()
+    m = np.array(head.matrix_world)
+    lm = result.landmarks @ m[:3, :3].T + m[:3, 3]
+    fwd, up = m[:3, :3] @ result.fit.rotation[:, 2], m[:3, :3] @ result.fit.rotation[:, 1]
+    frame_w = (lm.mean(0), fwd / np.linalg.norm(fwd), up / np.linalg.norm(up), float(np.linalg.norm(lm[33] - lm[263])))
     return KeysReport(
         object_name=head.name,
         landmark_source=source,
@@ -200,4 +205,5 @@ def generate_keys(options: KeysOptions, tracker=None) -> KeysReport:
         fit_rms=result.fit.landmark_rms_warped,
         helpers=helpers,
         seconds={"landmarks": t1 - t0, "fit+transfer": t2 - t1, "write": t3 - t2},
+        face_frame=frame_w,
     )

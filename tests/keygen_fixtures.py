@@ -56,3 +56,10 @@ def build_object(name: str, verts: np.ndarray, faces: list[list[int]]):
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
     return obj
+
+
+def build_subset(name: str, verts: np.ndarray, faces: list[list[int]]):
+    """A mesh of only the vertices `faces` use (a separate eye or teeth mesh); returns (object, original ids)."""
+    ids = np.unique(np.concatenate([np.asarray(f) for f in faces]))
+    remap = {int(o): i for i, o in enumerate(ids)}
+    return build_object(name, verts[ids], [[remap[i] for i in f] for f in faces]), ids

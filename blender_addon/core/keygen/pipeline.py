@@ -41,6 +41,7 @@ class KeygenResult:
     labels: np.ndarray  # (N,) opening side per vertex (regions.py)
     checks: list[KeyCheck]
     gaps: Gaps
+    landmarks: np.ndarray  # (468, 3) the landmarks used (outliers replaced by the fit's)
     lid_factors: dict[str, float]  # per calibrated key (eyeBlink*, mouthClose): the scale applied
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -177,4 +178,4 @@ def generate(
     calibration["mouthClose"] = seal_lips(verts, deltas[jaw], deltas[close], gaps)
     checks = check_keys(verts, deltas, gaps)
     timings["checks"] = time.perf_counter() - t0 - sum(timings.values())
-    return KeygenResult(deltas, weight, fit, labels, checks, gaps, calibration, timings)
+    return KeygenResult(deltas, weight, fit, labels, checks, gaps, lm, calibration, timings)
