@@ -76,7 +76,7 @@ def bench_makehuman(out: Path):
 
     from blender_addon.core.arkit import ARKIT_NAMES
     from blender_addon.core.keygen.quality import compare
-    from blender_addon.keygen_usecase import KeysOptions, generate_keys
+    from blender_addon.usecases.keys import KeysOptions, generate_keys
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     v, f, ref, helpers = load_makehuman(SHARED / "makehuman_arkit")
@@ -87,7 +87,7 @@ def bench_makehuman(out: Path):
     )
     teeth, _ = build_subset("Teeth", v, helpers["helper-lower-teeth"] + helpers["helper-upper-teeth"])
     t = time.perf_counter()
-    rep = generate_keys(KeysOptions("MakeHuman", eyes=("EyeL", "EyeR"), teeth="Teeth"))
+    rep = generate_keys(head, KeysOptions(eyes=("EyeL", "EyeR"), teeth="Teeth"))
     wall = time.perf_counter() - t
     gen = _keys_array(head, ARKIT_NAMES)
     skin = np.zeros(len(v), bool)
@@ -127,7 +127,7 @@ def bench_demo():
     from blender_addon.core.keygen.quality import compare
     from blender_addon.demo.character import build_demo_character
     from blender_addon.demo.head import PART
-    from blender_addon.keygen_usecase import KeysOptions, generate_keys
+    from blender_addon.usecases.keys import KeysOptions, generate_keys
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     ch = build_demo_character(with_body=False)
@@ -135,7 +135,7 @@ def bench_demo():
     head.shape_key_clear()
     ref = ch.head_geometry.deltas
     t = time.perf_counter()
-    rep = generate_keys(KeysOptions(head.name))
+    rep = generate_keys(head, KeysOptions())
     wall = time.perf_counter() - t
     gen = _keys_array(head, ARKIT_NAMES)
     skin = ch.head_geometry.part == PART["skin"]
@@ -153,7 +153,7 @@ def bench_gltf(name: str):
     import bpy
 
     from blender_addon.core.errors import FacsimileError
-    from blender_addon.keygen_usecase import KeysOptions, generate_keys
+    from blender_addon.usecases.keys import KeysOptions, generate_keys
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(SHARED / "mocap" / "models" / name))
@@ -161,7 +161,7 @@ def bench_gltf(name: str):
     head = meshes[0]
     t = time.perf_counter()
     try:
-        rep = generate_keys(KeysOptions(head.name))
+        rep = generate_keys(head, KeysOptions())
     except FacsimileError as exc:
         print(f"glTF {name} ('{head.name}', {len(head.data.vertices)} vertices): refused: {exc}")
         return {"error": str(exc)}, None, None

@@ -1,6 +1,6 @@
 """`facsimile keys`: generate the 52 ARKit shape keys on a head that has none (or regenerate them), save a new .blend.
 
-Parses the options, calls the use case (keygen_usecase.generate_keys) and reports; the input .blend is never written
+Parses the options, calls the use case (usecases/keys.generate_keys) and reports; the input .blend is never written
 (unless --in-place) and the output is saved atomically.
 """
 
@@ -37,19 +37,19 @@ def run(args: argparse.Namespace) -> int:
     from ..core.atomic_io import check_writable_dir
 
     report_path = check_writable_dir(args.report) if args.report else None
-    from ..blend_io import check_output, open_blend, save_blend_atomic
-    from ..keygen_usecase import KeysOptions, generate_keys
+    from ..usecases.keys import KeysOptions, generate_keys
+    from ._options import edit_blend
 
-    source = open_blend(args.blend)
-    out = check_output(args.out, source, args.in_place)
+    if args.landmarks != "auto":
+        from ..keygen_blender import load_landmark_file
+
+        load_landmark_file(args.landmarks)  # a bad landmark file fails before Blender loads anything
     options = KeysOptions(
-        object_name=args.object,
         landmarks=args.landmarks,
         eyes=tuple(args.eyes) if args.eyes else None,
         teeth=args.teeth,
     )
-    report = generate_keys(options)
-    save_blend_atomic(out)
+    report, out = edit_blend(args.blend, args.object, args.out, args.in_place, lambda obj: generate_keys(obj, options))
     lines = report.lines()
     print(f"facsimile keys: {lines[0]}; saved {out}")
     for line in lines[1:]:

@@ -168,7 +168,7 @@ def generate(
         iu, _ = knn(lm[[p[0] for p in plist]], verts[up_v], 1)
         il, _ = knn(lm[[p[1] for p in plist]], verts[low_v], 1)
         pairs[name] = np.stack([up_v[iu[:, 0]], low_v[il[:, 0]]], 1)
-    gaps = Gaps(pairs=pairs, up=fit.rotation @ np.array([0.0, 1.0, 0.0]), scale=widths)
+    gaps = Gaps(pairs=pairs, up=fit.rotation[:, 1].copy(), scale=widths, forward=fit.rotation[:, 2].copy())
     calibration = {}
     for k, (name, *_) in enumerate(OPENINGS):
         if name.startswith("eye"):

@@ -2,7 +2,8 @@
 
 Gaps are measured across the openings between vertex pairs on opposite sides (upper lid/lower lid, upper/lower inner
 lip), signed along the face's up axis: a blink should bring the lid gap near 0, jawOpen should widen the lip gap, and a
-gap that turns clearly negative at weight 1 means the two sides passed through each other.
+gap that turns clearly negative at weight 1 while the two sides stay level front-to-back means they passed
+through each other (a proxy for a self-intersection test, measured at three pairs per opening).
 """
 
 from __future__ import annotations
@@ -25,10 +26,18 @@ class Gaps:
     pairs: dict[str, np.ndarray]  # opening -> (P, 2) vertex ids
     up: np.ndarray  # (3,)
     scale: dict[str, float]  # opening -> its width (eye or mouth width)
+    forward: np.ndarray | None = None  # (3,) out of the face
 
     def gap(self, verts: np.ndarray, opening: str) -> float:
         p = self.pairs[opening]
         return float(((verts[p[:, 0]] - verts[p[:, 1]]) @ self.up).mean())
+
+    def depth_apart(self, verts: np.ndarray, opening: str) -> float:
+        """How far the two sides are apart front-to-back: a lip rolled in behind the other is not a crossing."""
+        if self.forward is None:
+            return 0.0
+        p = self.pairs[opening]
+        return float(np.abs((verts[p[:, 0]] - verts[p[:, 1]]) @ self.forward).mean())
 
 
 @dataclass
@@ -50,6 +59,7 @@ def check_keys(rest: np.ndarray, deltas: np.ndarray, gaps: Gaps) -> list[KeyChec
         for op, g0 in rest_gap.items():
             g1 = gaps.gap(posed, op)
             crossed = g1 < -CROSS_TOLERANCE * max(abs(g0), 0.05 * gaps.scale[op])
+            crossed &= gaps.depth_apart(posed, op) < 0.1 * gaps.scale[op]
             if crossed:
                 c.checks[f"{op}_crossed"] = True
                 c.ok = False

@@ -1,8 +1,9 @@
-"""Use case "generate ARKit shape keys": options in, keys written on the meshes in bpy.data, a report out.
+"""Generate the 52 ARKit shape keys on a head that has none (or regenerate them): options in, keys written on the
+head (and its eye/teeth meshes), a report out.
 
-The panel operator and `facsimile keys` both call generate_keys(); they only parse their inputs, call it and show the
-report (the command adds opening and saving the .blend). All the maths is core/keygen; the Blender plumbing
-(renders, ray casts, writing keys) is keygen_blender.
+The panel operator and `facsimile keys` both call generate_keys(); they only read their inputs into KeysOptions, call
+it and show the report (the command adds opening and saving the .blend). All the maths is core/keygen; the Blender
+plumbing (renders, ray casts, writing keys) is keygen_blender.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from .core.arkit import ARKIT_NAMES
-from .core.errors import FacsimileError
-from .core.keygen.pipeline import KeygenParams, KeygenResult, generate
-from .core.keygen.quality import KeyCheck
-from .keygen_blender import (
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FacsimileError
+from ..core.keygen.pipeline import KeygenParams, KeygenResult, generate
+from ..core.keygen.quality import KeyCheck
+from ..keygen_blender import (
     find_landmarks,
     load_landmark_file,
     require_mesh,
@@ -32,7 +33,6 @@ EYE_ANGLES_DEG = {"Up": 25.0, "Down": 30.0, "In": 30.0, "Out": 30.0}
 
 @dataclass(frozen=True)
 class KeysOptions:
-    object_name: str
     landmarks: str = "auto"  # "auto" (render + face front-end) or a landmark file (.json / .npy, object space)
     eyes: tuple[str, str] | None = None  # (subject's left eye object, right eye object)
     teeth: str | None = None  # teeth/tongue object: the part below the mouth follows the jaw keys
@@ -136,7 +136,7 @@ def _teeth_keys(
     teeth: bpy.types.Object, head: bpy.types.Object, result: KeygenResult, verts: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The part of the teeth/tongue mesh below the mouth follows the jaw rigidly, as the chin does in each jaw key."""
-    from .core.keygen.geometry import umeyama
+    from ..core.keygen.geometry import umeyama
 
     rest_head = verts
     up = result.gaps.up
@@ -164,10 +164,10 @@ def _teeth_keys(
     return out
 
 
-def generate_keys(options: KeysOptions, tracker=None) -> KeysReport:
-    """Generate (or regenerate) the 52 ARKit keys on options.object_name and its helpers, in bpy.data."""
+def generate_keys(obj: bpy.types.Object | None, options: KeysOptions, tracker=None) -> KeysReport:
+    """Generate (or regenerate) the 52 ARKit keys on `obj` and the helpers named in options, in bpy.data."""
     t0 = time.perf_counter()
-    head = _object(options.object_name)
+    head = require_mesh(obj, "(none)" if obj is None else obj.name)
     eyes = tuple(_object(n, 4) for n in options.eyes) if options.eyes else ()
     teeth = _object(options.teeth, 4) if options.teeth else None
     if options.landmarks == "auto":
@@ -183,7 +183,7 @@ def generate_keys(options: KeysOptions, tracker=None) -> KeysReport:
     created, replaced = write_shape_keys(head, verts, result.deltas)
     helpers = []
     frame = _frame(result)
-    for eye, side in zip(eyes, ("Left", "Right"), strict=True):
+    for eye, side in zip(eyes, ("Left", "Right")[: len(eyes)], strict=True):
         rigid_keys(eye, _eye_keys(eye, head, frame, side))
         helpers.append(f"{eye.name} (eyeLook{side})")
     if teeth is not None:
