@@ -99,6 +99,18 @@ class _View:
         return self.centre + u[:, None] * right + v[:, None] * up - far * self.direction
 
 
+def _color_type(obj: bpy.types.Object) -> str:
+    """Show what makes a face readable: an image texture, else colour attributes, else one skin tone (shading
+    alone: cavity and studio light)."""
+    for slot in obj.material_slots:
+        mat = slot.material
+        if mat is not None and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
+            return "TEXTURE"
+    if len(obj.data.color_attributes):
+        return "VERTEX"
+    return "SINGLE"
+
+
 class _RenderRig:
     """A temporary scene holding the head (and the given helpers), an orthographic camera and Workbench settings."""
 
@@ -123,7 +135,7 @@ class _RenderRig:
         self.scene.world = self.world
         sh = self.scene.display.shading
         sh.light = "STUDIO"
-        sh.color_type = "SINGLE"
+        sh.color_type = _color_type(objects[0]) if objects else "SINGLE"
         sh.single_color = (0.8, 0.62, 0.52)
         sh.show_cavity = True
         sh.cavity_type = "WORLD"

@@ -46,6 +46,40 @@ class KeygenResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def is_eyeball(p: np.ndarray, iod: float) -> bool:
+    """A small part whose vertices cover a whole sphere (algebraic fit) is an eyeball: it stays rigid."""
+    if len(p) < 8:
+        return False
+    a = np.c_[2 * p, np.ones(len(p))]
+    sol, *_ = np.linalg.lstsq(a, (p**2).sum(1), rcond=None)
+    centre = sol[:3]
+    radius = float(np.sqrt(max(sol[3] + centre @ centre, 0.0)))
+    if radius <= 0 or radius > 0.3 * iod:
+        return False
+    r = np.linalg.norm(p - centre, axis=1)
+    if float(np.abs(r - radius).mean()) >= 0.05 * radius:
+        return False
+    # A whole ball, not a cap on one (a lid shell lying on the eye is spherical too, but one-sided).
+    return float(np.linalg.norm(((p - centre) / r[:, None]).mean(0))) < 0.3
+
+
+def face_components(
+    verts: np.ndarray, comp: np.ndarray, landmark_comp: np.ndarray, near_face: np.ndarray, iod: float
+) -> np.ndarray:
+    """Mesh parts that follow the face: parts that at least 8 landmarks lie on (the skin) and parts lying on the
+    registered face (lids or lips modelled as separate shells: median distance below 8% of the inter-ocular distance,
+    `near_face` holds each vertex's distance), except eyeballs, which stay rigid."""
+    ids, counts = np.unique(landmark_comp, return_counts=True)
+    keep = {int(c) for c, n in zip(ids, counts, strict=True) if n >= 8}
+    close = np.isfinite(near_face)
+    for c in np.unique(comp[close]):
+        if np.median(near_face[comp == c]) < 0.08 * iod:
+            keep.add(int(c))
+    main = int(ids[np.argmax(counts)])
+    keep = [c for c in keep if c == main or not is_eyeball(verts[comp == c], iod)]
+    return np.asarray(keep)
+
+
 def close_lid(rest: np.ndarray, delta: np.ndarray, upper: np.ndarray, gaps: Gaps, opening: str) -> float:
     """Scale a blink's upper-lid motion so the lid meets the lower one (ICT's lid travel, carried over to a head whose
     eye opening differs, rarely lands exactly); returns the factor. Aims at 2% of the rest gap, not 0, so that the
@@ -115,10 +149,12 @@ def generate(
     edges = edges_of(tris)
     comp = components(len(verts), edges)
     near, _ = knn(lm, verts, 1)
-    face_comps = np.unique(comp[near[:, 0]], return_counts=True)
-    main = face_comps[0][face_comps[1] >= 0.2 * len(lm)]
     lo, hi = fit.ict_verts.min(0) - 0.2 * iod, fit.ict_verts.max(0) + 0.2 * iod
-    cand = np.nonzero(np.isin(comp, main) & (verts >= lo).all(1) & (verts <= hi).all(1))[0]
+    in_box = np.nonzero((verts >= lo).all(1) & (verts <= hi).all(1))[0]
+    near_face = np.full(len(verts), np.inf)
+    near_face[in_box] = knn(verts[in_box], fit.ict_verts, 1)[1][:, 0]
+    main = face_components(verts, comp, comp[near[:, 0]], near_face, iod)
+    cand = in_box[np.isin(comp[in_box], main)]
     if len(cand) == 0:
         raise FacsimileError("no mesh vertices near the fitted face; are the landmarks on this mesh?")
 
