@@ -73,7 +73,12 @@ def knn(points: np.ndarray, ref: np.ndarray, k: int, chunk: int = 2048) -> tuple
     for s in range(0, len(points), chunk):
         p = points[s : s + chunk].astype(np.float32)
         d2 = (p**2).sum(1)[:, None] - 2 * p @ ref32.T + rn[None]
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(ref) else np.tile(np.arange(len(ref)), (len(p), 1))
+        if k == 1:
+            part = d2.argmin(1)[:, None]
+        elif k < len(ref):
+            part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        else:
+            part = np.tile(np.arange(len(ref)), (len(p), 1))
         pd = np.take_along_axis(d2, part, 1)
         o = np.argsort(pd, 1)
         idx[s : s + chunk] = np.take_along_axis(part, o, 1)
