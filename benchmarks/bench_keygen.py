@@ -85,7 +85,7 @@ def bench_makehuman(out: Path):
         *(build_subset(n, v, helpers[g]) for n, g in (("EyeL", "helper-l-eye"), ("EyeR", "helper-r-eye"))),
         strict=True,
     )
-    teeth, _ = build_subset("Teeth", v, helpers["helper-lower-teeth"] + helpers["helper-upper-teeth"])
+    teeth, teeth_ids = build_subset("Teeth", v, helpers["helper-lower-teeth"] + helpers["helper-upper-teeth"])
     t = time.perf_counter()
     rep = generate_keys(head, KeysOptions(eyes=("EyeL", "EyeR"), teeth="Teeth"))
     wall = time.perf_counter() - t
@@ -115,6 +115,21 @@ def bench_makehuman(out: Path):
         "MakeHuman eye meshes, eyeLook* cosine: "
         + ", ".join(f"{ARKIT_NAMES[i]} {c:.2f}" for i, c in zip(eye_keys, ecos, strict=True))
     )
+    # The whole face rig: skin + the eye and teeth meshes the command keyed, against the artist's keys on the same.
+    full = gen.copy()
+    for o, ids in ((eyes[0], eye_ids[0]), (eyes[1], eye_ids[1]), (teeth, teeth_ids)):
+        full[:, ids] = _keys_array(o, ARKIT_NAMES)
+    rig = skin.copy()
+    for ids in (*eye_ids, teeth_ids):
+        rig[ids] = True
+    rig &= (np.abs(ref).max(-1).max(0) > 1e-6) | (np.abs(full).max(-1).max(0) > 1e-6)
+    fcos, frel = compare(full, ref, rig)
+    tmask = np.zeros(len(v), bool)
+    tmask[teeth_ids] = True
+    tcos, _ = compare(full, ref, tmask)
+    jaw = [i for i, n in enumerate(ARKIT_NAMES) if n.startswith("jaw")]
+    print("MakeHuman teeth mesh, jaw keys cosine: " + ", ".join(f"{ARKIT_NAMES[i]} {tcos[i]:.2f}" for i in jaw))
+    s["skin_eyes_teeth"] = _summary("MakeHuman skin + eye and teeth meshes", fcos, frel, ARKIT_NAMES)
     s.update(seconds=wall, per_key={n: [float(cos[i]), float(rel[i])] for i, n in enumerate(ARKIT_NAMES)},
              blink_gap=blinks, eye_mesh_cos=[float(c) for c in ecos], failed_checks=[c.name for c in rep.checks if not c.ok])  # fmt: skip
     return s, [head, *eyes, teeth], rep

@@ -136,7 +136,7 @@ def _teeth_keys(
     teeth: bpy.types.Object, head: bpy.types.Object, result: KeygenResult, verts: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The part of the teeth/tongue mesh below the mouth follows the jaw rigidly, as the chin does in each jaw key."""
-    from ..core.keygen.geometry import umeyama
+    from ..core.keygen.geometry import components, edges_of, umeyama
 
     rest_head = verts
     up = result.gaps.up
@@ -151,7 +151,12 @@ def _teeth_keys(
     t_rest = rest_coords(teeth)
     m_t = np.linalg.inv(np.array(teeth.matrix_world)) @ np.array(head.matrix_world)  # head object -> teeth object
     h_in_t = t_rest @ np.linalg.inv(m_t)[:3, :3].T + np.linalg.inv(m_t)[:3, 3]  # teeth verts in head space
-    lower = (h_in_t @ up) < mouth_h
+    # Lower jaw = the connected parts whose centre is below the mouth line (whole teeth rows and the tongue, not the
+    # tips of the upper teeth that reach below it); a single-piece mesh falls back to a per-vertex split.
+    comp = components(len(t_rest), edges_of(triangles(teeth)))
+    height = h_in_t @ up
+    centre_h = np.bincount(comp, weights=height) / np.maximum(np.bincount(comp), 1)
+    lower = centre_h[comp] < mouth_h if len(np.unique(comp)) > 1 else height < mouth_h
     out = {}
     for name in ("jawOpen", "jawLeft", "jawRight", "jawForward"):
         k = ARKIT_NAMES.index(name)
