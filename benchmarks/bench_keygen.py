@@ -267,9 +267,11 @@ def main() -> None:
         if objs and not a.no_sheet:
             tiles += render_key_tiles(objs, rep.face_frame, names, size=a.tile)
             labels += [f"{head[:2]} {n}" for n in names]
+            tiles.append(np.full_like(tiles[-1], 40))  # 53 + 1 blank = two rows of 27: each head on its own rows
+            labels.append("")
     (out / "bench_keygen.json").write_text(json.dumps(results, indent=1))
     if tiles:
-        sheet = make_contact_sheet([t[:, :, ::-1] for t in tiles], labels, cols=18)
+        sheet = make_contact_sheet([t[:, :, ::-1] for t in tiles], labels, cols=27)
         write_png(out / "keygen_contact_sheet.png", sheet)
         print(f"contact sheet: {out / 'keygen_contact_sheet.png'} ({len(tiles)} tiles)")
 
