@@ -300,7 +300,10 @@ def find_landmarks(
                 acc += np.where(ok[:, None], p, 0.0) * w[:, None]
                 wsum += w
             if not used:
-                raise FacsimileError(f"the face on '{obj.name}' was lost in the close-up renders; use --landmarks FILE")
+                raise FacsimileError(
+                    f"no face found on '{obj.name}': a face-like shape seen from afar was not confirmed close up; "
+                    "check it is the head mesh, or give the landmarks with --landmarks FILE"
+                )
             best_pts = np.where((wsum > 0)[:, None], acc / np.maximum(wsum, 1e-12)[:, None], np.nan)
     finally:
         rig.close()
