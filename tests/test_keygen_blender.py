@@ -179,3 +179,54 @@ def test_auto_landmarks_on_the_makehuman_head_against_the_artist_keys():
     assert abs(checks["eyeBlinkRight"].checks["gap_ratio"]) <= 0.1
     assert np.abs(gen[:, v[:, 1] < 5.0]).max() == 0.0  # the body below the neck (Y up, dm; chin ~5.8) stays still
     bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_eyes_turn_and_lower_teeth_follow_the_jaw(headless, tmp_path, capsys):  # noqa: F811
+    """--eyes and --teeth on ICT-FaceKit's own eyeballs and teeth (Blender Z up): eyeLookUp turns the gaze up, the
+    lower teeth drop with jawOpen while the upper teeth stay."""
+    from conftest import shared_path
+
+    d = np.load(shared_path("ict_facekit", "ict_face_full_f16.npz"))
+    path = tmp_path / "head.blend"
+    lm = _ict_head_scene(path)
+    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    verts = 0.01 * d["neutral"] @ rot.T
+    parts = {"EyeL": (21496, 23094), "EyeR": (23094, 24692), "Teeth": (17006, 21496)}
+    ids = {}
+    for name, (p0, p1) in parts.items():
+        f = d["faces"][p0:p1]
+        ids[name] = np.unique(f[f >= 0])
+        remap = np.full(len(verts), -1)
+        remap[ids[name]] = np.arange(len(ids[name]))
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata(verts[ids[name]].tolist(), [], [[int(remap[i]) for i in q if i >= 0] for q in f])
+        obj = bpy.data.objects.new(name, mesh)
+        obj.location = bpy.data.objects["Head"].location
+        bpy.context.scene.collection.objects.link(obj)
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    lm_file = tmp_path / "lm.json"
+    lm_file.write_text(json.dumps(lm.tolist()))
+    out = tmp_path / "out.blend"
+    argv = ["keys", "--blend", str(path), "--object", "Head", "--out", str(out), "--landmarks", str(lm_file)]
+    assert cli.main(argv + ["--eyes", "EyeL", "EyeR", "--teeth", "Teeth"]) == 0, capsys.readouterr().err
+    bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
+
+    def delta(obj_name: str, key: str) -> np.ndarray:
+        blocks = bpy.data.objects[obj_name].data.shape_keys.key_blocks
+        a, b = (np.empty(len(blocks[0].data) * 3, np.float32) for _ in range(2))
+        blocks["Basis"].data.foreach_get("co", a)
+        blocks[key].data.foreach_get("co", b)
+        return (b - a).reshape(-1, 3)
+
+    eye = bpy.data.objects["EyeL"]
+    rest = np.array([v.co[:] for v in eye.data.vertices])
+    front = rest[:, 1].argmin()  # the pupil looks along -Y
+    assert delta("EyeL", "eyeLookUpLeft")[front, 2] > 0.002  # turns up (Z)
+    assert np.abs(delta("EyeR", "eyeLookUpLeft")).max() == 0.0  # the other eye stays
+    assert delta("EyeL", "eyeLookOutLeft")[front, 0] > 0.002  # subject's left is +X here
+    jaw = delta("Teeth", "jawOpen")
+    moved = np.linalg.norm(jaw, axis=1) > 1e-4
+    assert 0.2 < moved.mean() < 0.8  # the lower row (and only it) moves
+    assert jaw[moved, 2].mean() < -0.003  # ... down
+    bpy.ops.wm.read_factory_settings(use_empty=True)
