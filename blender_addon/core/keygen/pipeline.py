@@ -46,21 +46,42 @@ class KeygenResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def is_eyeball(p: np.ndarray, iod: float) -> bool:
-    """A small part whose vertices cover a whole sphere (algebraic fit) is an eyeball: it stays rigid."""
+def sphere_fit(p: np.ndarray, iod: float) -> tuple[np.ndarray, float, bool] | None:
+    """(centre, radius, whole ball?) when the part's vertices lie on one small sphere (algebraic fit), else None."""
     if len(p) < 8:
-        return False
+        return None
     a = np.c_[2 * p, np.ones(len(p))]
     sol, *_ = np.linalg.lstsq(a, (p**2).sum(1), rcond=None)
     centre = sol[:3]
     radius = float(np.sqrt(max(sol[3] + centre @ centre, 0.0)))
     if radius <= 0 or radius > 0.3 * iod:
-        return False
+        return None
     r = np.linalg.norm(p - centre, axis=1)
     if float(np.abs(r - radius).mean()) >= 0.05 * radius:
-        return False
-    # A whole ball, not a cap on one (a lid shell lying on the eye is spherical too, but one-sided).
-    return float(np.linalg.norm(((p - centre) / r[:, None]).mean(0))) < 0.3
+        return None
+    # A whole ball, or a cap on one (a lid shell lying on the eye is spherical too, but one-sided).
+    return centre, radius, float(np.linalg.norm(((p - centre) / r[:, None]).mean(0))) < 0.3
+
+
+def is_eyeball(p: np.ndarray, iod: float) -> bool:
+    """A small part whose vertices cover a whole sphere is an eyeball: it stays rigid."""
+    fit = sphere_fit(p, iod)
+    return fit is not None and fit[2]
+
+
+def slide_on_spheres(verts: np.ndarray, deltas: np.ndarray, comp: np.ndarray, parts: np.ndarray, iod: float) -> None:
+    """Lid shells modelled as caps on the eyeball slide over it: each moved vertex keeps its distance to the sphere's
+    centre (a blink turns the lid down over the eye instead of pushing it off)."""
+    for c in parts:
+        ids = np.nonzero(comp == c)[0]
+        fit = sphere_fit(verts[ids], iod)
+        if fit is None or fit[2]:
+            continue
+        centre = fit[0]
+        r0 = np.linalg.norm(verts[ids] - centre, axis=1)
+        moved = verts[ids][None] + deltas[:, ids] - centre
+        r1 = np.maximum(np.linalg.norm(moved, axis=2, keepdims=True), 1e-12)
+        deltas[:, ids] = (centre + moved * (r0[None, :, None] / r1) - verts[ids][None]).astype(deltas.dtype)
 
 
 def face_components(
@@ -192,6 +213,7 @@ def generate(
         ict_n = (vertex_normals(ict_verts, model.tris)[idx] * w[:, :, None]).sum(1)
         local = align_rotations(ict_n, head_n)
     deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation, local)
+    slide_on_spheres(verts, deltas, comp, main, iod)
     timings["transfer"] = time.perf_counter() - t0 - sum(timings.values())
 
     # Gap pairs: each landmark's nearest vertex on its own side of the opening.
