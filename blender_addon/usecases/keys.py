@@ -143,9 +143,9 @@ def _teeth_keys(
     mouth = result.gaps.pairs["mouth"]
     mouth_h = float((rest_head[mouth].reshape(-1, 3) @ up).mean())
     width = result.gaps.scale["mouth"]
-    chin = (result.weight > 0.99) & ((rest_head @ up) < mouth_h - 0.4 * width) & (result.labels != 0)
+    chin = (result.weight > 0.99) & ((rest_head @ up) < mouth_h - 0.7 * width) & (result.labels != 0)
     centre = rest_head[mouth].reshape(-1, 3).mean(0)
-    chin &= np.linalg.norm(rest_head - centre, axis=1) < 1.6 * width
+    chin &= np.linalg.norm(rest_head - centre, axis=1) < 1.2 * width
     if chin.sum() < 10:
         raise FacsimileError("could not find the chin to move the teeth with; generate without --teeth")
     t_rest = rest_coords(teeth)
