@@ -3,7 +3,8 @@
 Landmarks without a click: the head is rendered (Workbench, orthographic, in a temporary scene that is removed after)
 from the six axis directions; the project's own face front-end runs on each render and the best face gives a first
 set of 3-D points (ray casts against the rest shape). From those a face frame is built and the face is rendered again,
-head-on and turned by a few yaw angles; each landmark keeps the hit from the view that sees its surface most squarely.
+head-on, turned by +-20 and +-40 degrees and tipped by +-15; each landmark is the average of its hits, weighted by
+how squarely each view sees the surface there.
 Orthographic cameras make each landmark pixel one ray along the view direction.
 """
 
@@ -26,7 +27,15 @@ from .core.errors import FacsimileError
 
 SCAN_SIZE = 768
 FACE_SIZE = 512
-FACE_YAWS_DEG = (0.0, -20.0, 20.0, -40.0, 40.0)
+FACE_VIEWS_DEG = (
+    (0.0, 0.0),
+    (-20.0, 0.0),
+    (20.0, 0.0),
+    (-40.0, 0.0),
+    (40.0, 0.0),
+    (0.0, 15.0),
+    (0.0, -15.0),
+)  # yaw, pitch
 MIN_CONFIDENCE = 0.5
 
 
@@ -288,8 +297,8 @@ def find_landmarks(
             acc = np.zeros((478, 3))
             wsum = np.zeros(478)
             used, confs = [], []
-            for yaw in FACE_YAWS_DEG:
-                got = _close_up(rig, bvh, tracker, frame, yaw, far, debug_dir)
+            for yaw, pitch in FACE_VIEWS_DEG:
+                got = _close_up(rig, bvh, tracker, frame, yaw, far, debug_dir, pitch)
                 if got is None:
                     continue
                 p, facing, name, conf = got
@@ -314,14 +323,17 @@ def find_landmarks(
     return LandmarkHits(local, valid, used, float(np.mean(confs)))
 
 
-def _close_up(rig: _RenderRig, bvh: BVHTree, tracker, frame, yaw: float, far: float, debug_dir: Path | None):
+def _close_up(
+    rig: _RenderRig, bvh: BVHTree, tracker, frame, yaw: float, far: float, debug_dir: Path | None, pitch: float = 0.0
+):
     """Render the face from its frame turned by `yaw` degrees and ray-cast the landmarks found there:
     (points (478, 3) world, facing (478,), view name, confidence), or None when no face is found."""
     f_centre, forward, up, iod = frame
     a = math.radians(yaw)
     right = np.cross(forward, up)
-    d = -(math.cos(a) * forward + math.sin(a) * right)  # camera looks at the face
-    v = _View(f"face_{yaw:+.0f}", d, up, f_centre, 1.7 * iod)
+    b = math.radians(pitch)
+    d = -(math.cos(b) * (math.cos(a) * forward + math.sin(a) * right) + math.sin(b) * up)  # camera looks at the face
+    v = _View(f"face_{yaw:+.0f}_{pitch:+.0f}", d, up, f_centre, 1.7 * iod)
     img = rig.render(v, FACE_SIZE, far)
     if debug_dir is not None:
         import cv2
