@@ -150,14 +150,9 @@ class FACSIMILE_OT_lbs_pose_shape_keys(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from . import body_motion as bm
-        from . import rig_reader as rr
+        from .usecases.skin import poses_to_shape_keys
 
-        mesh = _mesh(context)
-        rig = rr.read_rig(mesh)
-        poses = bm.pose_library_poses(rig)
-        verts, _ = rr.deform(rig, poses, dqs=True if self.dqs else None)
-        names = bm.add_shape_keys(mesh, verts, poses.labels)
+        names = poses_to_shape_keys(_mesh(context), self.dqs)
         self.report({"INFO"}, f"Added {len(names)} pose shape keys (use them with the Armature modifier off)")
         return {"FINISHED"}
 

@@ -18,7 +18,8 @@ from mathutils import Vector
 from .blender_compat import assigned_slot, restore_slot
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
-from .demo.contact_sheet import make_contact_sheet, write_png
+from .core.formats.image_io import write_png
+from .demo.contact_sheet import make_contact_sheet
 
 ENGINES = ("workbench", "cycles")
 CAMERA_NAME = "FacsimileFaceCamera"

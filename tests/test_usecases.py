@@ -54,11 +54,15 @@ def pinned_solver():
 def tuned(addon, tmp_path, monkeypatch, pinned_solver):  # noqa: F811
     """The demo head with gain 2 on jawOpen and a captured neutral, saved as a scene; the solver pinned."""
     monkeypatch.setattr(face_session, "solver_for", lambda device: pinned_solver)
-    head = demo_head(addon)
+    return _tuned_head(addon, tmp_path)
+
+
+def _tuned_head(context, folder: Path):
+    head = demo_head(context)
     character.refresh_mapping(head)
     head.facsimile.mapping[ARKIT_NAMES.index("jawOpen")].gain = 2.0
     character.store_neutral(head, _vector(NEUTRAL), "rest.jpg")
-    scene_path = tmp_path / "tuned.blend"
+    scene_path = folder / "tuned.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(scene_path), copy=True)
     return head, scene_path
 
@@ -152,12 +156,7 @@ def test_apply_raw_preset_ignores_tuning_and_neutral(tuned, tmp_path):
 
 def test_real_photo_in_the_panel_equals_apply_of_its_solved_weights(addon, tmp_path):  # noqa: F811
     """No pinning: the panel's Apply from Photo and `facsimile apply` of the exported solve agree key for key."""
-    head = demo_head(addon)
-    character.refresh_mapping(head)
-    head.facsimile.mapping[ARKIT_NAMES.index("jawOpen")].gain = 2.0
-    character.store_neutral(head, _vector(NEUTRAL), "rest.jpg")
-    scene_path = tmp_path / "tuned.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(scene_path), copy=True)
+    head, scene_path = _tuned_head(addon, tmp_path)
     assert bpy.ops.facsimile.apply_photo(filepath=str(photo("happy-baby.jpeg"))) == {"FINISHED"}
     blocks = head.data.shape_keys.key_blocks
     panel = {kb.name: kb.value for kb in blocks}
@@ -185,3 +184,55 @@ def test_photo_use_case_rejects_bad_input_before_any_work(addon, tmp_path):  # n
     with pytest.raises(FacsimileError, match="not a device; choose one of auto, cuda, cpu"):
         apply_photo(head, PhotoOptions(photo=photo("neutral.jpeg"), device="gpu"))
     assert {kb.name: kb.value for kb in head.data.shape_keys.key_blocks} == before
+
+
+def test_one_retarget_map_per_operation(tuned, tmp_path, monkeypatch):
+    """A photo apply and a bake each build the character's RetargetMap once (not once per step)."""
+    from blender_addon.usecases.bake import BakeOptions, bake
+    from blender_addon.usecases.photo import PhotoOptions, apply_photo
+
+    head, _ = tuned
+    built = []
+    real = character.build_retarget_map
+    monkeypatch.setattr(character, "build_retarget_map", lambda *a, **k: built.append(1) or real(*a, **k))
+    apply_photo(head, PhotoOptions(photo=photo("neutral.jpeg"), key_frame=2))
+    assert len(built) == 1
+    clip = write_sequence(tmp_path / "clip", moving_frames("neutral.jpeg", 3))
+    bake(head, BakeOptions(clip=clip, smoothing=0.0, start_frame=1))
+    assert len(built) == 2
+
+
+def test_bake_apply_export_and_skin_reject_bad_input_clearly(addon, tmp_path):  # noqa: F811
+    from blender_addon.usecases.apply import ApplyOptions, apply_weights
+    from blender_addon.usecases.bake import BakeOptions, bake
+    from blender_addon.usecases.export import ExportCsvOptions, export_csv, export_solved_json
+    from blender_addon.usecases.skin import SkinOptions, skin_to_pc2
+
+    head = demo_head(addon)
+    before = {kb.name: kb.value for kb in head.data.shape_keys.key_blocks}
+    clip = write_sequence(tmp_path / "clip", moving_frames("neutral.jpeg", 2))
+    cases = [
+        (lambda: bake(head, BakeOptions(clip=tmp_path / "none.mp4")), "video file not found"),
+        (lambda: bake(head, BakeOptions(clip=clip, stride=0, device="cpu")), "stride must be 1 or more"),
+        (lambda: bake(head, BakeOptions(clip=clip, smoothing=-1, device="cpu")), "smoothing must be >= 0"),
+        (lambda: apply_weights(head, ApplyOptions(weights=tmp_path / "none.json")), "does not exist"),
+        (lambda: apply_weights(head, ApplyOptions(weights=_write(tmp_path / "b.json", "{"))), "b.json"),
+        (lambda: apply_weights(head, ApplyOptions(weights=_write(tmp_path / "u.json", '{"nope": 1}'))), "nope"),
+        (lambda: export_csv(head, ExportCsvOptions(out=tmp_path / "take.txt")), "must end in .csv"),
+        (lambda: export_csv(head, ExportCsvOptions(out=tmp_path / "take.csv")), "no shape-key animation"),
+        (lambda: export_csv(head, ExportCsvOptions(out=tmp_path / "t.csv", frames=(5, 2))), "frame range 5:2"),
+        (lambda: export_solved_json(head, tmp_path / "s.json"), "no solved weights yet"),
+        (lambda: skin_to_pc2(head, SkinOptions(out=tmp_path / "b.obj")), "must end in .pc2"),
+        (lambda: skin_to_pc2(head, SkinOptions(out=tmp_path / "b.pc2", bvh=tmp_path / "x.bvh")), "does not exist"),
+    ]
+    for call, message in cases:
+        with pytest.raises(FacsimileError, match=message):
+            call()
+    assert {kb.name: kb.value for kb in head.data.shape_keys.key_blocks} == before
+    assert head.data.shape_keys.animation_data is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "clip", "u.json"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

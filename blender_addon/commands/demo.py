@@ -111,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ..blend_io import save_blend_atomic
+    from ..core.formats.image_io import write_png
     from ..core.retarget import build_retarget_map
     from ..demo.character import animate_demo_body, build_demo_character
-    from ..demo.contact_sheet import make_contact_sheet, write_png
+    from ..demo.contact_sheet import make_contact_sheet
     from ..render_preview import (
         body_camera,
         configure_render,

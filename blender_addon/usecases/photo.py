@@ -66,7 +66,11 @@ def apply_photo(obj: bpy.types.Object, opts: PhotoOptions) -> PhotoResult:
     if opts.show_preview:
         show_preview(pixels)
     if opts.preview_png is not None:
-        write_png(opts.preview_png, pixels)
+        import cv2
+
+        from ..core.formats.image_io import write_png
+
+        write_png(opts.preview_png, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
     if opts.json_out is not None:
         from ..core.formats.weights_file import write_weights_json
 
@@ -81,15 +85,3 @@ def capture_neutral(obj: bpy.types.Object, opts: PhotoOptions) -> PhotoResult:
     solved, face = _solve(opts)
     store_neutral(obj, face.weights, str(opts.photo))
     return PhotoResult(solved=solved, face=face, report=None)
-
-
-def write_png(path: str | Path, rgb: np.ndarray) -> Path:
-    """RGB uint8 -> PNG, atomically."""
-    import cv2
-
-    from ..core.atomic_io import atomic_output
-
-    with atomic_output(path, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise FacsimileError(f"could not encode the preview PNG {path}")
-    return Path(path)

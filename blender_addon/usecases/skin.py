@@ -113,3 +113,14 @@ def skin_to_pc2(mesh: bpy.types.Object, opts: SkinOptions, progress: ProgressFac
         pose_seconds=t1 - t0,
         skin_seconds=t2 - t1,
     )
+
+
+def poses_to_shape_keys(mesh: bpy.types.Object, dqs: bool = False) -> list[str]:
+    """One shape key per pose-library pose (Actions marked as assets), deformed by the LBS deformer; their names."""
+    from .. import body_motion as bm
+    from .. import rig_reader as rr
+
+    rig = rr.read_rig(mesh)
+    poses = bm.pose_library_poses(rig)
+    verts, _ = rr.deform(rig, poses, dqs=True if dqs else None)
+    return bm.add_shape_keys(mesh, verts, poses.labels)
