@@ -249,7 +249,8 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     from blender_addon.core.arkit import ARKIT_NAMES
-    from blender_addon.demo.contact_sheet import make_contact_sheet, write_png
+    from blender_addon.core.formats.image_io import write_png
+    from blender_addon.demo.contact_sheet import make_contact_sheet
     from blender_addon.keygen_blender import render_key_tiles
 
     results, tiles, labels = {}, [], []

@@ -64,6 +64,7 @@ def fit_ict(
     iterations: int = 6,
     sigma: float = 0.15,
     warp_ridge: float = 0.05,
+    warp_skip: tuple[int, ...] = (),
 ) -> Fit:
     """landmarks: (468, 3) on the head surface (head object space), valid: (468,) bool."""
     valid = np.asarray(valid, bool)
@@ -109,7 +110,8 @@ def fit_ict(
     rms = float(np.sqrt(((lm_head - target) ** 2).sum(1).mean()))
     # Non-rigid: a smooth warp through the residuals (width relative to the inter-ocular distance).
     iod = s * float(np.linalg.norm(base_all[33] - base_all[263]))
-    warp = rbf_warp(lm_head, target, sigma=sigma * iod, ridge=warp_ridge)
+    steer = ~np.isin(np.nonzero(inliers)[0], list(warp_skip))
+    warp = rbf_warp(lm_head[steer], target[steer], sigma=sigma * iod, ridge=warp_ridge)
     head = head + warp(head)
     lm_w = model.landmarks(head)[inliers]
     rms_w = float(np.sqrt(((lm_w - target) ** 2).sum(1).mean()))

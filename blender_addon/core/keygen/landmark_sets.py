@@ -25,3 +25,7 @@ OPENINGS = (
     ("eye_R", EYE_R_UPPER, EYE_R_LOWER, EYE_R_CORNERS),
     ("eye_L", EYE_L_UPPER, EYE_L_LOWER, EYE_L_CORNERS),
 )
+# The lid margins (ring 0 without the corners): where a detector is least sure on a render (an eye hole, a crude
+# eyeball); the registration may skip them and let the surface (ICP) place the lids.
+LID_MARGINS = (246, 161, 160, 159, 158, 157, 173, 7, 163, 144, 145, 153, 154, 155,
+               466, 388, 387, 386, 385, 384, 398, 249, 390, 373, 374, 380, 381, 382)  # fmt: skip

@@ -12,7 +12,16 @@ from ..errors import FacsimileError
 from .fit import Fit, fit_ict
 from .geometry import adjacency, components, edges_of, knn, vertex_normals
 from .ict_data import KeygenModel, load_model
-from .landmark_sets import EYE_L_CORNERS, EYE_R_CORNERS, LID_PAIRS_L, LID_PAIRS_R, LIP_PAIRS, MOUTH_CORNERS, OPENINGS
+from .landmark_sets import (
+    EYE_L_CORNERS,
+    EYE_R_CORNERS,
+    LID_MARGINS,
+    LID_PAIRS_L,
+    LID_PAIRS_R,
+    LIP_PAIRS,
+    MOUTH_CORNERS,
+    OPENINGS,
+)
 from .quality import Gaps, KeyCheck, check_keys
 from .regions import opening_labels
 from .register import icp_refine
@@ -29,6 +38,7 @@ class KeygenParams:
     identity_ridge: float = 30.0
     falloff_near: float = 0.04  # full weight within this distance of the registered face (x inter-ocular)
     falloff_far: float = 0.15  # zero beyond
+    warp_skip_lid_margins: bool = True  # the warp ignores the lid-margin landmarks (ICP places the lids)
     icp_rounds: int = 3  # non-rigid ICP rounds after the landmark warp (register.py)
     follow_normals: bool = False  # rotate each displacement with the local surface (deformation-transfer frame)
 
@@ -161,6 +171,7 @@ def generate(
         ridge=params.identity_ridge,
         sigma=params.warp_sigma,
         warp_ridge=params.warp_ridge,
+        warp_skip=LID_MARGINS if params.warp_skip_lid_margins else (),
     )
     timings = {"fit": time.perf_counter() - t0}
     lm = np.where(fit.inliers[:, None], landmarks, model.landmarks(fit.ict_verts))  # outliers/unseen from the fit
