@@ -38,7 +38,7 @@ class KeygenParams:
     identity_ridge: float = 30.0
     falloff_near: float = 0.04  # full weight within this distance of the registered face (x inter-ocular)
     falloff_far: float = 0.15  # zero beyond
-    warp_skip_lid_margins: bool = True  # the warp ignores the lid-margin landmarks (ICP places the lids)
+    warp_skip_lid_margins: bool = False  # the warp ignores the lid-margin landmarks (ICP places the lids)
     icp_rounds: int = 3  # non-rigid ICP rounds after the landmark warp (register.py)
     follow_normals: bool = False  # rotate each displacement with the local surface (deformation-transfer frame)
 
