@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train
+.PHONY: venv demo test test-slow lint format bench bench-lbs bench-keygen clean models addon addon-dev train
 
 venv: $(STAMP)
 
@@ -38,6 +38,7 @@ format: venv
 models: venv
 	$(PY) -m model_training.convert.mediapipe_face --out exported_models
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
+	$(PY) -m model_training.export_keygen_data --out exported_models
 
 ## Blender extension zips in dist/, one per platform, with the pinned wheels (downloaded once into build/wheels/).
 addon: venv
@@ -56,7 +57,7 @@ train: venv
 	nice -n 10 $(PY) -m model_training.model_card
 
 ## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
-bench: venv bench-lbs
+bench: venv bench-lbs bench-keygen
 	$(PY) benchmarks/bench_bake.py
 	$(PY) benchmarks/bench_face_frontend.py
 	$(PY) benchmarks/bench_video_bake.py
@@ -65,6 +66,10 @@ bench: venv bench-lbs
 ## LBS deformer vs Blender's Armature modifier: 63k-vertex Quaternius, 1,000 CMU poses (about a minute).
 bench-lbs: venv
 	$(PY) benchmarks/bench_lbs.py
+
+## Generated ARKit shape keys against the MakeHuman artist keys, the demo head, an ICT identity; contact sheet in out/keygen.
+bench-keygen: venv
+	$(PY) benchmarks/bench_keygen.py --out out/keygen
 
 clean:
 	rm -rf out build dist .pytest_cache

@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 
 # Modules with register()/unregister(), in registration order (properties before the operators and panels using them).
-_UI_MODULES: tuple[str, ...] = ("properties", "preferences", "operators", "lbs_operators", "panel")
+_UI_MODULES: tuple[str, ...] = (
+    "properties",
+    "preferences",
+    "operators",
+    "lbs_operators",
+    "keygen_operators",
+    "panel",
+)
 
 _loaded: list = []
 

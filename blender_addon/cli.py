@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export_csv",
     "batch",
     "skin",
+    "keys",
 )
 
 _PACKAGE = __package__ or "blender_addon"

@@ -54,6 +54,8 @@ class VIEW3D_PT_facsimile(_FacsimilePanel, bpy.types.Panel):
         st = context.scene.facsimile
         layout.prop(st, "target")
         obj = _target(context)
+        if obj is not None and obj.type == "MESH":
+            layout.operator("facsimile.generate_keys", icon="SHAPEKEY_DATA")
         if obj is None or not is_shape_key_mesh(obj):
             layout.label(text="Pick a mesh with shape keys", icon="INFO")
             return

@@ -101,6 +101,11 @@ def run(zip_path: str, photo: str, res: dict) -> None:
     res["models_dir"] = str(folder)
     loaded = {}
     for name in sorted(store.read_manifest(folder)["models"]):
+        if not name.endswith(".onnx"):  # data files (the shape-key generator's ICT data): checked and loaded
+            keygen = importlib.import_module(f"{MODULE}.core.keygen.ict_data")
+            data = keygen.load_model()
+            loaded[name] = {"inputs": [], "device": "none", "vertices": len(data.neutral)}
+            continue
         session, info = onnx_session.create_session(store.verified_model_path(name), "cpu")
         loaded[name] = {"inputs": [i.name for i in session.get_inputs()], "device": info.device}
     res["models_loaded"] = loaded

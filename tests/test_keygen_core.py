@@ -1,0 +1,134 @@
+"""Shape-key generation maths (core/keygen, no Blender): fitting, regions, transfer and checks on real ICT geometry.
+
+The strongest check available without an artist's keys: a head that *is* an ICT face (moved, turned, rescaled, with
+an unrelated body part beside it) must get back ICT's own expressions, blinks must close, jawOpen must part the lips.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+from blender_addon.core.errors import FacsimileError
+from blender_addon.core.keygen.fit import fit_ict
+from blender_addon.core.keygen.geometry import adjacency, components, edges_of, graph_distance, umeyama
+from blender_addon.core.keygen.ict_data import ict_to_arkit, load_model
+from blender_addon.core.keygen.pipeline import generate
+from blender_addon.core.keygen.quality import compare
+from blender_addon.core.keygen.regions import opening_labels
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def _rotation(rng: np.random.Generator) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q))
+
+
+def test_umeyama_recovers_a_similarity():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(50, 3))
+    r = _rotation(rng)
+    s, r2, t = umeyama(src, 0.37 * src @ r.T + [1.0, -2.0, 3.0])
+    assert s == pytest.approx(0.37)
+    np.testing.assert_allclose(r2, r, atol=1e-9)
+    np.testing.assert_allclose(t, [1.0, -2.0, 3.0], atol=1e-9)
+
+
+def test_graph_distance_keeps_touching_strips_apart():
+    """Two strips 1e-3 apart in space but joined only at one end: along the surface they are far apart."""
+    x = np.linspace(0, 1, 11)
+    top = np.c_[x, np.full(11, 1e-3), np.zeros(11)]
+    bottom = np.c_[x, np.zeros(11), np.zeros(11)]
+    back = np.c_[x, np.zeros(11), np.full(11, -0.1)]
+    verts = np.vstack([top, bottom, back, [[-0.1, 0.0, 0.0]]])
+    corner = 33
+    tris = []
+    for i in range(10):  # top strip to the back row, bottom strip to the back row: no edge between top and bottom
+        tris += [[i, i + 1, 22 + i], [i + 1, 23 + i, 22 + i], [11 + i, 12 + i, 22 + i], [12 + i, 23 + i, 22 + i]]
+    tris += [[corner, 0, 11]]  # the corner joins them
+    tris = np.array(tris)
+    csr = adjacency(len(verts), edges_of(tris), verts)
+    d = graph_distance(csr, np.array([10]), 10.0)
+    assert d[21] > 0.19  # bottom's far end: round through the back row, not the 1e-3 gap
+    labels = opening_labels(csr, [(np.array([5]), np.array([16]))], [0.5])
+    assert (labels[:11][3:8] == 0).all() and (labels[11:22][3:8] == 1).all()
+
+
+def test_components_labels_separate_parts():
+    tris = np.array([[0, 1, 2], [3, 4, 5], [5, 6, 3]])
+    comp = components(7, edges_of(tris))
+    assert comp[0] == comp[1] == comp[2] != comp[3]
+    assert comp[3] == comp[4] == comp[5] == comp[6]
+
+
+def test_ict_to_arkit_sums_the_halves(model):
+    names = ["browInnerUp_L", "browInnerUp_R", "eyeBlink_L", "cheekRaiser_L"]
+    m = ict_to_arkit(names)
+    assert m[INDEX["browInnerUp"]].tolist() == [1, 1, 0, 0]
+    assert m[INDEX["eyeBlinkLeft"]].tolist() == [0, 0, 1, 0]
+    assert m[:, 3].sum() == 0  # extras outside ARKit drive nothing
+    assert model.arkit_deltas.shape[0] == 52
+    assert np.abs(model.arkit_deltas[INDEX["tongueOut"]]).max() == 0  # ICT has no tongue shape
+
+
+def test_fit_refuses_too_few_landmarks(model):
+    lm = model.landmarks(model.neutral)
+    valid = np.zeros(468, bool)
+    valid[:50] = True
+    with pytest.raises(FacsimileError, match="landed on the mesh"):
+        fit_ict(model, lm, valid)
+
+
+@pytest.fixture(scope="module")
+def ict_head(model):
+    """The ICT face in metres, turned and moved, plus a box far below it (a body that must not move)."""
+    rng = np.random.default_rng(3)
+    r = _rotation(rng)
+    t = np.array([0.3, -1.2, 1.7])
+    s = 0.01
+    face = s * model.neutral @ r.T + t
+    box = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], float) * 0.3 + t - [0, 0, 0.5]
+    box = box @ r.T
+    box_tris = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1]]) + len(face)
+    verts = np.vstack([face, box])
+    tris = np.vstack([model.tris, box_tris])
+    lm = model.landmarks(face)
+    lm += rng.normal(scale=0.0005, size=lm.shape)  # half a millimetre of detector noise
+    res = generate(verts, tris, lm, model=model)
+    ref = np.zeros_like(res.deltas)
+    ref[:, : len(face)] = s * model.arkit_deltas @ r.T
+    return res, ref, len(face)
+
+
+def test_ict_head_gets_its_own_expressions_back(ict_head):
+    res, ref, n_face = ict_head
+    mask = np.zeros(res.deltas.shape[1], bool)
+    mask[:n_face] = np.abs(ref[:, :n_face]).max(-1).max(0) > 1e-5
+    cos, rel = compare(res.deltas, ref, mask)
+    keys = [
+        i for i, n in enumerate(ARKIT_NAMES) if n not in ("tongueOut", "eyeBlinkLeft", "eyeBlinkRight", "mouthClose")
+    ]
+    assert np.median(cos[keys]) > 0.97, np.round(cos, 3)
+    assert cos[keys].min() > 0.85, ARKIT_NAMES[keys[int(np.argmin(cos[keys]))]]
+
+
+def test_body_part_and_scale_do_not_leak(ict_head):
+    res, _, n_face = ict_head
+    assert np.abs(res.deltas[:, n_face:]).max() == 0.0  # the box never moves
+    jaw = res.deltas[INDEX["jawOpen"]]
+    assert 0.01 < np.linalg.norm(jaw, axis=1).max() < 0.08  # metres: ICT's jaw drop of a few cm, not cm as metres
+
+
+def test_quality_checks_pass_on_the_ict_head(ict_head):
+    res, _, _ = ict_head
+    checks = {c.name: c for c in res.checks}
+    for side in ("Left", "Right"):
+        assert abs(checks[f"eyeBlink{side}"].checks["gap_ratio"]) <= 0.10
+    assert checks["jawOpen"].checks["lips_part"] >= 0.05
+    failed = [c.name for c in res.checks if not c.ok]
+    assert not failed, failed
