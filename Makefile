@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train
+.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train real-faces
 
 venv: $(STAMP)
 
@@ -49,11 +49,16 @@ addon-dev: venv
 
 ## Expression generator (issue 7): render ICT heads through the ONNX front-end (cached in model_training/cache),
 ## fit the detector model, train the ablation arms, export exported_models/expression_generator.onnx + MODEL_CARD.md.
-train: venv
+train: venv real-faces
 	nice -n 10 $(PY) -m model_training.render_ict --split test --n 400 --reuse
 	nice -n 10 $(PY) -m model_training.render_ict --split train --n 1200 --reuse
 	nice -n 10 $(PY) -m model_training.train_generator
 	nice -n 10 $(PY) -m model_training.model_card
+
+## Real faces (issue 10): ../shared/data/real_faces through our front-end and MediaPipe FaceLandmarker on the same
+## frames, cached per front-end sha256 in model_training/cache/real_faces (about 3-9 minutes on 2 cores).
+real-faces: venv
+	nice -n 10 $(PY) -m model_training.data.real_faces
 
 ## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
 bench: venv bench-lbs
