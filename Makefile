@@ -47,13 +47,15 @@ addon: venv
 addon-dev: venv
 	$(PY) build_addon.py --no-wheels --out dist
 
-## Expression generator (issue 7): render ICT heads through the ONNX front-end (cached in model_training/cache),
-## fit the detector model, train the ablation arms, export exported_models/expression_generator.onnx + MODEL_CARD.md.
+## Expression generator (issues 7, 10): the stages of model_training/ in order (model_training/README.md):
+## render ICT heads through the ONNX front-end (cached in model_training/cache), train the arms (the fit stage runs
+## inside: detector model on training-identity renders), select, export exported_models/expression_generator.onnx
+## + manifest, then write MODEL_CARD.md.
 train: venv real-faces
-	nice -n 10 $(PY) -m model_training.render_ict --split test --n 400 --reuse
-	nice -n 10 $(PY) -m model_training.render_ict --split train --n 1200 --reuse
-	nice -n 10 $(PY) -m model_training.train_generator
-	nice -n 10 $(PY) -m model_training.model_card
+	nice -n 10 $(PY) -m model_training.render --split test --n 400 --reuse
+	nice -n 10 $(PY) -m model_training.render --split train --n 1200 --reuse
+	nice -n 10 $(PY) -m model_training.train
+	nice -n 10 $(PY) -m model_training.card
 
 ## Real faces (issue 10): ../shared/data/real_faces through our front-end and MediaPipe FaceLandmarker on the same
 ## frames, cached per front-end sha256 in model_training/cache/real_faces (about 3-9 minutes on 2 cores).

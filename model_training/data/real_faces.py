@@ -32,8 +32,9 @@ import numpy as np
 
 from blender_addon.core.arkit import ARKIT_NAMES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_ROOT = REPO_ROOT / "model_training" / "cache" / "real_faces"
+from ..paths import CACHE_DIR, shared_data_dir
+
+CACHE_ROOT = CACHE_DIR / "real_faces"
 NUM_LANDMARKS = 478
 
 # Held-out real clips (by clip, never by frame: neighbouring frames of one clip are near copies). Fixed on
@@ -59,14 +60,8 @@ DEFAULT_STRIDE = 2
 DEFAULT_MEAD_STRIDE = 1
 
 
-def shared_root() -> Path:
-    """FACSIMILE_SHARED (the folder holding data/), else ../shared beside the repository."""
-    env = os.environ.get("FACSIMILE_SHARED")
-    return Path(env) if env else REPO_ROOT.parent / "shared"
-
-
 def real_faces_dir() -> Path:
-    return shared_root() / "data" / "real_faces"
+    return shared_data_dir() / "real_faces"
 
 
 def landmarker_task_path() -> Path:
