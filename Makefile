@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train real-faces
+.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train real-faces heldout-renders heldout-renders-full evaluate
 
 venv: $(STAMP)
 
@@ -61,6 +61,19 @@ train: venv real-faces
 ## frames, cached per front-end sha256 in model_training/cache/real_faces (about 3-9 minutes on 2 cores).
 real-faces: venv
 	nice -n 10 $(PY) -m model_training.data.real_faces
+
+## Held-out ICT renders with known weights (issue 10): the project's Workbench look and the held-out Cycles photo
+## look (never trained on), 150 each, through our front-end and MediaPipe; cached in model_training/cache.
+heldout-renders: venv
+	nice -n 10 $(PY) -m model_training.render.heldout
+
+## The full held-out set: 300 renders per look (Cycles about 10 s per image on 2 loaded cores, ~1 hour).
+heldout-renders-full: venv
+	nice -n 10 $(PY) -m model_training.render.heldout --n 300
+
+## Every issue-10 target of the shipped expression generator beside MediaPipe FaceLandmarker, with pass/miss.
+evaluate: venv real-faces heldout-renders
+	nice -n 10 $(PY) -m model_training.evaluate --markdown out/evaluation.md --json out/evaluation.json
 
 ## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
 bench: venv bench-lbs

@@ -9,6 +9,8 @@ import json
 import time
 from pathlib import Path
 
+from blender_addon.core.atomic_io import atomic_write_text
+
 from . import evaluate, markdown_report
 
 
@@ -40,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['target']:<{width}}  {r['ours']:7.3f}  {mp:>7}  {r['goal']}  {'PASS' if r['pass'] else 'MISS'}")
     n_pass = sum(r["pass"] for r in result["targets"])
     print(f"{n_pass} of {len(result['targets'])} targets met ({result['meta']['seconds']:.0f}s)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(markdown_report(result))
+    for path, text in (
+        (args.json, lambda: json.dumps(result, indent=1)),
+        (args.markdown, lambda: markdown_report(result)),
+    ):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, text())
     return 0
 
 

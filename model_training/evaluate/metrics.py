@@ -75,12 +75,14 @@ def _group(w: np.ndarray, base: str) -> np.ndarray:
 
 
 def pearson_per_channel(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """(52,) Pearson per channel; NaN where either side is constant (std < MIN_STD)."""
+    """(52,) Pearson per channel: NaN where the reference is constant (std < MIN_STD: no figure), 0 where only the
+    prediction is (a flat output follows nothing, and must not drop out of a mean)."""
     p = pred - pred.mean(0)
     t = true - true.mean(0)
     sp, st = p.std(0), t.std(0)
     r = (p * t).mean(0) / np.maximum(sp * st, 1e-12)
-    r[(sp < MIN_STD) | (st < MIN_STD)] = np.nan
+    r[sp < MIN_STD] = 0.0
+    r[st < MIN_STD] = np.nan
     return r
 
 
@@ -196,7 +198,7 @@ def mead_targets(ours: np.ndarray, mp: np.ndarray, clip_names: list[str], clip: 
 def render_targets(set_name: str, ours: np.ndarray, mp: np.ndarray, true: np.ndarray) -> tuple[list[dict], dict]:
     """Renders with known weights: Pearson, RMSE, key channels, left/right blink and winks."""
     r_o, r_m = pearson_per_channel(ours, true), pearson_per_channel(mp, true)
-    mean_o, mean_m = float(np.nanmean(r_o)), float(np.nanmean(r_m))
+    mean_o, mean_m = _nanmean(r_o), _nanmean(r_m)
     rmse_o = float(np.sqrt(((ours - true) ** 2).mean()))
     rmse_m = float(np.sqrt(((mp - true) ** 2).mean()))
     rmse_zero = float(np.sqrt((true**2).mean()))
@@ -262,6 +264,12 @@ def render_targets(set_name: str, ours: np.ndarray, mp: np.ndarray, true: np.nda
         "winks": n_w,
     }
     return rows, details
+
+
+def _nanmean(r: np.ndarray) -> float:
+    """Mean over the channels that have a Pearson (a constant prediction has none: NaN, which fails every goal)."""
+    finite = r[np.isfinite(r)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _f(x: float) -> float | None:
