@@ -107,3 +107,45 @@ def test_predict_shape_is_checked_and_markdown():
     rows, det = m.render_targets("photo", true, true, true)
     md = ev.markdown_report({"targets": rows, "details": {"renders": {"photo": det}}, "meta": {"frontend_key": "k"}})
     assert "| renders[photo] mean Pearson | 1.000 | 1.000 |" in md and "| jawOpen | 1.000 / 1.000 |" in md
+
+
+def test_heldout_draws_are_fixed_and_hold_winks():
+    from model_training.render import heldout
+
+    a, b = heldout.draw_samples(150, 100), heldout.draw_samples(150, 100)
+    wa = np.array([s.weights for s in a])
+    np.testing.assert_array_equal(wa, np.array([s.weights for s in b]))  # one seed: both looks draw the same faces
+    d = wa[:, INDEX["eyeBlinkLeft"]] - wa[:, INDEX["eyeBlinkRight"]]
+    assert (d > 0.5).sum() >= 5 and (d < -0.5).sum() >= 5  # winks of each eye
+    for n in ("cheekPuff", "eyeWideLeft", "noseSneerLeft", "jawForward"):
+        assert (wa[:, INDEX[n]] > 0.1).sum() >= 5, n
+
+
+def test_camera_effects_composite_over_a_photo():
+    pytest.importorskip("skimage", reason="the backgrounds are scikit-image's bundled photos")
+    from model_training.render import heldout
+
+    rgba = np.zeros((64, 64, 4), np.float32)
+    rgba[16:48, 16:48] = (0.8, 0.6, 0.5, 1.0)  # an opaque square on a transparent film
+    out = heldout.camera_effects(rgba, np.random.default_rng(0))
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    inside = out[24:40, 24:40].reshape(-1, 3).mean(0)
+    assert np.abs(inside - np.array([204, 153, 128])).max() < 60  # the render shows through, under camera effects
+    assert out[:8].std() > 1.0  # a photo (plus noise) behind it, not a flat colour
+
+
+@pytest.mark.slow
+def test_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
+    """Two Cycles photo-look renders end to end (about a minute): both front-ends find the face, labels beside."""
+    from conftest import shared_path
+
+    shared_path("ict_facekit")
+    shared_path("real_faces", "models", "face_landmarker.task")
+    pytest.importorskip("bpy")
+    from model_training.render import heldout
+
+    monkeypatch.setattr(heldout, "CACHE", tmp_path)
+    d = heldout.load_render_set("photo", n=2, size=192, log=None)
+    assert d["weights"].shape == (2, N) and d["ours"].shape == (2, 478, 3)
+    assert d["ours_found"].all() and d["mp_found"].all()
+    assert sorted(p.name for p in (tmp_path / "photo_n2_s192").glob("*.jpg")) == ["0000.jpg", "0001.jpg"]
