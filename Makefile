@@ -58,7 +58,8 @@ train: venv real-faces
 	nice -n 10 $(PY) -m model_training.card
 
 ## Real faces (issue 10): ../shared/data/real_faces through our front-end and MediaPipe FaceLandmarker on the same
-## frames, cached per front-end sha256 in model_training/cache/real_faces (about 3-9 minutes on 2 cores).
+## frames, cached per front-end sha256 in model_training/cache/real_faces (5,244 images at stride 2: 8.5-15 min
+## measured on the shared 2-core machine at load ~15, 35-250 ms per image).
 real-faces: venv
 	nice -n 10 $(PY) -m model_training.data.real_faces
 
