@@ -149,3 +149,17 @@ def test_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
     assert d["weights"].shape == (2, N) and d["ours"].shape == (2, 478, 3)
     assert d["ours_found"].all() and d["mp_found"].all()
     assert sorted(p.name for p in (tmp_path / "photo_n2_s192").glob("*.jpg")) == ["0000.jpg", "0001.jpg"]
+
+
+def test_cached_renders_must_match_the_draws(tmp_path):
+    from model_training.render import heldout
+
+    draws = heldout.draw_samples(3, 100)
+    w = np.array([s.weights for s in draws], np.float32)
+    ids = np.array([s.ids for s in draws], np.float32)
+    np.savez(tmp_path / "labels.npz", weights=w, ids=ids)
+    heldout.check_draws(tmp_path, 3)
+    w[1, INDEX["jawOpen"]] += 0.5
+    np.savez(tmp_path / "labels.npz", weights=w, ids=ids)
+    with pytest.raises(RuntimeError, match="another expression prior"):
+        heldout.check_draws(tmp_path, 3)

@@ -299,6 +299,18 @@ class _Palette:
         return out
 
 
+def check_draws(folder: Path, n: int) -> None:
+    """Cached renders must be the faces draw_samples gives now: the held-out set never moves silently (a change of
+    the expression prior in data/synth.py would otherwise leave old images under new expectations)."""
+    labels = np.load(folder / "labels.npz")
+    now = np.array([s.weights for s in draw_samples(n, labels["ids"].shape[1])], np.float32)
+    if not np.array_equal(now, labels["weights"]):
+        raise RuntimeError(
+            f"{folder}: the cached held-out renders were drawn from another expression prior than "
+            "model_training/data/synth.py's current one; delete the folder to render the set again"
+        )
+
+
 def render_dir(style: str, n: int, size: int) -> Path:
     return CACHE / f"{style}_n{n}_s{size}"
 
@@ -312,6 +324,7 @@ def render_set(style: str, n: int, size: int | None = None, log=print) -> Path:
     size = size or DEFAULT_SIZE[style]
     out = render_dir(style, n, size)
     if (out / "labels.npz").is_file():
+        check_draws(out, n)
         return out
     out.mkdir(parents=True, exist_ok=True)
     model = load_ict()
