@@ -16,23 +16,23 @@ from blender_addon.core.face.landmark_normalize import FEATURE_SIZE, normalize_l
 
 @pytest.fixture(scope="module")
 def ict():
-    from model_training.ict_facekit import load_ict
+    from model_training.data.ict_facekit import load_ict
 
     return load_ict(shared_path("ict_facekit", "ict_face_full_f16.npz"))
 
 
 @pytest.fixture(scope="module")
 def synth(ict):
-    from model_training.ict_facekit import arkit_to_ict_matrix
-    from model_training.landmark_embedding import LandmarkBasis, embed
-    from model_training.synth import Synthesizer
+    from model_training.data.ict_facekit import arkit_to_ict_matrix
+    from model_training.data.landmark_embedding import LandmarkBasis, embed
+    from model_training.data.synth import Synthesizer
 
     emb = embed(ict)
     return emb, Synthesizer(LandmarkBasis.build(ict, emb), arkit_to_ict_matrix(ict.expr_names), id_sigma=0.8)
 
 
 def test_obj_folder_loader_matches_npz(ict):
-    from model_training.ict_facekit import load_obj_folder
+    from model_training.data.ict_facekit import load_obj_folder
 
     folder = shared_path("ict_facekit", "FaceXModel_sample")
     obj = load_obj_folder(folder, require_complete=False)
@@ -51,7 +51,7 @@ def test_obj_folder_loader_matches_npz(ict):
 
 
 def test_obj_loader_rejects_non_model_folder(tmp_path):
-    from model_training.ict_facekit import load_ict
+    from model_training.data.ict_facekit import load_ict
 
     with pytest.raises(FacsimileError, match="generic_neutral_mesh"):
         load_ict(tmp_path)
@@ -61,7 +61,7 @@ def test_obj_loader_rejects_non_model_folder(tmp_path):
 
 
 def test_arkit_mapping_ties_split_shapes(ict):
-    from model_training.ict_facekit import arkit_to_ict_matrix
+    from model_training.data.ict_facekit import arkit_to_ict_matrix
 
     m = arkit_to_ict_matrix(ict.expr_names)
     assert m.shape == (52, 53)
@@ -87,7 +87,7 @@ def test_embedding_lies_on_the_ict_surface(synth):
 def test_synthetic_landmarks_follow_expressions(synth):
     """jawOpen lowers the chin landmark, a blink closes the eye, and gaze moves the iris, in pixels."""
     _, syn = synth
-    from model_training.synth import gaze_angles, project
+    from model_training.data.synth import gaze_angles, project
 
     n = 3
     w = np.zeros((n, 52), np.float32)
@@ -147,7 +147,8 @@ def test_normalisation_rejects_bad_landmarks(bad, match):
 def test_tiny_training_end_to_end(tmp_path, synth):
     """data -> training (both ablation arms) -> ONNX (parity) -> runtime, with the test-size config."""
     from blender_addon.core.face.expression_generator import ExpressionGenerator
-    from model_training.train_generator import TINY, run
+    from model_training.train.config import TINY
+    from model_training.train.pipeline import run
 
     onnx_path = tmp_path / "expression_generator.onnx"
     report = run(TINY, tmp_path / "run", onnx_path, record=False)
@@ -181,7 +182,7 @@ def test_shipped_model_on_fresh_renders(shipped, tmp_path):
     """End to end on pixels: 60 ICT renders with identities of their own (seed not used in training) -> ONNX face
     front-end -> shipped generator. Thresholds sit well below the model card's 400-render numbers (small sample)."""
     from blender_addon.core.arkit import ARKIT_NAMES as names
-    from model_training.render_ict import render_split
+    from model_training.render.render_ict import render_split
 
     path = render_split("check", 60, tmp_path, size=384, log=lambda *_: None)
     d = np.load(path)
@@ -203,7 +204,7 @@ def test_shipped_model_on_fresh_renders(shipped, tmp_path):
 
 def test_shipped_model_flags_out_of_range_and_rejects_nan(shipped, synth):
     _, syn = synth
-    from model_training.synth import gaze_angles, project
+    from model_training.data.synth import gaze_angles, project
 
     w = np.zeros((2, 52), np.float32)
     ids = np.zeros((2, syn.basis.id_lm.shape[0]), np.float32)
@@ -240,7 +241,7 @@ def test_generator_refuses_a_missing_or_foreign_model(tmp_path):
 
 def test_detector_model_recovers_an_expression_dependent_bias(tmp_path, synth):
     """A fake detector that under-reports jaw opening: the fitted model must predict that residual."""
-    from model_training.detector_model import fit
+    from model_training.fit.detector_model import fit
 
     _, syn = synth
     b = syn.sample(np.random.default_rng(5), 300, noise=None)

@@ -8,14 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from blender_addon.core.face.landmark_normalize import FEATURE_SIZE  # noqa: E402
-from model_training.detector_model import DetectorModel  # noqa: E402
-from model_training.train_generator import (  # noqa: E402
-    Ensemble,
-    Generator,
-    MixedDetector,
-    export_onnx,
-    resting_face_selection,
-)
+from model_training.export.onnx_export import export_onnx  # noqa: E402
+from model_training.fit.detector_model import DetectorModel  # noqa: E402
+from model_training.select.resting import resting_face_selection  # noqa: E402
+from model_training.train.dataset import MixedDetector  # noqa: E402
+from model_training.train.networks import Ensemble, Generator  # noqa: E402
 
 
 def _gen(seed: int, mean: np.ndarray, std: np.ndarray) -> Generator:

@@ -3,13 +3,13 @@
 Why: the synthetic landmarks are ideal geometry; the real detector sees pixels. Rendering ICT faces with known
 weights, identity, head pose and camera gives (a) a rendered held-out set scored through the whole photo pipeline
 (render -> FaceTracker -> ExpressionGenerator), and (b) the detector's residuals against the ideal projected landmarks
-on *training* identities, which train_generator turns into a bias + noise model for the synthetic features.
+on *training* identities, which fit/detector_model.py turns into a bias + noise model for the synthetic features.
 
 Appearance: vertex colours only (skin tone per identity, painted brows and lips, white sclera with a dark iris and
 pupil, teeth, dark mouth socket) under Workbench studio light; eyeballs rotate with the eyeLook weights (ICT's eyeLook
 shapes move only the lids). Eyelashes, lacrimal and occlusion shells are left out (they are transparency effects).
 
-`python -m model_training.render_ict --split train|test --n N --out DIR` writes DIR/<split>.npz with weights, ids,
+`python -m model_training.render.render_ict --split train|test --n N --out DIR` writes DIR/<split>.npz with weights, ids,
 pose, camera, ideal landmarks and detected landmarks (NaN rows where no face was found).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ict_facekit import (
+from ..data.ict_facekit import (
     EYEBALL_LEFT,
     EYEBALL_RIGHT,
     FACE_VERTS,
@@ -33,8 +33,9 @@ from .ict_facekit import (
     arkit_to_ict_matrix,
     load_ict,
 )
-from .landmark_embedding import LandmarkBasis, embed
-from .synth import _rotation, gaze_angles, sample_expressions
+from ..data.landmark_embedding import LandmarkBasis, embed
+from ..data.synth import _rotation, gaze_angles, sample_expressions
+from ..paths import CACHE_DIR
 
 RENDER_POLYS_END = 21496  # face, head, mouth socket, eye sockets, gums/tongue, teeth (eyeballs added separately)
 SPLIT_SEEDS = {"train": 9101, "test": 9202, "check": 9303}  # check: the test suite's small set
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=sorted(SPLIT_SEEDS), required=True)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--size", type=int, default=384)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "cache" / "renders"))
+    ap.add_argument("--out", default=str(CACHE_DIR / "renders"))
     ap.add_argument("--reuse", action="store_true", help="skip when OUT/<split>.npz already holds N renders")
     args = ap.parse_args(argv)
     out = Path(args.out)

@@ -7,7 +7,6 @@ which form a user has. The npz layout is described in ../shared/data/ict_facekit
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import numpy as np
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ..paths import REPO_ROOT, shared_data_dir  # noqa: F401  (re-exported for the data loaders)
+
 FACE_VERTS = 9409  # ICT sub-mesh #0 "Face": vertices [0, 9408]
 FACE_POLYS = 9230
 NARROW_FACE_POLYS = 6560
@@ -26,12 +26,6 @@ IRIS_LEFT = (22221, 23021)
 IRIS_RIGHT = (23791, 24591)
 SCLERA_LEFT = (21451, 22221)
 SCLERA_RIGHT = (23021, 23791)
-
-
-def shared_data_dir() -> Path:
-    """../shared/data next to the checkout, or $FACSIMILE_SHARED/data."""
-    root = Path(os.environ.get("FACSIMILE_SHARED", REPO_ROOT.parent / "shared"))
-    return root / "data"
 
 
 @dataclass

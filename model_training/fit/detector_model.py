@@ -2,7 +2,7 @@
 
 Why: the issue's measurement (ridge on ideal geometry 0.997 Pearson, on detector landmarks of renders 0.35) says the
 detector, not the regression, is the bottleneck. Rendering ICT faces with known weights and running the ONNX front-end
-on them (model_training/render_ict.py) gives, per render, the detector's landmarks and the ideal ones. In feature
+on them (model_training/render/render_ict.py) gives, per render, the detector's landmarks and the ideal ones. In feature
 space (core.face.landmark_normalize) the residual r = f(detected) - f(ideal) is modelled as
     r = [w, pose terms, 1] @ B  +  e,    e ~ N(0, PCA of the remaining residuals)
 (ridge regression for B: the detector's expression-dependent under/over-shoot; PCA for e: its correlated jitter).

@@ -1,7 +1,7 @@
 """Write exported_models/MODEL_CARD.md for the expression generator from the last training run's metrics.json.
 
-Every number in the card comes from metrics.json (written by train_generator) or is measured here (ONNX latency, the
-real-photo weights). The prose that interprets the photos lives in model_training/model_card_notes.md, written by a
+Every number in the card comes from metrics.json (written by the train stage, model_training/train/pipeline.py) or is measured here (ONNX latency, the
+real-photo weights). The prose that interprets the photos lives in model_training/card/notes.md, written by a
 person who looked at the numbers; it is pasted in as is.
 """
 
@@ -15,44 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+from blender_addon.core.models.specs import EXPRESSION_GENERATOR
 
-from .ict_facekit import REPO_ROOT, shared_data_dir
+from ..data.photo_lists import FOCUS, PHOTOS, SELECTION_PHOTOS
+from ..paths import CARD_PATH, ONNX_PATH, REPO_ROOT, RUNS_DIR, shared_data_dir
 
-PHOTOS = (
-    "angry.jpg",
-    "surprised.jpeg",
-    "happy-baby.jpeg",
-    "sad-baby.jpeg",
-    "neutral.jpeg",
-    "lisa1.jpg",
-    "lisa2.jpg",
-    "lisa3.jpg",
-    "lisa4.jpg",
-    "group.jpeg",
-)
-# Near-neutral photos that the variant selection looks at (train_generator.SELECTION_PHOTOS): reported, not held out.
-SELECTION = ("zoom_15cm.jpg", "zoom_30cm.jpg", "zoom_45cm.jpg", "zoom_60cm.jpg")
-_RESTING = ("noseSneerLeft", "eyeLookUpLeft", "eyeSquintLeft", "browDownLeft", "mouthSmileLeft", "jawOpen")
-FOCUS = {
-    "angry.jpg": (
-        "browDownLeft",
-        "browDownRight",
-        "eyeSquintLeft",
-        "eyeSquintRight",
-        "noseSneerLeft",
-        "mouthPressLeft",
-    ),
-    "surprised.jpeg": ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "eyeWideLeft", "eyeWideRight", "jawOpen"),
-    "happy-baby.jpeg": ("jawOpen", "mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft", "eyeSquintLeft"),
-    "sad-baby.jpeg": ("browInnerUp", "mouthFrownLeft", "mouthFrownRight", "jawOpen", "eyeSquintLeft"),
-    "neutral.jpeg": ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeWideLeft", "noseSneerLeft", "eyeLookUpLeft"),
-    "lisa1.jpg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeLookUpLeft", "browDownLeft"),
-    "lisa2.jpg": _RESTING,
-    "lisa3.jpg": _RESTING,
-    "lisa4.jpg": _RESTING,
-    **{p: _RESTING for p in SELECTION},
-    "group.jpeg": ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft"),
-}
 HEADLINE = (
     "eyeBlinkLeft",
     "eyeBlinkRight",
@@ -79,7 +46,7 @@ def photo_checks(model_path: Path) -> list[str]:
         "| photo | face | in range | pose yaw/pitch/roll | weights of interest | top 4 |",
         "|---|---|---|---|---|---|",
     ]
-    for name in PHOTOS + SELECTION:
+    for name in PHOTOS + SELECTION_PHOTOS:
         path = shared_data_dir() / "photos" / name
         if not path.is_file():
             continue
@@ -88,7 +55,7 @@ def photo_checks(model_path: Path) -> list[str]:
             focus = ", ".join(f"{n} {w[INDEX[n]]:.2f}" for n in FOCUS[name])
             top = ", ".join(f"{ARKIT_NAMES[i]} {w[i]:.2f}" for i in np.argsort(-w)[:4])
             pose = "/".join(f"{v:+.0f}" for v in face.pose_deg)
-            label = f"{name} (selection set)" if name in SELECTION else name
+            label = f"{name} (selection set)" if name in SELECTION_PHOTOS else name
             lines.append(
                 f"| {label} | {k} | {'yes' if face.in_range else 'no: ' + face.reason} | {pose} | {focus} | {top} |"
             )
@@ -101,11 +68,11 @@ def latency_ms(model_path: Path) -> float:
     sess, _ = create_session(model_path, "cpu", threads=1)
     x = np.zeros((1, 1434), np.float32)
     for _ in range(20):
-        sess.run(None, {"features": x})
+        sess.run(None, {EXPRESSION_GENERATOR.inputs[0].name: x})
     t = time.perf_counter()
     n = 500
     for _ in range(n):
-        sess.run(None, {"features": x})
+        sess.run(None, {EXPRESSION_GENERATOR.inputs[0].name: x})
     return (time.perf_counter() - t) / n * 1000
 
 
@@ -117,8 +84,8 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
     L = ["# Expression generator: model card", ""]
     L += [
         "`exported_models/expression_generator.onnx`: 478 face landmarks (normalised by `core/face/landmark_normalize.py`) ->",
-        "the 52 ARKit weights in [0, 1]. Produced by `make train` (model_training/render_ict.py, train_generator.py, this",
-        f"card by model_card.py). Kept variant: **{keep}** (rule: {m['selection_rule']}).",
+        "the 52 ARKit weights in [0, 1]. Produced by `make train` (model_training/ stages: render, fit, train, select, export; this",
+        f"card by card/model_card.py). Kept variant: **{keep}** (rule: {m['selection_rule']}).",
         f"Training-data SHA-256: `{m['data_hash']}`. ONNX vs torch max abs difference: {m['onnx_parity_max_abs']:.1e}.",
         f"Latency: {latency_ms(model_path):.3f} ms per face, onnxruntime CPU, 1 thread (this machine, at card time).",
         "",
@@ -147,7 +114,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         f"MLP {FEATURE_DESC} -> {' -> '.join(str(h) for h in cfg['hidden'])} -> 51 (SiLU, sigmoid), tongueOut appended as 0;",
         "feature standardisation inside the graph. Loss: MSE, plus for the critic arms the WGAN-GP adversarial term of the",
         f"seed paper (critic on 51-d weight vectors, weight {cfg['critic_weight']}, gradient penalty {cfg['gp_weight']}).",
-        "Detector model (model_training/detector_model.py): ridge regression of the front-end's feature residuals on",
+        "Detector model (model_training/fit/detector_model.py): ridge regression of the front-end's feature residuals on",
         "renders of training identities against the weights and pose, plus PCA noise of what is left; added to the",
         "synthetic features during training.",
         f"AdamW, one-cycle LR {cfg['lr']}, {cfg['epochs']} epochs, batch {cfg['batch']}, seed {cfg['seed']}, 2 CPU threads.",
@@ -186,7 +153,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         "render_test_ideal = the same renders' exact landmarks (what a perfect detector would give).",
         "ensemble_geometricA_offset_jitterB = one graph averaging the sigmoid outputs of the geometric_noise_only and",
         "detector_model_offset_jitter arms with weights A and B (no extra training). Selection-photo false positives =",
-        "mean over " + ", ".join(SELECTION) + " (near-neutral faces, a selection set, not held out) of",
+        "mean over " + ", ".join(SELECTION_PHOTOS) + " (near-neutral faces, a selection set, not held out) of",
         "max(noseSneer, eyeLookUp, eyeSquint, browDown, both sides); every other photo below is held out.",
         "",
         "## Per-blendshape metrics of the kept model (Pearson / RMSE)",
@@ -220,7 +187,7 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
 
         table = arm_photo_table(metrics_path.parent)
         L += ["Every arm on the same photos (largest face; the channels each check is about):", ""]
-        photos = [p for p in PHOTOS + SELECTION if any(p in v for v in table.values())]
+        photos = [p for p in PHOTOS + SELECTION_PHOTOS if any(p in v for v in table.values())]
         L.append("| photo | " + " | ".join(table) + " |")
         L.append("|---|" + "---|" * len(table))
         for p in photos:
@@ -237,10 +204,10 @@ FEATURE_DESC = "1434 features (478 x 3)"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--metrics", default=str(REPO_ROOT / "model_training" / "runs" / "generator" / "metrics.json"))
-    ap.add_argument("--model", default=str(REPO_ROOT / "exported_models" / "expression_generator.onnx"))
-    ap.add_argument("--out", default=str(REPO_ROOT / "exported_models" / "MODEL_CARD.md"))
-    ap.add_argument("--notes", default=str(REPO_ROOT / "model_training" / "model_card_notes.md"))
+    ap.add_argument("--metrics", default=str(RUNS_DIR / "generator" / "metrics.json"))
+    ap.add_argument("--model", default=str(ONNX_PATH))
+    ap.add_argument("--out", default=str(CARD_PATH))
+    ap.add_argument("--notes", default=str(REPO_ROOT / "model_training" / "card" / "notes.md"))
     args = ap.parse_args(argv)
     write_card(Path(args.metrics), Path(args.model), Path(args.out), Path(args.notes))
     print(f"wrote {args.out}")

@@ -1,6 +1,6 @@
 """Real-photo direction checks for every ablation arm of a training run (not only the kept one).
 
-`python -m model_training.photo_arms [RUN_DIR]` loads each arm_<name>.pt saved by train_generator, runs the photos in
+`python -m model_training.card.photo_arms [RUN_DIR]` loads each arm_<name>.pt saved by the train stage, runs the photos in
 ../shared/data/photos through the ONNX face front-end and prints the weights the issue's direction checks are about.
 """
 
@@ -16,9 +16,9 @@ import torch
 from blender_addon.core.arkit import INDEX
 from blender_addon.core.face.landmark_normalize import normalize_landmarks
 
-from .ict_facekit import REPO_ROOT, shared_data_dir
-from .model_card import FOCUS, PHOTOS
-from .train_generator import Ensemble, Generator
+from ..data.photo_lists import FOCUS, PHOTOS
+from ..paths import RUNS_DIR, shared_data_dir
+from ..train.networks import Ensemble, Generator
 
 
 def _generator(cfg: dict) -> Generator:
@@ -41,7 +41,7 @@ def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     for pt in sorted(run_dir.glob("arm_*.pt")):
         state = torch.load(pt, weights_only=True)
         model = _generator(cfg)
-        if "mix" in state:  # an ensemble of generators (train_generator.Ensemble)
+        if "mix" in state:  # an ensemble of generators (train/networks.py)
             model = Ensemble([_generator(cfg) for _ in range(len(state["mix"]))], [1.0] * len(state["mix"]))
         model.load_state_dict(state)
         model.eval()
@@ -55,7 +55,7 @@ def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def main() -> int:
-    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT / "model_training" / "runs" / "generator"
+    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else RUNS_DIR / "generator"
     for arm, photos in arm_photo_table(run_dir).items():
         print(arm)
         for name, w in photos.items():

@@ -5,12 +5,12 @@ arm does not but misses angry browDown. This script compares, under a selection 
 (SELECTION_RULE below, also in the model card): (a) a weaker learned detector bias (coefficients x 0.25 / 0.5),
 a 50/50 mix of geometric-only and detector-model samples per batch, a wider offset jitter; (b) the average of the
 geometric-only and offset-jitter arms' outputs; (c) a prior against false positives: an extra loss on over-predicting
-the resting-face channels (train_generator.train_one's overshoot_penalty, weight 4 / 16). Short arms use a reduced
+the resting-face channels (train/loop.py train_one's overshoot_penalty, weight 4 / 16). Short arms use a reduced
 config (fewer samples/epochs) and are compared with a short offset-jitter arm trained the same way; the full-config
 arms of the last `make train` run (runs/generator/arm_*.pt) are evaluated too (what an ensemble in `make train`
 ships).
 
-`python -m model_training.sweep_resting [--n-train 60000 --epochs 5]` prints one JSON line per candidate and writes
+`python -m model_training.experiments.sweep_resting [--n-train 60000 --epochs 5]` prints one JSON line per candidate and writes
 runs/sweep_resting/results.json.
 """
 
@@ -27,33 +27,17 @@ import torch
 
 from blender_addon.core.arkit import INDEX
 
-from .ict_facekit import REPO_ROOT
-from .train_generator import (
-    ENSEMBLE_WEIGHTS,
-    FALSE_POSITIVE,
-    SELECTION_PHOTOS,
-    Generator,
-    MixedDetector,
-    TrainConfig,
-    build_data,
-    metrics,
-    photo_features,
-    predict,
-    train_one,
-)
+from ..data.photo_lists import PHOTOS as HELDOUT_PHOTOS
+from ..data.photo_lists import SELECTION_PHOTOS
+from ..paths import RUNS_DIR
+from ..select.resting import ENSEMBLE_WEIGHTS, photo_features
+from ..train.config import TrainConfig
+from ..train.dataset import MixedDetector, build_data
+from ..train.loop import train_one
+from ..train.losses import FALSE_POSITIVE
+from ..train.metrics import metrics, predict
+from ..train.networks import Generator
 
-HELDOUT_PHOTOS = (
-    "neutral.jpeg",
-    "lisa1.jpg",
-    "lisa2.jpg",
-    "lisa3.jpg",
-    "lisa4.jpg",
-    "angry.jpg",
-    "surprised.jpeg",
-    "happy-baby.jpeg",
-    "sad-baby.jpeg",
-    "group.jpeg",
-)
 SHIPPED_RENDER_VAL = 0.3957  # render_val mean Pearson of the shipped model (MODEL_CARD.md, run of 2026-11-26)
 SELECTION_RULE = (
     "primary: rendered validation (render_val) mean Pearson must not drop by more than 0.02 vs the shipped model "
@@ -72,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-train", type=int, default=60_000)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--out", default=str(REPO_ROOT / "model_training" / "runs" / "sweep_resting"))
+    ap.add_argument("--out", default=str(RUNS_DIR / "sweep_resting"))
     ap.add_argument("--only", nargs="*", default=None, help="short arms whose name contains one of these")
     args = ap.parse_args(argv)
     out_dir = Path(args.out)
@@ -107,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     # Full-config arms of the last `make train` run (the shipped model is its offset-jitter arm).
-    run_dir = REPO_ROOT / "model_training" / "runs" / "generator"
+    run_dir = RUNS_DIR / "generator"
     full = {}
     for arm in ("detector_model_offset_jitter", "geometric_noise_only"):
         m = Generator(np.zeros(1434, np.float32), np.ones(1434, np.float32), (384, 256))

@@ -1,0 +1,92 @@
+"""Training data: synthetic ICT samples (data/), the detector model fitted on renders (fit/), rendered sets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.ict_facekit import arkit_to_ict_matrix, load_ict
+from ..data.landmark_embedding import LandmarkBasis, embed
+from ..data.synth import NoiseConfig, Synthesizer, sample_expressions
+from ..fit.detector_model import DetectorModel, render_features
+from ..fit.detector_model import fit as fit_detector
+from .config import TrainConfig
+
+
+@dataclass
+class MixedDetector:
+    """Apply the detector model to a random fraction of each batch only (the rest keeps geometric noise only)."""
+
+    detector: DetectorModel
+    fraction: float
+
+    def apply(self, rng: np.random.Generator, features: np.ndarray, weights: np.ndarray, pose_deg: np.ndarray):
+        out = np.array(features, np.float32, copy=True)
+        mask = rng.random(len(features)) < self.fraction
+        if mask.any():
+            out[mask] = self.detector.apply(rng, features[mask], weights[mask], pose_deg[mask])
+        return out
+
+
+def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
+    model = load_ict(ict_path)
+    emb = embed(model)
+    log(f"embedding: {json.dumps({k: v for k, v in emb.stats.items()})}")
+    basis = LandmarkBasis.build(model, emb)
+    syn = Synthesizer(basis, arkit_to_ict_matrix(model.expr_names), id_sigma=0.8)
+    out: dict = {"embedding_stats": emb.stats}
+
+    def draw(seed: int, n: int, noise: NoiseConfig | None):
+        rng = np.random.default_rng(seed)
+        xs, ys, ps = [], [], []
+        for s in range(0, n, 8192):
+            b = syn.sample(rng, min(8192, n - s), noise)
+            xs.append(b.features)
+            ys.append(b.weights)
+            ps.append(b.pose)
+        return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
+
+    t = time.time()
+    out["x_train"], out["y_train"], out["pose_train"] = draw(cfg.seed * 1000 + 1, cfg.n_train, NoiseConfig())
+    out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
+    out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
+    out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
+    out["prior"] = sample_expressions(np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000))
+    log(f"synthetic data: {cfg.n_train} train, {cfg.n_val} val, {cfg.n_test} x2 test in {time.time() - t:.1f}s")
+    out["detector"] = None
+    train_npz = Path(cfg.renders) / "train.npz" if cfg.renders else None
+    if train_npz is not None and train_npz.is_file():
+        r = render_features(train_npz)
+        n_fit = int(len(r["det"]) * cfg.render_fit_fraction)
+        out["detector"] = fit_detector(train_npz, rows=slice(0, n_fit))
+        out["render_val"] = (r["det"][n_fit:], r["weights"][n_fit:])
+        out["x_val_det"] = out["detector"].apply(
+            np.random.default_rng(cfg.seed + 3), out["x_val"], out["y_val"], out["pose_val"]
+        )
+        log(f"detector model from {n_fit} training-identity renders: {json.dumps(out['detector'].fit_stats)}")
+        h_r = hashlib.sha256(train_npz.read_bytes()).hexdigest()
+    else:
+        log("no training renders found: the detector-model arms are skipped (run python -m model_training.render)")
+        h_r = ""
+    test_npz = Path(cfg.renders) / "test.npz" if cfg.renders else None
+    if test_npz is not None and test_npz.is_file():
+        r = render_features(test_npz)
+        out["render_test"] = (r["det"], r["weights"])
+        out["render_test_ideal"] = (r["ideal"], r["weights"])
+        out["render_test_found"] = r["found"]
+        out["render_test_n"] = r["n"]
+    out["mean"] = out["x_train"].mean(0)
+    out["std"] = out["x_train"].std(0) + 1e-4
+    z = (out["x_train"][:20000] - out["mean"]) / out["std"]
+    out["ood_threshold"] = float(np.percentile(np.sqrt((z**2).mean(1)), 99.9) * 1.5)
+    h = hashlib.sha256()
+    for k in ("x_train", "y_train"):
+        h.update(np.ascontiguousarray(out[k]).tobytes())
+    h.update(h_r.encode())
+    out["data_hash"] = h.hexdigest()
+    return out

@@ -1,0 +1,55 @@
+"""The generator network (what is exported) and the ensemble of generators exported as one graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from blender_addon.core.face.landmark_normalize import FEATURE_SIZE
+
+from .config import TRAINED
+
+
+class Generator(nn.Module):
+    """Standardise features (constants from the training set) -> MLP -> sigmoid; tongueOut appended as 0."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("inv_std", torch.as_tensor(1.0 / std, dtype=torch.float32))
+        layers: list[nn.Module] = []
+        d = FEATURE_SIZE
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.SiLU()]
+            d = h
+        layers.append(nn.Linear(d, len(TRAINED)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = (features - self.mean) * self.inv_std
+        y = torch.sigmoid(self.net(x))
+        return torch.cat([y, torch.zeros_like(y[:, :1])], dim=1)
+
+
+class Ensemble(nn.Module):
+    """Weighted average of generators sharing one feature standardisation, exported as one graph.
+
+    Why: the geometric-only arm gives no resting-face false positives on real photos but misses what the detector
+    model teaches (angry browDown); averaging it with the detector-model arm trades some of each.
+    """
+
+    def __init__(self, members: list[Generator], weights: list[float]):
+        super().__init__()
+        self.register_buffer("mean", members[0].mean.clone())
+        self.register_buffer("inv_std", members[0].inv_std.clone())
+        for m in members[1:]:
+            if not (torch.equal(m.mean, self.mean) and torch.equal(m.inv_std, self.inv_std)):
+                raise ValueError("ensemble members must share the feature standardisation")
+        self.nets = nn.ModuleList([m.net for m in members])
+        self.register_buffer("mix", torch.tensor(weights, dtype=torch.float32) / float(sum(weights)))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = (features - self.mean) * self.inv_std
+        y = sum(self.mix[i] * torch.sigmoid(net(x)) for i, net in enumerate(self.nets))
+        return torch.cat([y, torch.zeros_like(y[:, :1])], dim=1)

@@ -1,0 +1,170 @@
+"""The whole training stage: data -> ablation arms -> selection (select/) -> ONNX export (export/) -> metrics.json.
+
+`python -m model_training.train` (what `make train` runs after the render stage) trains the arms on the same seeded
+split, keeps one by the fixed selection rule, exports exported_models/expression_generator.onnx (metadata: ARKit order,
+input spec, training-data hash, metrics), records it in the manifest and writes metrics.json next to the run.
+`--tiny` is the test-suite config (seconds, not minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from blender_addon.core.models.specs import EXPRESSION_GENERATOR
+
+from ..data.synth import POSE_LIMITS
+from ..export.onnx_export import export_onnx, record_model
+from ..paths import ONNX_PATH, RUNS_DIR
+from ..select.resting import first_stage_pick, resting_face_selection
+from .config import TINY, TrainConfig
+from .dataset import build_data
+from .loop import train_one
+from .metrics import metrics, predict
+
+
+def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None = None, record: bool = True) -> dict:
+    """The whole pipeline: data -> ablation (critic on/off) -> pick -> ONNX -> manifest. Returns the report dict."""
+    torch.set_num_threads(cfg.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logf = open(out_dir / "train.log", "w")
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        logf.write(msg + "\n")
+        logf.flush()
+
+    t0 = time.time()
+    log(f"config: {json.dumps(asdict(cfg))}")
+    data = build_data(cfg, ict_path, log)
+    arms = {}
+    plan = [("geometric_noise_only", 0.0, None)]
+    if data["detector"] is not None:
+        jittered = dataclasses.replace(data["detector"], offset_range=(-0.5, 1.5))
+        plan += [
+            ("detector_model", 0.0, data["detector"]),
+            ("detector_model_plus_critic", cfg.critic_weight, data["detector"]),
+            ("detector_model_offset_jitter", 0.0, jittered),
+        ]
+    else:
+        plan += [("geometric_noise_plus_critic", cfg.critic_weight, None)]
+    for name, cw, det in plan:
+        t = time.time()
+        model, hist = train_one(cfg, data, cw, log, det)
+        arm = {
+            "model": model,
+            "critic_weight": cw,
+            "detector_model": det is not None,
+            "history": hist,
+            "val": metrics(predict(model, data["x_val_det" if det is not None else "x_val"]), data["y_val"]),
+            "val_geometric": metrics(predict(model, data["x_val"]), data["y_val"]),
+            "test_geometric_noisy": metrics(predict(model, data["x_test"]), data["y_test"]),
+            "test_geometric_clean": metrics(predict(model, data["x_clean"]), data["y_clean"]),
+            "train_seconds": time.time() - t,
+        }
+        for key in ("render_val", "render_test", "render_test_ideal"):
+            if key in data:
+                arm[key] = metrics(predict(model, data[key][0]), data[key][1])
+        arms[name] = arm
+        torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")  # every arm, for photo checks of the others
+        summary = {
+            k: round(v["pearson_mean"], 4) for k, v in arm.items() if isinstance(v, dict) and "pearson_mean" in v
+        }
+        log(f"{name}: mean Pearson {json.dumps(summary)}")
+    keep, sel, rule = first_stage_pick(arms, data)
+    keep, rule = resting_face_selection(cfg, data, arms, keep, rule, out_dir, log)
+    best = arms[keep]["model"]
+    report = {
+        "config": asdict(cfg),
+        "data_hash": data["data_hash"],
+        "embedding_stats": data["embedding_stats"],
+        "kept": keep,
+        "selected_on": sel,
+        "selection_rule": rule,
+        "detector_model_stats": data["detector"].fit_stats if data["detector"] is not None else None,
+        "render_test_found": data.get("render_test_found"),
+        "render_test_n": data.get("render_test_n"),
+        "pose_limits_deg": POSE_LIMITS,
+        "ood_threshold": data["ood_threshold"],
+        "arms": {k: {kk: vv for kk, vv in v.items() if kk != "model"} for k, v in arms.items()},
+    }
+    t_metrics = arms[keep]["test_geometric_noisy"]
+    meta = EXPRESSION_GENERATOR.metadata()
+    meta.update(
+        {
+            "facsimile.training_data_sha256": data["data_hash"],
+            "facsimile.variant": keep,
+            "facsimile.pose_limits_deg": json.dumps(POSE_LIMITS),
+            "facsimile.ood_threshold": json.dumps(data["ood_threshold"]),
+            "facsimile.metrics": json.dumps(
+                {
+                    "test_geometric_noisy": {
+                        "pearson_mean": t_metrics["pearson_mean"],
+                        "rmse_overall": t_metrics["rmse_overall"],
+                    },
+                    **{
+                        k: {
+                            "pearson_mean": arms[keep][k]["pearson_mean"],
+                            "rmse_overall": arms[keep][k]["rmse_overall"],
+                        }
+                        for k in ("test_geometric_clean", "render_test")
+                        if k in arms[keep]
+                    },
+                }
+            ),
+            "facsimile.feature_mean_std": "inside the graph",
+            "facsimile.tongueOut": "always 0: ICT-FaceKit has no tongue shape to learn from",
+        }
+    )
+    parity = export_onnx(best, onnx_path, meta)
+    report["onnx_parity_max_abs"] = parity
+    torch.save(best.state_dict(), out_dir / "generator.pt")
+    if record:
+        record_model(
+            onnx_path,
+            training_data_sha256=data["data_hash"],
+            variant=keep,
+            pearson_geometric_test=round(t_metrics["pearson_mean"], 4),
+            rmse_geometric_test=round(t_metrics["rmse_overall"], 4),
+            **(
+                {
+                    "pearson_render_test": round(arms[keep]["render_test"]["pearson_mean"], 4),
+                    "rmse_render_test": round(arms[keep]["render_test"]["rmse_overall"], 4),
+                }
+                if "render_test" in arms[keep]
+                else {}
+            ),
+        )
+    report["total_seconds"] = time.time() - t0
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=1))
+    log(f"kept {keep}; parity {parity:.2e}; total {report['total_seconds']:.0f}s; wrote {onnx_path}")
+    logf.close()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tiny", action="store_true", help="the test config: tiny data, tiny net")
+    ap.add_argument("--out", default=str(RUNS_DIR / "generator"))
+    ap.add_argument("--onnx", default=str(ONNX_PATH))
+    ap.add_argument("--ict", default=None, help="ICT-FaceKit npz or FaceXModel folder (default: ../shared)")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--n-train", type=int, default=None)
+    args = ap.parse_args(argv)
+    cfg = TINY if args.tiny else TrainConfig()
+    if args.epochs:
+        cfg.epochs = args.epochs
+    if args.n_train:
+        cfg.n_train = args.n_train
+    run(cfg, Path(args.out), Path(args.onnx), args.ict, record=not args.tiny)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
