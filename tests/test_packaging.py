@@ -417,14 +417,27 @@ def _real_models() -> Path:
     return folder
 
 
-def _install_in_fresh_bpy(zip_path: Path, tmp_path: Path, photo: Path | None) -> dict:
+def install_in_fresh_bpy(
+    zip_path: Path,
+    tmp_path: Path,
+    photo: Path | None,
+    *,
+    python: str = sys.executable,
+    video: Path | None = None,
+    skin: bool = False,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """Run packaging_install_check.py in a new `python` process (bpy) with its own empty Blender user folder."""
     user = tmp_path / "blender_user"
     user.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "FACSIMILE_MODELS_DIR"}
+    env = dict(os.environ if env is None else env)
+    env.pop("FACSIMILE_MODELS_DIR", None)
     env["BLENDER_USER_RESOURCES"] = str(user)
     result = tmp_path / "result.json"
-    cmd = [sys.executable, str(INSTALL_CHECK), str(zip_path), str(result)] + ([str(photo)] if photo else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    cmd = [python, str(INSTALL_CHECK), str(zip_path), str(result)]
+    cmd += (["--photo", str(photo)] if photo else []) + (["--video", str(video)] if video else [])
+    cmd += ["--skin"] if skin else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res = json.loads(result.read_text(encoding="utf-8"))
     assert "error" not in res, f"failed at step {res.get('step')}:\n{res['error']}"
@@ -440,7 +453,7 @@ def installed(tmp_path_factory) -> dict:
     photo = shared_path("photos", "surprised.jpeg")
     tmp = tmp_path_factory.mktemp("install")
     (built,) = build_addon.build(tmp / "dist", platforms=["linux-x64"], with_wheels=False, models_dir=models_dir)
-    res = _install_in_fresh_bpy(built.path, tmp, photo)
+    res = install_in_fresh_bpy(built.path, tmp, photo)
     res["zip"] = str(built.path)
     return res
 
@@ -503,7 +516,7 @@ def test_release_build_with_real_wheels(tmp_path: Path) -> None:
         for prefix in (flavour, "opencv_python_headless-"):  # each package imports on both Blender Pythons
             served = [build_addon.wheel_pythons(w, blender_ext) for w in b.wheels if w.startswith(prefix)]
             assert sorted(p for s in served for p in s) == [(3, 11), (3, 13)], (b.platform, prefix, b.wheels)
-    res = _install_in_fresh_bpy(by_platform["linux-x64"].path, tmp_path, None)
+    res = install_in_fresh_bpy(by_platform["linux-x64"].path, tmp_path, None)
     assert res["enabled"] and res["models_loaded"]
     assert {"onnxruntime", "cv2"} <= set(res["wheel_site_packages"])  # Blender installed the bundled wheels
     run = res["bundled_wheels_run"]  # ...and they run a shipped model with nothing but numpy beside them
