@@ -72,21 +72,10 @@ def _run_bundled_wheels(site: Path, models: Path) -> dict:
 
 
 def _key_frames(obj) -> dict[str, int]:
-    """Shape-key name -> keyframe count, on both action APIs (layered/slotted on 4.4+, Action.fcurves before)."""
-    ad = obj.data.shape_keys.animation_data
-    action = ad.action if ad is not None else None
-    if action is None:
-        return {}
-    curves = []
-    if getattr(action, "layers", None) and getattr(ad, "action_slot", None) is not None:
-        for layer in action.layers:
-            for strip in layer.strips:
-                bag = strip.channelbag(ad.action_slot)
-                curves.extend(bag.fcurves if bag is not None else ())
-    elif hasattr(action, "fcurves"):
-        curves = list(action.fcurves)
+    """Shape-key name -> keyframe count, read through the installed add-on's blender_compat (slotted actions)."""
+    compat = importlib.import_module(f"{MODULE}.blender_compat")
     out = {}
-    for fc in curves:
+    for fc in compat.assigned_fcurves(obj.data.shape_keys):
         if fc.data_path.startswith('key_blocks["'):
             out[fc.data_path[len('key_blocks["') : fc.data_path.index('"]')]] = len(fc.keyframe_points)
     return out
