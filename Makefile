@@ -67,12 +67,14 @@ models: venv
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 
 ## Blender extension zips in dist/, one per platform, with the pinned wheels (downloaded once into build/wheels/).
-addon: venv
+addon: venv venv313
 	$(PY) build_addon.py --out dist
+	$(PY313) build_addon.py --validate $$(ls dist/facsimile-*.zip | grep -v nowheels)
 
 ## Development zips in dist/ without wheels (no network).
-addon-dev: venv
+addon-dev: venv venv313
 	$(PY) build_addon.py --no-wheels --out dist
+	$(PY313) build_addon.py --validate dist/facsimile-*-nowheels.zip
 
 ## Expression generator (issue 7): render ICT heads through the ONNX front-end (cached in model_training/cache),
 ## fit the detector model, train the ablation arms, export exported_models/expression_generator.onnx + MODEL_CARD.md.

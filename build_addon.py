@@ -10,6 +10,7 @@ which platform and Python, and validates every finished zip.
     python build_addon.py                  # linux-x64, windows-x64, macos-arm64 zips with wheels (downloads once)
     python build_addon.py --no-wheels      # development zips without wheels: no network
     python build_addon.py --platform linux-x64 --out dist
+    .venv313/bin/python build_addon.py --validate dist/*.zip   # Blender 5.3's validator on the same zips
 
 Wheels are fetched with `pip download --only-binary=:all: --no-deps` into a cache folder (default build/wheels/, never
 committed) and reused from there. onnxruntime's declared dependencies (flatbuffers, packaging, protobuf, sympy) are not
@@ -71,7 +72,7 @@ class Target:
     pip_platforms: tuple[str, ...]
 
 
-# Blender 4.5 needs glibc 2.28 on Linux, hence manylinux_2_28 and older; pip does not expand manylinux_2_X tags on
+# Blender 4.2-5.3 need glibc 2.28 on Linux, hence manylinux_2_28 and older; pip does not expand manylinux_2_X tags on
 # its own. onnxruntime 1.31's only macOS arm64 wheel is tagged macosx_14_0 (pip expands macOS tags downwards).
 TARGETS: dict[str, Target] = {
     "linux-x64": Target(
@@ -600,6 +601,21 @@ def format_table(built: list[BuiltZip]) -> str:
     return "\n".join(lines)
 
 
+def validate_only(zips: list[Path], blender_ext_path: Path | None) -> int:
+    """Check finished zips with the validator of the bpy this Python has (a second Blender version's rules)."""
+    try:
+        ext_path = blender_ext_path or find_blender_ext()
+        for path in zips:
+            if not path.is_file():
+                raise BuildError(f"{path} does not exist")
+            validate_zip(path, ext_path)
+            print(f"valid for Blender {ext_path.parents[4].name}: {path.name}")
+    except BuildError as exc:
+        print(f"build_addon: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build Facsimile's Blender extension zips (one per platform).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
@@ -613,7 +629,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR, help="default: exported_models/")
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS, help=argparse.SUPPRESS)
     parser.add_argument("--blender-ext", type=Path, default=None, help="path to bl_pkg/cli/blender_ext.py")
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        nargs="+",
+        metavar="ZIP",
+        help="only run Blender's validator (from this Python's bpy) on finished zips, e.g. with bpy 5.3 on 3.13",
+    )
     args = parser.parse_args(argv)
+    if args.validate:
+        return validate_only(args.validate, args.blender_ext)
     try:
         built = build(
             args.out,

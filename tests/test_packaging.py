@@ -525,3 +525,18 @@ def test_release_build_with_real_wheels(tmp_path: Path) -> None:
     assert Path(run["onnxruntime"]).is_relative_to(site) and Path(run["cv2"]).is_relative_to(site)
     assert "CUDAExecutionProvider" in run["providers"]  # the GPU build (CUDA is used when CUDA 13 + cuDNN 9 load)
     assert res["files_left"] == []  # uninstalling removed the wheels too
+
+
+def test_validate_only_checks_finished_zips(tmp_path: Path, models: Path, capsys) -> None:
+    """`--validate ZIP...` runs this Python's Blender validator on finished zips (make addon: bpy 5.3's on 3.13)."""
+    (built,) = _build(tmp_path / "dist", models, platforms=["linux-x64"])
+    assert build_addon.main(["--validate", str(built.path)]) == 0
+    assert f"valid for Blender {build_addon.find_blender_ext().parents[4].name}" in capsys.readouterr().out
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(built.path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "blender_manifest.toml":
+                dst.writestr(info, src.read(info))
+    assert build_addon.main(["--validate", str(broken)]) == 1
+    assert "validator rejected broken.zip" in capsys.readouterr().err
+    assert build_addon.main(["--validate", str(tmp_path / "missing.zip")]) == 1
