@@ -67,7 +67,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--poses", type=int, default=1000)
     ap.add_argument("--blender-frames", type=int, default=1000, help="frames Blender evaluates (<= poses)")
-    ap.add_argument("--device", default="auto", help="ONNX device: auto, cpu, cuda")
+    ap.add_argument("--device", default="auto", help="ONNX device: auto (CUDA where the policy sends it), cpu, cuda")
+    ap.add_argument("--save-rig", help="also write the rig, its poses and some of Blender's frames here (.npz), for "
+                    "benchmarks/gpu_check.py --rig")  # fmt: skip
     args = ap.parse_args()
 
     import bpy
@@ -166,7 +168,16 @@ def main() -> int:
     )
     out = full
 
-    runner = lbs.OnnxLBS(rig.binding, device=args.device)
+    if args.save_rig:
+        n_keep = min(5, len(kept))
+        np.savez_compressed(
+            args.save_rig, rest=b.rest, index=b.index, weight=b.weight, armature_weight=b.armature_weight,
+            num_bones=b.num_bones, mesh_mats=mats.astype(np.float32), blender_frames=np.array(kept[:n_keep]),
+            blender_vertices=blender_out[:n_keep],
+        )  # fmt: skip
+        print(f"saved the rig, {p} poses and Blender's frames {kept[:n_keep]} to {args.save_rig}")
+    runner = lbs.auto_runner(rig.binding, p) if args.device == "auto" else None
+    runner = runner or lbs.OnnxLBS(rig.binding, device="cuda" if args.device == "cuda" else "cpu")
     runner(mats[:8])
     t_onnx = timed(lambda: runner(mats, out=out))
     err_onnx = float(np.abs(out[kept] - blender_out).max()) / diag

@@ -342,8 +342,8 @@ def bake_to_pc2(
         raise FacsimileError(f"output {out} must end in .pc2")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise FacsimileError(f"cannot write into {out.parent}: the folder is missing or not writable")
-    deformer = rr.Deformer(rig, dqs=dqs, device=device)
     total = len(poses)
+    deformer = rr.Deformer(rig, dqs=dqs, device=device, num_poses=total)
     v_count = rig.binding.num_vertices
     buf = np.empty((min(block, total), v_count, 3), dtype=np.float32)
     with pc2.PC2Writer(out, v_count, total, start_frame=start_frame, sample_rate=1.0) as writer:

@@ -34,8 +34,8 @@ def _path_or_error(raw: str, what: str) -> Path:
 
 
 def _remember_device(context: bpy.types.Context, device: str) -> None:
-    """The panel shows the device short ("cpu"); the reason for a fallback goes into the operator's report."""
-    _settings(context).last_device = device.split(" ", 1)[0]
+    """The panel shows each stage's device ("face cpu, generator cpu"); the reasons go into the operator's report."""
+    _settings(context).last_device = device.split(" (", 1)[0]
 
 
 class FACSIMILE_OT_refresh_mapping(bpy.types.Operator):

@@ -292,11 +292,11 @@ class Deformer:
     """Deforms batches of poses of one rig on one device; the ONNX session (if any) is made once.
 
     dqs=None follows the modifier's Preserve Volume setting. device: "cpu" = the numpy kernel; "cuda" = the ONNX graph
-    on CUDA (error when CUDA is unusable); "auto" = CUDA when usable, else numpy; "onnx-cpu" = the ONNX graph on the
-    CPU (for checks). DQS always runs on numpy. `used` says what runs: "numpy", "onnx-cpu", "cpu" or "cuda".
+    on CUDA (error when CUDA is unusable); "auto" = CUDA where the measured policy says it pays for num_poses (and it
+    works), else numpy; "onnx-cpu" = the ONNX graph on the CPU (for checks). DQS always runs on numpy. `used` says what runs: "numpy", "onnx-cpu", "cpu" or "cuda".
     """
 
-    def __init__(self, rig: Rig, *, dqs: bool | None = None, device: str = "cpu") -> None:
+    def __init__(self, rig: Rig, *, dqs: bool | None = None, device: str = "cpu", num_poses: int = 1) -> None:
         if device not in ("auto", "cpu", "cuda", "onnx-cpu"):
             raise FacsimileError(f"device must be auto, cpu, cuda or onnx-cpu; got '{device}'")
         self.rig = rig
@@ -306,19 +306,10 @@ class Deformer:
         if self.dqs or device == "cpu":
             return
         if device == "auto":
-            # The GPU when onnxruntime can use it; otherwise the numpy kernel, which beats onnxruntime on the CPU.
-            import onnxruntime as ort
-
-            from .core.models.onnx_session import DeviceUnavailableError
-
-            # A CPU-only machine is the normal case here: keep onnxruntime's CUDA-load error off the console.
-            ort.set_default_logger_severity(4)
-            try:
-                self.runner = lbs.OnnxLBS(rig.binding, device="cuda")
-            except DeviceUnavailableError:
+            # CUDA where the measured policy says it pays for num_poses (core.models.onnx_session), else numpy.
+            self.runner = lbs.auto_runner(rig.binding, num_poses)
+            if self.runner is None:
                 return
-            finally:
-                ort.set_default_logger_severity(2)
         else:
             self.runner = lbs.OnnxLBS(rig.binding, device="cpu" if device == "onnx-cpu" else "cuda")
         self.used = "onnx-cpu" if device == "onnx-cpu" else self.runner.info.device
@@ -353,7 +344,7 @@ def deform(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, str]:
     """(P, V, 3) mesh-space deformed vertices for the poses, and what ran them (see Deformer)."""
-    d = Deformer(rig, dqs=dqs, device=device)
+    d = Deformer(rig, dqs=dqs, device=device, num_poses=len(poses))
     return d(poses, progress=progress), d.used
 
 

@@ -14,12 +14,12 @@ from blender_addon.core.errors import FacsimileError
 def test_solver_is_cached_per_device(addon):  # noqa: F811
     assert face_session.solver_for("cpu") is face_session.solver_for("cpu")
     face_session.forget_solvers()
-    assert face_session.device_used(face_session.solver_for("cpu")).startswith("cpu")
+    assert face_session.device_used(face_session.solver_for("cpu")) == "face cpu, generator cpu"  # each stage
 
 
 def test_photo_face_choice_and_preview(addon):  # noqa: F811
     solved = face_session.solve_photo(photo("neutral.jpeg"), "cpu")
-    assert len(solved.faces) == 1 and solved.device.startswith("cpu")
+    assert len(solved.faces) == 1 and solved.device == "face cpu, generator cpu"
     with pytest.raises(FacsimileError, match=r"face 2 asked for, but neutral.jpeg shows 1 face\(s\)"):
         face_session.pick_face(solved, 2, photo("neutral.jpeg"))
     pixels = face_session.preview_pixels(solved, 0)

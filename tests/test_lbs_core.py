@@ -11,6 +11,7 @@ from blender_addon.core.body import bvh_retarget as br
 from blender_addon.core.body import lbs
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats import pc2
+from blender_addon.core.models.specs import LBS
 
 
 def _random_rig(seed: int = 0, v: int = 900, b: int = 12, kmax: int = 5):
@@ -76,31 +77,54 @@ def test_weights_are_normalised_by_their_sum():
 
 def test_onnx_graph_matches_numpy():
     rest, offsets, bones, weights, b = _random_rig(3, v=700)
-    binding = lbs.bind(rest, offsets, bones, weights, b, chunk=32)
+    aw = np.random.default_rng(5).uniform(0, 1, size=rest.shape[0]).astype(np.float32)
+    binding = lbs.bind(rest, offsets, bones, weights, b, armature_weight=aw, chunk=32)
     mats = _random_mats(np.random.default_rng(4), 5, b)
     runner = lbs.OnnxLBS(binding, device="cpu")
     assert runner.info.device == "cpu"
-    np.testing.assert_allclose(runner(mats, pose_batch=2), lbs.skin_lbs(binding, mats), atol=2e-5)
+    ref = lbs.skin_lbs_reference(binding, mats)
+    np.testing.assert_allclose(runner(mats, pose_batch=2), ref, atol=2e-5)
+    out = np.full((5, rest.shape[0], 3), np.nan, dtype=np.float32)  # every element must be written
+    runner(mats, out=out)
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+    static = ~binding.deforming
+    np.testing.assert_array_equal(out[:, static], np.broadcast_to(rest[static], out[:, static].shape))
 
 
-def test_onnx_graph_with_more_buckets_than_inputs():
-    """Chunks with many different bone counts: the extra buckets are merged into the graph's last input."""
-    rest, offsets, bones, weights, b = _random_rig(11, v=1500, b=40, kmax=20)
-    binding = lbs.bind(rest, offsets, bones, weights, b, chunk=4)
-    assert len(binding.buckets) > lbs.ONNX_MAX_BUCKETS
-    mats = _random_mats(np.random.default_rng(12), 3, b)
-    out = lbs.OnnxLBS(binding, device="cpu")(mats)
-    np.testing.assert_allclose(out, lbs.skin_lbs_reference(binding, mats), atol=3e-5)
+def test_weighted_rest_is_the_dense_form_of_the_weights():
+    """weighted_rest @ stacked bone matrices is LBS: the dense graph's maths, checked in float64 without onnxruntime."""
+    rest, offsets, bones, weights, b = _random_rig(11, v=500, b=40, kmax=20)
+    aw = np.random.default_rng(12).uniform(0, 1, size=rest.shape[0]).astype(np.float32)
+    binding = lbs.bind(rest, offsets, bones, weights, b, armature_weight=aw)
+    dense = lbs.weighted_rest(binding)
+    assert dense.shape == (rest.shape[0], 4 * (b + 1)) and dense.dtype == np.float32
+    mats = _random_mats(np.random.default_rng(13), 3, b)
+    table = lbs.bone_table(mats, b).astype(np.float64)  # (P, B+1, 3, 4)
+    t = table.transpose(1, 3, 0, 2).reshape(4 * (b + 1), -1)
+    out = (dense.astype(np.float64) @ t).reshape(rest.shape[0], 3, 3).transpose(1, 0, 2)
+    np.testing.assert_allclose(out, lbs.skin_lbs_reference(binding, mats), atol=2e-5)
+
+
+def test_auto_runner_keeps_small_work_on_the_numpy_kernel():
+    from blender_addon.core.models.onnx_session import AUTO_CUDA_MIN_BATCH
+
+    rest, offsets, bones, weights, b = _random_rig(3, v=200)
+    binding = lbs.bind(rest, offsets, bones, weights, b)
+    assert lbs.auto_runner(binding, num_poses=AUTO_CUDA_MIN_BATCH[LBS.file_name] - 1) is None
+    runner = lbs.auto_runner(binding, num_poses=AUTO_CUDA_MIN_BATCH[LBS.file_name])
+    assert runner is None or runner.info.device == "cuda"  # CUDA where it works, else the numpy kernel
+    with pytest.raises(ValueError, match="auto_runner"):
+        lbs.OnnxLBS(binding, device="auto")
 
 
 def test_shipped_lbs_graph_is_current():
     """exported_models/lbs.onnx is what build_lbs_onnx makes now (else: python -m model_training.convert.lbs_onnx)."""
     pytest.importorskip("onnx")
-    from blender_addon.core.models.specs import LBS
     from blender_addon.core.models.store import verified_model_path
+    from model_training.convert.lbs_onnx import build_lbs_onnx
 
     shipped = verified_model_path(LBS.file_name).read_bytes()
-    assert shipped == lbs.build_lbs_onnx(lbs.ONNX_MAX_BUCKETS, metadata=LBS.metadata())
+    assert shipped == build_lbs_onnx(metadata=LBS.metadata())
 
 
 def test_dqs_rigid_and_identity():

@@ -56,7 +56,10 @@ class FaceSolver:
 
     @property
     def device_info(self) -> str:
-        return self.generator.device_info
+        """The device each stage really runs on, e.g. "face cpu, generator cpu (notes)" (CLI line and panel)."""
+        from ..models.onnx_session import describe_stages
+
+        return describe_stages({"face": self.tracker.device_info, "generator": self.generator.session_info})
 
     def _solve_faces(self, faces: list) -> list[SolvedFace]:
         if not faces:

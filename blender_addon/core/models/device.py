@@ -18,7 +18,7 @@ ENV_VAR = "FACSIMILE_DEVICE"
 
 # (identifier, label, description) for Blender EnumProperty items, in DEVICES order.
 DEVICE_LABELS: dict[Device, tuple[str, str]] = {
-    "auto": ("Auto", "CUDA when onnxruntime can use it, else the CPU"),
+    "auto": ("Auto", "CUDA where it was measured faster (LBS bakes of 64+ poses) and usable, else the CPU"),
     "cuda": ("CUDA", "NVIDIA GPU; an error (not a silent CPU fallback) when CUDA cannot be used"),
     "cpu": ("CPU", "Always the CPU"),
 }

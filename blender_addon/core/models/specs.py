@@ -84,7 +84,7 @@ ARKIT_ORDER_JSON = json.dumps(list(ARKIT_NAMES))
 
 # Each model's spec follows, one block per model, declared as NAME = register(ModelSpec(...)).
 
-# --- Face front-end: MediaPipe's face detector, face mesh and iris models converted to ONNX (issue 3). ---
+# --- Face front-end (issue 15): MediaPipe's face detector and FaceLandmarker's landmark model, converted to ONNX. ---
 # Image inputs stay NHWC float like the TFLite originals, so parity tests feed both the very same tensors.
 
 FACE_DETECTOR = register(
@@ -103,23 +103,17 @@ FACE_DETECTOR = register(
 FACE_LANDMARKS = register(
     ModelSpec(
         file_name="face_landmarks.onnx",
-        inputs=(TensorSpec("image", ("batch", 192, 192, 3), doc="RGB rotated face crop, scaled to [0, 1]"),),
+        inputs=(TensorSpec("image", ("batch", 256, 256, 3), doc="RGB rotated face crop, scaled to [0, 1]"),),
         outputs=(
-            TensorSpec("landmarks", ("batch", 1404), doc="468 x (x, y, z) in 192-pixel crop units"),
+            TensorSpec(
+                "landmarks",
+                ("batch", 1434),
+                doc="478 x (x, y, z) in 256-pixel crop units: 468 face mesh points, then 5 iris points per eye",
+            ),
             TensorSpec("face_flag", ("batch", 1), doc="face presence logit (sigmoid -> score)"),
         ),
-        doc="MediaPipe face_landmark (468-point face mesh), converted from TFLite.",
-        extra={"source": "mediapipe==0.10.21 face_landmark.tflite", "license": "Apache-2.0"},
-    )
-)
-
-IRIS_LANDMARKS = register(
-    ModelSpec(
-        file_name="iris_landmarks.onnx",
-        inputs=(TensorSpec("image", ("batch", 64, 64, 3), doc="RGB eye crop (right eyes mirrored), scaled to [0, 1]"),),
-        outputs=(TensorSpec("iris", ("batch", 15), doc="5 x (x, y, z) iris: centre then 4 contour points"),),
-        doc="MediaPipe iris_landmark, converted from TFLite (iris head only; the unused eye-contour head is dropped).",
-        extra={"source": "mediapipe==0.10.21 iris_landmark.tflite", "license": "Apache-2.0"},
+        doc="MediaPipe FaceLandmarker's face_landmarks_detector (478 points with iris, one pass), converted from TFLite.",
+        extra={"source": "mediapipe face_landmarker.task face_landmarks_detector.tflite", "license": "Apache-2.0"},
     )
 )
 
@@ -172,29 +166,26 @@ def decode_standardisation(raw: str) -> tuple[np.ndarray, np.ndarray]:
     return mean, inv
 
 
-# --- LBS body deformer (issue 5): block-sparse linear blend skinning, core/body/lbs.py build_lbs_onnx. ---
-# Not a learned model: the graph holds no weights, only the batched skinning maths, so the same file serves every
-# mesh, rig and pose count. Per bone-count bucket i: blocks_i = per-chunk w * [x y z 1] columns, bones_i = the chunk's
-# bone ids (an id equal to the bone count is the identity "rest" bone). Empty buckets have zero chunks.
-_LBS_BUCKETS = 12
+# --- LBS body deformer (issue 5, GPU form issue 11): built by model_training/convert/lbs_onnx.py, run by
+# core/body/lbs_onnx.py. Not a learned model: the graph holds no weights, only the skinning maths, so the same file
+# serves every mesh, rig and pose count. One dense matrix product over all poses at once: the per-vertex weighted rest
+# positions (V, 4 (B+1)) times the stacked bone matrices (4 (B+1), 3 P), then a transpose to (P, V, 3). Bone B (the
+# last) is the identity "rest" bone that carries the undeformed share of a vertex (armature weight < 1, no weight).
+# The CPU path is the numpy block kernel (core/body/lbs_kernel.py); this graph is the GPU path.
 
 LBS = register(
     ModelSpec(
         file_name="lbs.onnx",
-        inputs=tuple(
-            t
-            for i in range(_LBS_BUCKETS)
-            for t in (
-                TensorSpec(f"blocks_{i}", (f"C{i}", "chunk", f"J4_{i}"), doc="chunk blocks: weight x [x y z 1]"),
-                TensorSpec(f"bones_{i}", (f"C{i}", f"J{i}"), dtype="int64", doc="bone ids used by each chunk"),
-            )
-        )
-        + (
-            TensorSpec("inverse_order", ("V",), dtype="int64", doc="row of each vertex in the chunked order"),
+        inputs=(
+            TensorSpec(
+                "weighted_rest",
+                ("V", "B1x4"),
+                doc="per vertex and bone b: normalised weight x [x y z 1] in columns 4b..4b+3 (binding.weighted_rest)",
+            ),
             TensorSpec("bone_table", ("P", "B1", 3, 4), doc="per pose: mesh-space 3x4 bone matrices + identity"),
         ),
         outputs=(TensorSpec("vertices", ("P", "V", 3), doc="deformed vertices, mesh space"),),
-        doc="Linear blend skinning as in Blender's Armature modifier, batched over poses (no learned weights).",
-        extra={"license": "GPL-3.0-or-later", "buckets": _LBS_BUCKETS},
+        doc="Linear blend skinning as in Blender's Armature modifier, all poses in one matrix product (no weights).",
+        extra={"license": "GPL-3.0-or-later", "form": "dense"},
     )
 )
