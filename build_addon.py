@@ -10,6 +10,7 @@ which platform and Python, and validates every finished zip.
     python build_addon.py                  # linux-x64, windows-x64, macos-arm64 zips with wheels (downloads once)
     python build_addon.py --no-wheels      # development zips without wheels: no network
     python build_addon.py --platform linux-x64 --out dist
+    .venv313/bin/python build_addon.py --validate dist/*.zip   # Blender 5.3's validator on the same zips
 
 Wheels are fetched with `pip download --only-binary=:all: --no-deps` into a cache folder (default build/wheels/, never
 committed) and reused from there. onnxruntime's declared dependencies (flatbuffers, packaging, protobuf, sympy) are not
@@ -52,8 +53,10 @@ MODEL_SIDE_FILES = (MODEL_MANIFEST, "NOTICE", "MODEL_CARD.md")
 ZIP_MODELS_DIR = "models"
 ZIP_WHEELS_DIR = "wheels"
 
-# Blender 4.2 to 4.5 embed CPython 3.11: every bundled wheel must import there.
-BLENDER_PYTHON = (3, 11)
+# The CPython versions Blender embeds: 3.11 in Blender 4.2 to 5.0, 3.13 in 5.1 to 5.3. Each zip carries, for every
+# bundled package, wheels that together import on all of them; Blender installs the one that fits its own Python.
+BLENDER_PYTHONS: tuple[tuple[int, int], ...] = ((3, 11), (3, 13))
+BLENDER_RANGE = "Blender 4.2-5.3"
 # Fixed metadata so the same inputs give the same bytes (1980-01-01 is the earliest date a zip can hold).
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o100644
@@ -69,7 +72,7 @@ class Target:
     pip_platforms: tuple[str, ...]
 
 
-# Blender 4.5 needs glibc 2.28 on Linux, hence manylinux_2_28 and older; pip does not expand manylinux_2_X tags on
+# Blender 4.2-5.3 need glibc 2.28 on Linux, hence manylinux_2_28 and older; pip does not expand manylinux_2_X tags on
 # its own. onnxruntime 1.31's only macOS arm64 wheel is tagged macosx_14_0 (pip expands macOS tags downwards).
 TARGETS: dict[str, Target] = {
     "linux-x64": Target(
@@ -324,34 +327,58 @@ def _wheel_tags(filename: str) -> tuple[str, str, str, str, str]:
     return parts[0], parts[1], parts[-3], parts[-2], parts[-1]
 
 
-def _python_ok(python_tag: str, abi_tag: str) -> bool:
-    """Whether some tag combination imports on Blender's CPython 3.11."""
-    here = f"{BLENDER_PYTHON[0]}{BLENDER_PYTHON[1]}"
+def _dotted(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _python_ok(python_tag: str, abi_tag: str, python: tuple[int, int]) -> bool:
+    """Whether some tag combination of a wheel imports on CPython `python` (the rules pip and Blender apply)."""
+    here = f"{python[0]}{python[1]}"
     for py in python_tag.split("."):
         for abi in abi_tag.split("."):
             if py in (f"cp{here}", f"py{here}") and abi in (f"cp{here}", "none"):
                 return True
-            if py in ("py3", f"py{BLENDER_PYTHON[0]}") and abi == "none":
+            if py in ("py3", f"py{python[0]}") and abi == "none":
                 return True
             m = re.fullmatch(r"cp3(\d+)", py)
-            if m and abi == "abi3" and int(m.group(1)) <= BLENDER_PYTHON[1]:
+            if m and abi == "abi3" and int(m.group(1)) <= python[1]:
                 return True
     return False
 
 
-def check_wheel(path: Path, target: Target, package: str, version: str, ext: ModuleType) -> None:
-    """A wheel must be the pinned release, import on Blender's Python, fit the platform, and be a real wheel."""
+def wheel_pythons(filename: str, ext: ModuleType) -> set[tuple[int, int]]:
+    """Which of BLENDER_PYTHONS a wheel imports on, by its tags and by Blender's own reading of them."""
+    _, _, python_tag, abi_tag, _ = _wheel_tags(filename)
+    blender_versions = ext.python_versions_from_wheel(filename)
+    if not isinstance(blender_versions, set):
+        return set()
+    stable = "abi3" in abi_tag.split(".")
+    fits = set()
+    for python in BLENDER_PYTHONS:
+        blender_ok = (
+            python in blender_versions
+            or (3,) in blender_versions
+            or (stable and any(len(v) == 2 and v <= python for v in blender_versions))
+        )
+        if blender_ok and _python_ok(python_tag, abi_tag, python):
+            fits.add(python)
+    return fits
+
+
+def check_wheel(path: Path, target: Target, package: str, version: str, ext: ModuleType) -> set[tuple[int, int]]:
+    """A wheel must be the pinned release, import on one of Blender's Pythons, fit the platform, and be a real wheel.
+
+    Returns the Blender Pythons it serves."""
     dist, wheel_version, python_tag, abi_tag, platform_tag = _wheel_tags(path.name)
     where = f"{path} (for {target.platform})"
     delete = "delete it from the wheel cache and rerun"
     if normalize(dist) != normalize(package) or wheel_version != version:
         raise BuildError(f"{where} is not {package}=={version} (requirements.txt's pin); {delete}")
-    blender_versions = ext.python_versions_from_wheel(path.name)
-    blender_ok = isinstance(blender_versions, set) and (BLENDER_PYTHON in blender_versions or (3,) in blender_versions)
-    if not (_python_ok(python_tag, abi_tag) and blender_ok):
+    pythons = wheel_pythons(path.name, ext)
+    if not pythons:
         raise BuildError(
-            f"{where} is built for Python {python_tag}/{abi_tag}, but Blender 4.2-4.5 runs Python "
-            f"{BLENDER_PYTHON[0]}.{BLENDER_PYTHON[1]}; {delete}"
+            f"{where} is built for Python {python_tag}/{abi_tag}, but {BLENDER_RANGE} runs Python "
+            f"{' or '.join(_dotted(p) for p in BLENDER_PYTHONS)}; {delete}"
         )
     if not ext.blender_platform_compatible_with_wheel_platform(target.platform, platform_tag):
         raise BuildError(f"{where} is built for platform {platform_tag}, not {target.platform}; {delete}")
@@ -374,6 +401,7 @@ def check_wheel(path: Path, target: Target, package: str, version: str, ext: Mod
         raise BuildError(
             f"{where}: its WHEEL metadata tags {sorted(meta_tags)} do not match its file name (renamed file?); {delete}"
         )
+    return pythons
 
 
 def cached_wheels(folder: Path, package: str, version: str) -> list[Path]:
@@ -386,24 +414,25 @@ def cached_wheels(folder: Path, package: str, version: str) -> list[Path]:
     )
 
 
-def download_wheel(target: Target, package: str, version: str, folder: Path) -> Path:
-    """pip download one pinned wheel for the target platform and Blender's Python into the cache folder."""
+def download_wheel(target: Target, package: str, version: str, folder: Path, python: tuple[int, int]) -> Path:
+    """pip download one pinned wheel for the target platform and one of Blender's Pythons into the cache folder."""
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
                "--only-binary=:all:", "--no-deps", "--implementation", "cp",
-               "--python-version", f"{BLENDER_PYTHON[0]}.{BLENDER_PYTHON[1]}", "--dest", tmp]  # fmt: skip
+               "--python-version", _dotted(python), "--dest", tmp]  # fmt: skip
         for tag in target.pip_platforms:
             cmd += ["--platform", tag]
         cmd.append(f"{package}=={version}")
-        print(f"downloading {package}=={version} for {target.platform} ...", file=sys.stderr, flush=True)
+        print(f"downloading {package}=={version} for {target.platform}, Python {_dotted(python)} ...", file=sys.stderr,
+              flush=True)  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         got = sorted(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or len(got) != 1:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise BuildError(
                 f"pip could not download {package}=={version} for {target.platform} (Python "
-                f"{BLENDER_PYTHON[0]}.{BLENDER_PYTHON[1]}, platforms {', '.join(target.pip_platforms)}): {tail}\n"
+                f"{_dotted(python)}, platforms {', '.join(target.pip_platforms)}): {tail}\n"
                 "Check the network, or build without wheels: `python build_addon.py --no-wheels`."
             )
         final = folder / got[0].name
@@ -411,37 +440,57 @@ def download_wheel(target: Target, package: str, version: str, folder: Path) -> 
     return final
 
 
+def _covering(
+    wheels: dict[Path, set[tuple[int, int]]], package: str, version: str, folder: Path
+) -> set[tuple[int, int]]:
+    """The Pythons a package's wheels serve; two wheels serving one Python would both be installed by Blender."""
+    served: set[tuple[int, int]] = set()
+    for pythons in wheels.values():
+        twice = served & pythons
+        if twice:
+            names = ", ".join(p.name for p in wheels)
+            raise BuildError(
+                f"{folder} holds several {package}=={version} wheels for Python "
+                f"{', '.join(_dotted(p) for p in sorted(twice))} ({names}); keep one per Python"
+            )
+        served |= pythons
+    return served
+
+
 def wheels_for(target: Target, pins: dict[str, str], cache: Path, ext: ModuleType, allow_download: bool) -> list[Path]:
-    """The checked wheels of one platform; cached ones are checked before anything is downloaded."""
+    """The checked wheels of one platform, covering every Blender Python; cached ones are checked before anything is
+    downloaded."""
     folder = cache / target.platform
-    found: dict[str, Path] = {}
+    found: dict[str, dict[Path, set[tuple[int, int]]]] = {}
     for package in target.packages:
         version = pins.get(normalize(package))
         if version is None:
             raise BuildError(f"requirements.txt has no `{package}==VERSION` pin; the extension bundles that wheel")
-        candidates = cached_wheels(folder, package, version)
-        for path in candidates:
-            check_wheel(path, target, package, version, ext)
-        if len(candidates) > 1:
-            raise BuildError(
-                f"{folder} holds several {package}=={version} wheels ({', '.join(p.name for p in candidates)}); "
-                "keep one"
-            )
-        if candidates:
-            found[package] = candidates[0]
+        found[package] = {
+            path: check_wheel(path, target, package, version, ext) for path in cached_wheels(folder, package, version)
+        }
+        _covering(found[package], package, version, folder)
     for package in target.packages:
-        if package not in found:
+        version = pins[normalize(package)]
+        for python in BLENDER_PYTHONS:
+            if python in _covering(found[package], package, version, folder):
+                continue
             if not allow_download:
-                raise BuildError(f"{package} wheel for {target.platform} is not in {folder} and downloads are off")
-            version = pins[normalize(package)]
-            path = download_wheel(target, package, version, folder)
+                raise BuildError(
+                    f"{package} wheel for {target.platform} and Python {_dotted(python)} is not in {folder} and "
+                    "downloads are off"
+                )
+            path = download_wheel(target, package, version, folder, python)
             try:
-                check_wheel(path, target, package, version, ext)
+                pythons = check_wheel(path, target, package, version, ext)
+                if python not in pythons:
+                    raise BuildError(f"pip downloaded {path.name} for Python {_dotted(python)}, which it does not fit")
             except BuildError:
                 path.unlink(missing_ok=True)
                 raise
-            found[package] = path
-    return [found[p] for p in target.packages]
+            found[package][path] = pythons
+            _covering(found[package], package, version, folder)
+    return [path for package in target.packages for path in sorted(found[package])]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -552,6 +601,21 @@ def format_table(built: list[BuiltZip]) -> str:
     return "\n".join(lines)
 
 
+def validate_only(zips: list[Path], blender_ext_path: Path | None) -> int:
+    """Check finished zips with the validator of the bpy this Python has (a second Blender version's rules)."""
+    try:
+        ext_path = blender_ext_path or find_blender_ext()
+        for path in zips:
+            if not path.is_file():
+                raise BuildError(f"{path} does not exist")
+            validate_zip(path, ext_path)
+            print(f"valid for Blender {ext_path.parents[4].name}: {path.name}")
+    except BuildError as exc:
+        print(f"build_addon: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build Facsimile's Blender extension zips (one per platform).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: dist/)")
@@ -565,7 +629,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR, help="default: exported_models/")
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS, help=argparse.SUPPRESS)
     parser.add_argument("--blender-ext", type=Path, default=None, help="path to bl_pkg/cli/blender_ext.py")
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        nargs="+",
+        metavar="ZIP",
+        help="only run Blender's validator (from this Python's bpy) on finished zips, e.g. with bpy 5.3 on 3.13",
+    )
     args = parser.parse_args(argv)
+    if args.validate:
+        return validate_only(args.validate, args.blender_ext)
     try:
         built = build(
             args.out,

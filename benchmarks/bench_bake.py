@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
+from blender_addon.blender_compat import add_shape_key  # noqa: E402
 from blender_addon.core.arkit import ARKIT_NAMES  # noqa: E402
 from blender_addon.core.retarget import build_retarget_map  # noqa: E402
 from blender_addon.shape_keys import bake_keyframes, shape_key_names  # noqa: E402
@@ -30,9 +31,9 @@ def _character(name: str) -> bpy.types.Object:
     bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16)
     obj = bpy.context.object
     obj.name = name
-    obj.shape_key_add(name="Basis")
+    add_shape_key(obj, "Basis")
     for n in ARKIT_NAMES:
-        obj.shape_key_add(name=n, from_mix=False)
+        add_shape_key(obj, n)
     return obj
 
 

@@ -8,6 +8,10 @@ Covered today:
   the channelbag. Blender 4.2/4.3 keep them on ``Action.fcurves``, which Blender 5.0 removed.
 - The extension API (Blender 4.2+): installing a zip into a repository (``bpy.ops.extensions.package_install_files``),
   removing it, and the folder extensions live in.
+- New shape keys: Blender 5.x gives a new key the value 1.0 (4.x: 0.0), so a freshly built character would show
+  every key at once; add_shape_key() makes them start at 0 everywhere.
+- Python: Blender 4.2-5.0 embed CPython 3.11, 5.1-5.3 CPython 3.13 (the zips carry wheels for both; numpy 1.26 on 4.x,
+  numpy 2.x on 5.x). Nothing in the add-on branches on the Python or numpy version.
 """
 
 from __future__ import annotations
@@ -99,6 +103,16 @@ def restore_slot(anim_data: bpy.types.AnimData, slot) -> None:
         anim_data.action_slot = slot
     except (TypeError, RuntimeError):
         pass
+
+
+# ---------------------------------------------------------------- shape keys
+
+
+def add_shape_key(obj: bpy.types.Object, name: str, from_mix: bool = False) -> bpy.types.ShapeKey:
+    """A new shape key on `obj` at value 0 on every Blender (5.x starts new keys at 1.0, 4.x at 0.0)."""
+    key = obj.shape_key_add(name=name, from_mix=from_mix)
+    key.value = 0.0
+    return key
 
 
 # ---------------------------------------------------------------- extensions

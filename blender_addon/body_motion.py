@@ -17,7 +17,7 @@ import bpy
 import numpy as np
 
 from . import rig_reader as rr
-from .blender_compat import all_fcurves
+from .blender_compat import add_shape_key, all_fcurves
 from .core.body import bvh_retarget as br
 from .core.errors import FacsimileError
 from .core.formats import pc2
@@ -311,12 +311,11 @@ def add_shape_keys(mesh_obj: bpy.types.Object, verts: np.ndarray, labels: list[s
     if verts.shape[1] != len(me.vertices):
         raise FacsimileError(f"{verts.shape[1]} deformed vertices for a mesh of {len(me.vertices)}")
     if me.shape_keys is None:
-        mesh_obj.shape_key_add(name="Basis", from_mix=False)
+        add_shape_key(mesh_obj, "Basis")
     names = []
     for v, label in zip(verts, labels, strict=True):
-        key = mesh_obj.shape_key_add(name=f"{prefix} {label}", from_mix=False)
+        key = add_shape_key(mesh_obj, f"{prefix} {label}")
         key.data.foreach_set("co", np.ascontiguousarray(v, dtype=np.float32).ravel())
-        key.value = 0.0
         names.append(key.name)
     me.update()
     return names

@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 from conftest import shared_path
 
+from blender_addon.blender_compat import add_shape_key
 from blender_addon.core.arkit import ARKIT_NAMES, canonical_name
 from blender_addon.core.retarget import preset_targets
 
@@ -73,13 +74,13 @@ def build_character(source: str, style: str, name: str = "Face") -> bpy.types.Ob
     mesh.from_pydata(verts.tolist(), [], faces)
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
+    add_shape_key(obj, "Basis")
     targets = preset_targets(style)
     flat = verts.ravel()
     for arkit in ARKIT_NAMES:
         names = targets[arkit]
         for t in names:
-            kb = obj.shape_key_add(name=t, from_mix=False)
+            kb = add_shape_key(obj, t)
             d = deltas.get(arkit)
             co = flat if d is None else (verts + d / len(names)).ravel()
             kb.data.foreach_set("co", co)

@@ -1,15 +1,19 @@
 """Run in a FRESH Python process with bpy: install a Facsimile extension zip the way Blender does, use it, remove it.
 
-    BLENDER_USER_RESOURCES=<empty tmp folder> python tests/packaging_install_check.py ZIP RESULT_JSON [PHOTO]
+    BLENDER_USER_RESOURCES=<empty tmp folder> python tests/packaging_install_check.py ZIP RESULT_JSON \
+        [--photo PHOTO] [--video VIDEO] [--skin]
 
 It installs with bpy.ops.extensions.package_install_files (Blender's Install from Disk / drag and drop operator) into
 the user_default repository, enables the add-on, loads every shipped model from the installed copy, applies PHOTO to
-the demo character when the add-on has both, then disables and uninstalls it. Facts (not verdicts) go to RESULT_JSON
+the demo character, bakes VIDEO onto it, skins a pose of the demo body into a PC2 cache (--skin) and compares it with
+Blender's own Armature modifier, then disables and uninstalls it. Run in a fresh venv holding only bpy, every module
+the add-on uses must come from Blender, the extension or its bundled wheels. Facts (not verdicts) go to RESULT_JSON
 so tests/test_packaging.py makes the assertions; a step that raises records its traceback and stops there.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import json
@@ -67,7 +71,60 @@ def _run_bundled_wheels(site: Path, models: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(zip_path: str, photo: str, res: dict) -> None:
+def _key_frames(obj) -> dict[str, int]:
+    """Shape-key name -> keyframe count, read through the installed add-on's blender_compat (slotted actions)."""
+    compat = importlib.import_module(f"{MODULE}.blender_compat")
+    out = {}
+    for fc in compat.assigned_fcurves(obj.data.shape_keys):
+        if fc.data_path.startswith('key_blocks["'):
+            out[fc.data_path[len('key_blocks["') : fc.data_path.index('"]')]] = len(fc.keyframe_points)
+    return out
+
+
+def _select_only(bpy, obj) -> None:
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)
+
+
+def _skin(bpy, demo, character, out_dir: Path) -> dict:
+    """Key one body pose, bake it to PC2 with the installed add-on's operator, and compare with Blender's modifier."""
+    import numpy as np
+
+    pc2 = importlib.import_module(f"{MODULE}.core.formats.pc2")
+    frame = 4
+    demo.animate_demo_body(character.rig, ("smile",), np.array([frame - 1]), end_frame=frame + 4)
+    body = character.body
+    _select_only(bpy, body)
+    path = out_dir / "pose.pc2"
+    ret = bpy.ops.facsimile.lbs_bake_pc2(
+        filepath=str(path), source="ACTION", frame_start=frame, frame_end=frame, device="cpu", attach=False
+    )
+    header, samples = pc2.read_pc2(path)
+    scene = bpy.context.scene
+    scene.frame_set(frame)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    evaluated = body.evaluated_get(depsgraph)
+    mesh = evaluated.to_mesh()
+    blender = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", blender)
+    evaluated.to_mesh_clear()
+    rest = np.empty(len(body.data.vertices) * 3, np.float32)
+    body.data.vertices.foreach_get("co", rest)
+    blender, rest = blender.reshape(-1, 3), rest.reshape(-1, 3)
+    return {
+        "result": sorted(ret),
+        "samples": int(header.num_samples),
+        "vertices": int(samples.shape[1]),
+        "body_vertices": len(rest),
+        "max_diff_vs_blender": float(np.abs(samples[0] - blender).max()),
+        "max_pose_displacement": float(np.abs(blender - rest).max()),
+        "bbox_diagonal": float(np.linalg.norm(rest.max(0) - rest.min(0))),
+    }
+
+
+def run(zip_path: str, photo: str, video: str, skin: bool, res: dict) -> None:
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -116,27 +173,15 @@ def run(zip_path: str, photo: str, res: dict) -> None:
         res["bundled_wheels_run"] = _run_bundled_wheels(site, folder)
 
     res["step"] = "photo"
+    character = demo = None
     try:
-        has_demo = importlib.util.find_spec(f"{MODULE}.demo.character") is not None
-        demo = importlib.import_module(f"{MODULE}.demo.character") if has_demo else None
-        builder = getattr(demo, "build_demo_character", None) if demo else None
-        if demo is None:
-            res["photo"] = {"skipped": "the add-on has no demo.character module"}
-        elif builder is None:
-            res["photo"] = {"skipped": "demo_character has no build_demo_character() function"}
-        elif "apply_photo" not in res["operators"]:
-            res["photo"] = {"skipped": "the enabled add-on registers no facsimile.apply_photo operator"}
-        elif not photo:
-            res["photo"] = {"skipped": "no photo given"}
-        else:
-            obj = builder(with_body=False).head
-            for other in bpy.context.view_layer.objects:
-                other.select_set(False)
-            bpy.context.view_layer.objects.active = obj
-            obj.select_set(True)
-            if hasattr(bpy.context.scene, "facsimile"):
-                bpy.context.scene.facsimile.target = obj
-            keys = obj.data.shape_keys.key_blocks
+        demo = importlib.import_module(f"{MODULE}.demo.character")
+        character = demo.build_demo_character(with_body=skin)
+        obj = character.head
+        _select_only(bpy, obj)
+        bpy.context.scene.facsimile.target = obj
+        keys = obj.data.shape_keys.key_blocks
+        if photo:
             before = {k.name: k.value for k in keys}
             ret = bpy.ops.facsimile.apply_photo(filepath=photo)
             after = {k.name: k.value for k in keys}
@@ -148,8 +193,35 @@ def run(zip_path: str, photo: str, res: dict) -> None:
                 "values": after,
                 "module_file": sys.modules[f"{MODULE}.operators"].__file__,
             }
+        else:
+            res["photo"] = {"skipped": "no photo given"}
     except Exception:  # recorded, and the add-on is still disabled and removed below
         res["photo"] = {"error": traceback.format_exc()}
+
+    if video and character is not None:
+        res["step"] = "video"
+        try:
+            st = bpy.context.scene.facsimile
+            st.start_frame = 1
+            ret = bpy.ops.facsimile.bake_clip(filepath=video, synchronous=True)
+            res["video"] = {"result": sorted(ret), "key_frames": _key_frames(character.head), "report": st.last_report}
+        except Exception:
+            res["video"] = {"error": traceback.format_exc()}
+
+    if skin and character is not None:
+        res["step"] = "skin"
+        try:
+            res["skin"] = _skin(bpy, demo, character, Path(zip_path).parent)
+        except Exception:
+            res["skin"] = {"error": traceback.format_exc()}
+
+    # Where every third-party module the add-on used came from (the bundled wheels in a fresh venv).
+    res["modules_used"] = {
+        name: getattr(sys.modules.get(name), "__file__", None) for name in ("onnxruntime", "cv2", "numpy")
+    }
+    res["forbidden_loaded"] = sorted(
+        k for k in sys.modules if k.split(".")[0] in {"onnx", "torch", "mediapipe", "skimage", "scipy"}
+    )
 
     res["step"] = "disable"
     bpy.ops.preferences.addon_disable(module=MODULE)
@@ -172,17 +244,25 @@ def run(zip_path: str, photo: str, res: dict) -> None:
 
 
 def main() -> int:
-    zip_path, result_path = sys.argv[1], sys.argv[2]
-    photo = sys.argv[3] if len(sys.argv) > 3 else ""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("zip")
+    parser.add_argument("result")
+    parser.add_argument("--photo", default="")
+    parser.add_argument("--video", default="")
+    parser.add_argument("--skin", action="store_true")
+    args = parser.parse_args()
     if not os.environ.get("BLENDER_USER_RESOURCES"):
         print("set BLENDER_USER_RESOURCES to an empty temporary folder", file=sys.stderr)
         return 2
-    res: dict = {}
+    res: dict = {"python": list(sys.version_info[:3])}
     try:
-        run(zip_path, photo, res)
+        import bpy
+
+        res["blender"] = list(bpy.app.version)
+        run(args.zip, args.photo, args.video, args.skin, res)
     except Exception:
         res["error"] = traceback.format_exc()
-    Path(result_path).write_text(json.dumps(res, indent=1), encoding="utf-8")
+    Path(args.result).write_text(json.dumps(res, indent=1), encoding="utf-8")
     return 0
 
 

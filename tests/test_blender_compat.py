@@ -61,3 +61,10 @@ def test_extension_folder_and_unknown_repository():
     assert bc.user_extensions_dir().name == "extensions"
     with pytest.raises(ValueError, match="no extension repository 'nope'"):
         bc.uninstall_extension("facsimile", repo="nope")
+
+
+def test_new_shape_keys_start_at_zero(keyed_cube):
+    """Blender 5.x starts a new key at 1.0 (4.x at 0.0); the helper gives 0 on both, so a new character is at rest."""
+    key = bc.add_shape_key(keyed_cube, "mouthSmileLeft")
+    assert key.value == 0.0 and key.name == "mouthSmileLeft"
+    assert keyed_cube.data.shape_keys.key_blocks[-1] == key

@@ -146,6 +146,8 @@ def test_normalisation_rejects_bad_landmarks(bad, match):
 
 def test_tiny_training_end_to_end(tmp_path, synth):
     """data -> training (both ablation arms) -> ONNX (parity) -> runtime, with the test-size config."""
+    pytest.importorskip("torch", reason="training needs torch (requirements-train.txt; not in the Python 3.13 env)")
+    pytest.importorskip("onnx", reason="the ONNX export needs the onnx package (requirements-train.txt)")
     from blender_addon.core.face.expression_generator import ExpressionGenerator
     from model_training.train.config import TINY
     from model_training.train.pipeline import run
@@ -184,7 +186,8 @@ def test_shipped_model_on_fresh_renders(shipped, tmp_path):
     from blender_addon.core.arkit import ARKIT_NAMES as names
     from model_training.render.render_ict import render_split
 
-    path = render_split("check", 60, tmp_path, size=384, log=lambda *_: None)
+    ict_path = shared_path("ict_facekit", "ict_face_full_f16.npz")  # skips (fails under CI) when it is missing
+    path = render_split("check", 60, tmp_path, size=384, ict_path=str(ict_path), log=lambda *_: None)
     d = np.load(path)
     ok = np.isfinite(d["detected"]).all(axis=(1, 2))
     assert ok.mean() > 0.9

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 from conftest import REPO_ROOT, shared_path
 
@@ -21,6 +20,7 @@ from blender_addon.core.models.onnx_session import create_session
 from blender_addon.core.models.specs import FACE_DETECTOR, FACE_LANDMARKS, check_session
 from blender_addon.core.models.store import sha256_of, verified_model_path
 
+onnx = pytest.importorskip("onnx", reason="the onnx package (requirements-train.txt) reads the converted graphs")
 mp = pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the TFLite originals")
 
 from model_training.convert import mediapipe_face as conv  # noqa: E402

@@ -5,10 +5,9 @@ import contextlib
 import io
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
+from tiny_onnx import model_bytes
 
 from blender_addon.core.models import onnx_session as osn
 from blender_addon.core.models.onnx_session import (
@@ -24,16 +23,7 @@ from blender_addon.core.models.onnx_session import (
 
 
 def _tiny_model() -> bytes:
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return model_bytes("relu_dynamic")
 
 
 def _cuda_works() -> bool:

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from conftest import IN_CI, shared_path  # noqa: E402
+from tiny_onnx import model_bytes  # noqa: E402
 
 import build_addon  # noqa: E402
 from build_addon import BuildError  # noqa: E402
@@ -41,20 +42,12 @@ def blender_ext():
 
 def _make_models(folder: Path) -> Path:
     """A small but real model folder: two ONNX graphs, manifest.json written by the project's record_model."""
-    import onnx
-    from onnx import TensorProto, helper
-
     from blender_addon.core.models.store import record_model
 
     folder.mkdir(parents=True)
-    for name, op in (("relu.onnx", "Relu"), ("sigmoid.onnx", "Sigmoid")):
-        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-        graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], name[:-5], [x], [y])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        onnx.save(model, folder / name)
-        record_model(folder / name, license="GPL-3.0-or-later", opset=17)
+    for name in ("relu", "sigmoid"):
+        (folder / f"{name}.onnx").write_bytes(model_bytes(name))
+        record_model(folder / f"{name}.onnx", license="GPL-3.0-or-later", opset=17)
     (folder / "NOTICE").write_text("Test models made by tests/test_packaging.py\n", encoding="utf-8")
     (folder / "MODEL_CARD.md").write_text("# Test models\n", encoding="utf-8")
     return folder
@@ -199,7 +192,9 @@ def test_manifest_version_matches_pyproject() -> None:
     manifest = tomllib.loads((build_addon.ADDON_DIR / "blender_manifest.toml").read_text(encoding="utf-8"))
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert manifest["version"] == pyproject["project"]["version"]
-    assert manifest["blender_version_min"] == "4.2.0" and manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    # Blender 4.2 LTS to 5.3 (the maximum is exclusive).
+    assert manifest["blender_version_min"] == "4.2.0" and manifest["blender_version_max"] == "5.4.0"
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
     assert set(manifest["permissions"]) == {"files"}  # no network permission: nothing is downloaded at run time
 
 
@@ -272,11 +267,12 @@ def test_bad_models(tmp_path: Path, models: Path, breaker) -> None:
     ("tag", "meta_tag", "message"),
     [
         ("cp310-cp310-manylinux_2_17_x86_64", None, "built for Python cp310/cp310"),
-        ("cp312-abi3-manylinux_2_17_x86_64", None, "built for Python cp312/abi3"),
+        ("cp312-cp312-manylinux_2_17_x86_64", None, "built for Python cp312/cp312"),
+        ("cp314-abi3-manylinux_2_17_x86_64", None, "built for Python cp314/abi3"),
         ("cp311-cp311-win_amd64", None, "built for platform win_amd64, not linux-x64"),
         ("cp37-abi3-manylinux_2_17_x86_64", "cp310-cp310-manylinux_2_17_x86_64", "do not match its file name"),
     ],
-    ids=["python-3.10", "abi3-from-3.12", "windows-wheel", "renamed-wheel"],
+    ids=["python-3.10", "python-3.12", "abi3-from-3.14", "windows-wheel", "renamed-wheel"],
 )
 def test_bad_wheel_is_rejected(tmp_path: Path, models: Path, tag: str, meta_tag: str | None, message: str) -> None:
     """A cached wheel that would not import in Blender stops the build before any download or zip."""
@@ -293,20 +289,81 @@ def test_bad_wheel_is_rejected(tmp_path: Path, models: Path, tag: str, meta_tag:
 
 
 def test_good_wheel_tags_are_accepted(tmp_path: Path, blender_ext) -> None:
-    """The tag rules accept what Blender 4.5's Python imports (abi3 from 3.7, cp311, py3-none-any)."""
+    """The tag rules accept what Blender 4.2-5.0 (Python 3.11) and 5.1-5.3 (Python 3.13) import, and say which."""
     target = build_addon.TARGETS["linux-x64"]
-    for tag in ("cp37-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp311-cp311-manylinux_2_28_x86_64"):
+    both = {(3, 11), (3, 13)}
+    for tag, pythons in (
+        ("cp37-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64", both),
+        ("cp312-abi3-manylinux_2_17_x86_64", {(3, 13)}),
+        ("cp311-cp311-manylinux_2_28_x86_64", {(3, 11)}),
+        ("cp313-cp313-manylinux_2_28_x86_64", {(3, 13)}),
+    ):
         wheel = _tiny_wheel(tmp_path / tag, "opencv_python_headless", "4.11.0.86", tag, tag.split(".")[0])
-        build_addon.check_wheel(wheel, target, "opencv-python-headless", "4.11.0.86", blender_ext)
+        assert build_addon.check_wheel(wheel, target, "opencv-python-headless", "4.11.0.86", blender_ext) == pythons
     wheel = _tiny_wheel(tmp_path / "any", "opencv_python_headless", "4.11.0.86", "py3-none-any")
-    build_addon.check_wheel(wheel, target, "opencv-python-headless", "4.11.0.86", blender_ext)
+    assert build_addon.check_wheel(wheel, target, "opencv-python-headless", "4.11.0.86", blender_ext) == both
     with pytest.raises(BuildError, match=r"is not opencv-python-headless==4\.11\.0\.85"):
         build_addon.check_wheel(wheel, target, "opencv-python-headless", "4.11.0.85", blender_ext)
 
 
+def _cache_wheels(cache: Path, tags: dict[str, list[str]]) -> None:
+    """Tiny real wheels in a linux-x64 wheel cache, at requirements.txt's pinned versions."""
+    pins = build_addon.read_pins(build_addon.REQUIREMENTS)
+    for dist, dist_tags in tags.items():
+        for tag in dist_tags:
+            _tiny_wheel(cache / "linux-x64", dist, pins[build_addon.normalize(dist)], tag)
+
+
+def test_zip_carries_wheels_for_both_pythons(tmp_path: Path, models: Path) -> None:
+    """One linux zip carries cp311 and cp313 onnxruntime wheels and one abi3 OpenCV wheel; Blender's validator (the
+    4.5 or the 5.3 one, whichever bpy this suite runs on) accepts it."""
+    cache = tmp_path / "wheels"
+    _cache_wheels(
+        cache,
+        {
+            "onnxruntime_gpu": ["cp311-cp311-manylinux_2_28_x86_64", "cp313-cp313-manylinux_2_28_x86_64"],
+            "opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64"],
+        },
+    )
+    (built,) = _build(tmp_path / "dist", models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache,
+                      allow_download=False)  # fmt: skip
+    assert [w.split("-")[2] for w in built.wheels] == ["cp311", "cp313", "cp37"]
+    with zipfile.ZipFile(built.path) as zf:
+        manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
+        assert manifest["wheels"] == [f"./wheels/{w}" for w in built.wheels]
+        assert all(f"wheels/{w}" in zf.namelist() for w in built.wheels)
+
+
+def test_wheel_missing_for_one_python_is_a_clear_error(tmp_path: Path, models: Path) -> None:
+    cache = tmp_path / "wheels"
+    _cache_wheels(
+        cache,
+        {
+            "onnxruntime_gpu": ["cp311-cp311-manylinux_2_28_x86_64"],
+            "opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64"],
+        },
+    )
+    out = tmp_path / "dist"
+    with pytest.raises(BuildError, match="onnxruntime-gpu wheel for linux-x64 and Python 3.13 is not in"):
+        _build(out, models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache, allow_download=False)
+    assert _listing(out) == {}
+
+
+def test_two_wheels_for_one_python_are_refused(tmp_path: Path, models: Path) -> None:
+    """Blender would install both; the build asks to keep one."""
+    cache = tmp_path / "wheels"
+    _cache_wheels(
+        cache, {"opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64", "cp313-cp313-manylinux_2_28_x86_64"]}
+    )
+    out = tmp_path / "dist"
+    with pytest.raises(BuildError, match=r"several opencv-python-headless==.* wheels for Python 3\.13 .*keep one per"):
+        _build(out, models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache, allow_download=False)
+    assert _listing(out) == {}
+
+
 def test_missing_wheel_offline_is_a_clear_error(tmp_path: Path, models: Path) -> None:
     out = tmp_path / "dist"
-    with pytest.raises(BuildError, match="onnxruntime-gpu wheel for linux-x64 is not in"):
+    with pytest.raises(BuildError, match="onnxruntime-gpu wheel for linux-x64 and Python 3.11 is not in"):
         _build(out, models, platforms=["linux-x64"], with_wheels=True, wheel_cache=tmp_path / "c", allow_download=False)
     assert _listing(out) == {}
 
@@ -360,14 +417,27 @@ def _real_models() -> Path:
     return folder
 
 
-def _install_in_fresh_bpy(zip_path: Path, tmp_path: Path, photo: Path | None) -> dict:
+def install_in_fresh_bpy(
+    zip_path: Path,
+    tmp_path: Path,
+    photo: Path | None,
+    *,
+    python: str = sys.executable,
+    video: Path | None = None,
+    skin: bool = False,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """Run packaging_install_check.py in a new `python` process (bpy) with its own empty Blender user folder."""
     user = tmp_path / "blender_user"
     user.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "FACSIMILE_MODELS_DIR"}
+    env = dict(os.environ if env is None else env)
+    env.pop("FACSIMILE_MODELS_DIR", None)
     env["BLENDER_USER_RESOURCES"] = str(user)
     result = tmp_path / "result.json"
-    cmd = [sys.executable, str(INSTALL_CHECK), str(zip_path), str(result)] + ([str(photo)] if photo else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    cmd = [python, str(INSTALL_CHECK), str(zip_path), str(result)]
+    cmd += (["--photo", str(photo)] if photo else []) + (["--video", str(video)] if video else [])
+    cmd += ["--skin"] if skin else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res = json.loads(result.read_text(encoding="utf-8"))
     assert "error" not in res, f"failed at step {res.get('step')}:\n{res['error']}"
@@ -383,7 +453,7 @@ def installed(tmp_path_factory) -> dict:
     photo = shared_path("photos", "surprised.jpeg")
     tmp = tmp_path_factory.mktemp("install")
     (built,) = build_addon.build(tmp / "dist", platforms=["linux-x64"], with_wheels=False, models_dir=models_dir)
-    res = _install_in_fresh_bpy(built.path, tmp, photo)
+    res = install_in_fresh_bpy(built.path, tmp, photo)
     res["zip"] = str(built.path)
     return res
 
@@ -442,9 +512,11 @@ def test_release_build_with_real_wheels(tmp_path: Path) -> None:
             assert manifest["wheels"] == [f"./wheels/{w}" for w in b.wheels]
             assert all(f"wheels/{w}" in zf.namelist() for w in b.wheels)
         flavour = "onnxruntime_gpu-" if b.platform != "macos-arm64" else "onnxruntime-"
-        assert any(w.startswith(flavour) for w in b.wheels)
-        assert any(w.startswith("opencv_python_headless-") for w in b.wheels)
-    res = _install_in_fresh_bpy(by_platform["linux-x64"].path, tmp_path, None)
+        blender_ext = build_addon.load_blender_ext(build_addon.find_blender_ext())
+        for prefix in (flavour, "opencv_python_headless-"):  # each package imports on both Blender Pythons
+            served = [build_addon.wheel_pythons(w, blender_ext) for w in b.wheels if w.startswith(prefix)]
+            assert sorted(p for s in served for p in s) == [(3, 11), (3, 13)], (b.platform, prefix, b.wheels)
+    res = install_in_fresh_bpy(by_platform["linux-x64"].path, tmp_path, None)
     assert res["enabled"] and res["models_loaded"]
     assert {"onnxruntime", "cv2"} <= set(res["wheel_site_packages"])  # Blender installed the bundled wheels
     run = res["bundled_wheels_run"]  # ...and they run a shipped model with nothing but numpy beside them
@@ -453,3 +525,18 @@ def test_release_build_with_real_wheels(tmp_path: Path) -> None:
     assert Path(run["onnxruntime"]).is_relative_to(site) and Path(run["cv2"]).is_relative_to(site)
     assert "CUDAExecutionProvider" in run["providers"]  # the GPU build (CUDA is used when CUDA 13 + cuDNN 9 load)
     assert res["files_left"] == []  # uninstalling removed the wheels too
+
+
+def test_validate_only_checks_finished_zips(tmp_path: Path, models: Path, capsys) -> None:
+    """`--validate ZIP...` runs this Python's Blender validator on finished zips (make addon: bpy 5.3's on 3.13)."""
+    (built,) = _build(tmp_path / "dist", models, platforms=["linux-x64"])
+    assert build_addon.main(["--validate", str(built.path)]) == 0
+    assert f"valid for Blender {build_addon.find_blender_ext().parents[4].name}" in capsys.readouterr().out
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(built.path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "blender_manifest.toml":
+                dst.writestr(info, src.read(info))
+    assert build_addon.main(["--validate", str(broken)]) == 1
+    assert "validator rejected broken.zip" in capsys.readouterr().err
+    assert build_addon.main(["--validate", str(tmp_path / "missing.zip")]) == 1

@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
+from ..blender_compat import add_shape_key
 from ..core.arkit import ARKIT_NAMES
 from .body import BODY_MATERIALS, BONES, HEAD_CENTRE, BodyGeometry, build_body
 from .head import MATERIALS, HeadGeometry, build_head
@@ -90,9 +91,9 @@ def add_arkit_shape_keys(obj: bpy.types.Object, basis: np.ndarray, deltas: np.nd
     """Basis + one key per ARKit name (exact camelCase, contract order), written with foreach_set."""
     if deltas.shape != (len(ARKIT_NAMES), len(basis), 3):
         raise ValueError(f"deltas must be (52, {len(basis)}, 3), got {deltas.shape}")
-    obj.shape_key_add(name="Basis", from_mix=False)
+    add_shape_key(obj, "Basis")
     for name, delta in zip(ARKIT_NAMES, deltas):
-        kb = obj.shape_key_add(name=name, from_mix=False)
+        kb = add_shape_key(obj, name)
         kb.data.foreach_set("co", (basis + delta).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0
     obj.data.shape_keys.use_relative = True
