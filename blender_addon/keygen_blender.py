@@ -22,6 +22,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 
+from .blender_compat import add_shape_key
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
 
@@ -392,13 +393,13 @@ def write_shape_keys(obj: bpy.types.Object, rest: np.ndarray, deltas: np.ndarray
 
     Returns (created, replaced) names."""
     if obj.data.shape_keys is None:
-        obj.shape_key_add(name="Basis", from_mix=False)
+        add_shape_key(obj, "Basis")
     blocks = obj.data.shape_keys.key_blocks
     created, replaced = [], []
     for k, name in enumerate(ARKIT_NAMES):
         kb = blocks.get(name)
         if kb is None:
-            kb = obj.shape_key_add(name=name, from_mix=False)
+            kb = add_shape_key(obj, name)
             created.append(name)
         else:
             replaced.append(name)

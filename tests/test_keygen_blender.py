@@ -13,6 +13,7 @@ import pytest
 from addon_fixtures import headless, unwritable_dir  # noqa: F401
 
 from blender_addon import cli
+from blender_addon.blender_compat import add_shape_key
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.keygen.ict_data import load_model
 
@@ -34,8 +35,8 @@ def _ict_head_scene(path, with_keys: bool = True):
     bpy.context.scene.collection.objects.link(obj)
     obj.location = (2.0, 0.5, 1.6)
     if with_keys:
-        obj.shape_key_add(name="Basis")
-        custom = obj.shape_key_add(name="Custom", from_mix=False)
+        add_shape_key(obj, "Basis")
+        custom = add_shape_key(obj, "Custom")
         co = np.empty(len(verts) * 3, np.float32)
         custom.data.foreach_get("co", co)
         custom.data.foreach_set("co", co + 0.001)
