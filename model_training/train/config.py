@@ -32,6 +32,11 @@ class TrainConfig:
     threads: int = 2
     renders: str = str(CACHE_DIR / "renders")  # render_ict output; "" = none
     render_fit_fraction: float = 0.8  # of the training-identity renders: fit the detector model; rest: validation
+    real: bool = True  # real frames (the real-face cache) in the loop and in the selection, when available
+    real_weight: float = 1.0  # weight of the pseudo-label term against the synthetic MSE
+    real_batch: int = 64  # real frames per step (beside `batch` synthetic samples)
+    real_floor: float = 0.25  # the *_floor arm: least weight of channels MediaPipe is not trusted on
+    take_critic_weight: float = 0.02  # the *_take_critic arm: critic of real-frame outputs against the ARKit take
 
 
-TINY = TrainConfig(n_train=3_000, n_val=500, n_test=500, hidden=(64, 64), epochs=2, batch=128, renders="")
+TINY = TrainConfig(n_train=3_000, n_val=500, n_test=500, hidden=(64, 64), epochs=2, batch=128, renders="", real=False)

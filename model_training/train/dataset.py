@@ -15,7 +15,9 @@ from ..data.landmark_embedding import LandmarkBasis, embed
 from ..data.synth import NoiseConfig, Synthesizer, sample_expressions
 from ..fit.detector_model import DetectorModel, render_features
 from ..fit.detector_model import fit as fit_detector
+from ..fit.mediapipe_trust import mediapipe_trust
 from .config import TrainConfig
+from .real_data import load_real
 
 
 @dataclass
@@ -80,6 +82,20 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
         out["render_test_ideal"] = (r["ideal"], r["weights"])
         out["render_test_found"] = r["found"]
         out["render_test_n"] = r["n"]
+    out["real_train"] = out["real_val"] = out["trust"] = None
+    h_real = ""
+    if cfg.real and cfg.renders:
+        out["trust"] = mediapipe_trust(Path(cfg.renders), log)
+        if out["trust"] is not None:
+            out["real_train"], out["real_val"] = load_real("train", log), load_real("val", log)
+        if out["real_train"] is not None and out["real_val"] is not None:
+            log(
+                f"real frames: {len(out['real_train'])} train ({len(out['real_train'].clip_names)} clips), "
+                f"{len(out['real_val'])} val ({len(out['real_val'].clip_names)} clips)"
+            )
+            h_real = out["real_train"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
+        else:
+            out["real_train"] = out["real_val"] = None
     out["mean"] = out["x_train"].mean(0)
     out["std"] = out["x_train"].std(0) + 1e-4
     z = (out["x_train"][:20000] - out["mean"]) / out["std"]
@@ -88,5 +104,6 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     for k in ("x_train", "y_train"):
         h.update(np.ascontiguousarray(out[k]).tobytes())
     h.update(h_r.encode())
+    h.update(h_real.encode())
     out["data_hash"] = h.hexdigest()
     return out
