@@ -1,11 +1,13 @@
-"""Face front-end speed: our ONNX pipeline (FaceTracker) vs MediaPipe's FaceMesh on the same images, same run.
+"""Face front-end speed: our ONNX pipeline (FaceTracker) vs MediaPipe's FaceLandmarker on the same images, same run.
 
-Photo mode: every shared photo, detector + mesh each time (MediaPipe static_image_mode=True).
+Both run the same two models (short-range face detector, FaceLandmarker's 478-point landmark model); MediaPipe runs
+the TFLite originals with XNNPACK, we run the ONNX conversions with onnxruntime. FaceLandmarker is created from the
+shared face_landmarker.task with its defaults (no blendshapes, no transformation matrices) and num_faces=1.
+Photo mode: every shared photo, detector + landmarks each time (FaceLandmarker running_mode=IMAGE).
 Video mode: a few hundred 640x480 frames made from the photos with drifting shifts/rotations/zoom (cuts between
-photos force re-detection), tracked frame to frame (MediaPipe static_image_mode=False).
+photos force re-detection), tracked frame to frame (FaceLandmarker running_mode=VIDEO, which also smooths).
 Figures are per image: CPU time of the whole process (all threads; what a busy Blender pays) and wall time, the
 median of --repeats passes. Usage: python benchmarks/bench_face_frontend.py [--frames 300] [--threads 1 2]
-[--parallel-iris] (adds rows with the two eyes' iris passes on two cores, FaceTracker(parallel=True)).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ sys.path.insert(0, str(REPO))
 from blender_addon.core.face.tracking import FaceTracker  # noqa: E402
 from blender_addon.core.formats.image_io import load_image  # noqa: E402
 
-SHARED = Path(os.environ.get("FACSIMILE_SHARED", REPO.parent / "shared")) / "data" / "photos"
+SHARED_DATA = Path(os.environ.get("FACSIMILE_SHARED", REPO.parent / "shared")) / "data"
+SHARED = SHARED_DATA / "photos"
+TASK = SHARED_DATA / "real_faces" / "models" / "face_landmarker.task"
 
 
 def photos() -> list[np.ndarray]:
@@ -57,49 +61,76 @@ def video_frames(images: list[np.ndarray], n: int, seed: int = 0) -> list[np.nda
     return frames
 
 
-def timed(fn, items, repeats: int) -> tuple[float, float]:
-    """Median (cpu ms, wall ms) per item over `repeats` passes (after one warm-up pass)."""
-    for it in items[:3]:
-        fn(it)
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
-        for it in items:
+def timed_round_robin(jobs: dict[str, tuple], repeats: int) -> dict[str, tuple[float, float]]:
+    """{name: (fn, items)} -> {name: median (cpu ms, wall ms) per item}. Each repeat times every job once, in turn,
+    so a change in the shared machine's load hits all pipelines alike (after one warm-up call each)."""
+    for fn, items in jobs.values():
+        for it in items[:3]:
             fn(it)
-        cpu.append((time.process_time() - c0) / len(items) * 1e3)
-        wall.append((time.perf_counter() - w0) / len(items) * 1e3)
-    return statistics.median(cpu), statistics.median(wall)
+    cpu: dict[str, list[float]] = {k: [] for k in jobs}
+    wall: dict[str, list[float]] = {k: [] for k in jobs}
+    for _ in range(repeats):
+        for name, (fn, items) in jobs.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            for it in items:
+                fn(it)
+            cpu[name].append((time.process_time() - c0) / len(items) * 1e3)
+            wall[name].append((time.perf_counter() - w0) / len(items) * 1e3)
+    return {k: (statistics.median(cpu[k]), statistics.median(wall[k])) for k in jobs}
+
+
+class Landmarker:
+    """MediaPipe FaceLandmarker (one face) in image or video mode, as a callable on RGB arrays -> (478, 2) or None."""
+
+    def __init__(self, mp, video: bool) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.mp, self.video, self.t = mp, video, 0
+        mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(TASK)), running_mode=mode, num_faces=1
+        )
+        self.lm = vision.FaceLandmarker.create_from_options(options)
+
+    def __call__(self, img: np.ndarray):
+        image = self.mp.Image(image_format=self.mp.ImageFormat.SRGB, data=img)
+        if self.video:
+            self.t += 33  # FaceLandmarker needs increasing timestamps (ms)
+            return self.lm.detect_for_video(image, self.t)
+        return self.lm.detect(image)
+
+    def points(self, img: np.ndarray) -> np.ndarray | None:
+        found = self(img).face_landmarks
+        if not found:
+            return None
+        return np.array([[p.x * img.shape[1], p.y * img.shape[0]] for p in found[0]])
+
+    def close(self) -> None:
+        self.lm.close()
 
 
 def agreement(mp, images: list[np.ndarray], frames: list[np.ndarray], threads: int) -> str:
-    """Mean landmark distance ours vs MediaPipe (468 mesh points, % of inter-ocular distance), photo and video."""
-
-    def err(ours, ref, w, h) -> float | None:
-        if ours is None or not ref:
-            return None
-        r = np.array([[p.x * w, p.y * h] for p in ref[0].landmark[:468]])
-        iod = np.linalg.norm(r[33] - r[263])
-        return float(np.linalg.norm(ours.landmarks[:468, :2] - r, axis=1).mean() / iod * 100)
-
+    """Mean landmark distance ours vs FaceLandmarker (478 points, % of inter-ocular distance), photo and video."""
     out = []
-    for mode, items, static in (("photo", images, True), ("video", frames, False)):
-        ft = FaceTracker(device="cpu", max_faces=1, iris=False, threads=threads)
+    for mode, items, video in (("photo", images, False), ("video", frames, True)):
+        ft = FaceTracker(device="cpu", max_faces=1, threads=threads)
+        ref = Landmarker(mp, video)
         errs, missed = [], 0
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=1) as m:
-            for img in items:
-                ours = ft.detect(img) if static else ft.track(img)
-                ours = (ours[0] if ours else None) if static else ours
-                e = err(ours, m.process(img).multi_face_landmarks, img.shape[1], img.shape[0])
-                if e is None:
-                    missed += 1
-                else:
-                    errs.append(e)
+        for img in items:
+            ours = ft.track(img) if video else next(iter(ft.detect(img)), None)
+            r = ref.points(img)
+            if ours is None or r is None:
+                missed += ours is not None or r is not None
+                continue
+            iod = np.linalg.norm(r[33] - r[263])
+            errs.append(float(np.linalg.norm(ours.landmarks[:, :2] - r, axis=1).mean() / iod * 100))
+        ref.close()
         e = np.array(errs)
         out.append(
-            f"{mode}: ours vs MediaPipe, 468 points, % of inter-ocular distance: median {np.median(e):.3f}, "
-            f"mean {e.mean():.3f}, {np.mean(e < 1) * 100:.0f}% of {e.size} images under 1% "
-            f"(the rest: a different person of group.jpeg tracked, or tracking started one frame apart); "
-            f"{missed} images where only one of the two returned a face"
+            f"{mode}: ours vs FaceLandmarker, 478 points, % of inter-ocular distance: median {np.median(e):.3f}, "
+            f"mean {e.mean():.3f}, {np.mean(e < 1) * 100:.0f}% of {e.size} images under 1%"
+            + (" (video: FaceLandmarker smooths its landmarks, we do not)" if video else "")
+            + f"; {missed} images where only one of the two returned a face"
         )
     return "\n".join(out)
 
@@ -109,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="onnxruntime intra-op threads to try")
-    ap.add_argument("--parallel-iris", action="store_true", help="also time the eyes on two cores (parallel=True)")
     args = ap.parse_args(argv)
 
     images = photos()
@@ -118,55 +148,57 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(images)} photos, {len(frames)} video frames (640x480); CPU: {os.cpu_count()} cores; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    rows: list[tuple[str, str, float, float, str]] = []
-
-    variants = [(t, iris, False) for t in args.threads for iris in (False, True)]
-    if args.parallel_iris:
-        variants.append((1, True, True))
-    for threads, iris, parallel in variants:
-        name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}, {'with' if iris else 'no'} iris"
-        name += ", eyes on 2 cores" if parallel else ""
-        ft = FaceTracker(device="cpu", max_faces=1, iris=iris, threads=threads, parallel=parallel)
-        rows.append(("photo", name, *timed(ft.detect, images, args.repeats), ft.device_info.device))
-
-        def video_pass(_, ft=ft):
-            ft.reset()
-            for f in frames:
-                ft.track(f)
-
-        cpu, wall = timed(video_pass, [0], args.repeats)
-        rows.append(("video", name, cpu / len(frames), wall / len(frames), ft.device_info.device))
-    ft4 = FaceTracker(device="cpu", max_faces=4, threads=args.threads[0])
-    rows.append(("photo", "ours ONNX, up to 4 faces + tiles, iris", *timed(ft4.detect, images, args.repeats), "cpu"))
-
     try:
         import mediapipe as mp
     except ImportError:
         print("mediapipe not installed: only our figures")
         mp = None
+    if mp is not None and not TASK.is_file():
+        print(f"{TASK} missing: only our figures")
+        mp = None
+
+    def video(track, reset=None):
+        """One pass over all frames, as a job of one item (timed per frame below)."""
+
+        def run(_):
+            if reset is not None:
+                reset()
+            for f in frames:
+                track(f)
+
+        return run, [0]
+
+    jobs: dict[tuple[str, str], tuple] = {}
+    for threads in args.threads:
+        name = f"ours ONNX, {threads} thread{'s' if threads > 1 else ''}"
+        ft = FaceTracker(device="cpu", max_faces=1, threads=threads)
+        jobs["photo", name] = (ft.detect, images)
+        jobs["video", name] = video(ft.track, ft.reset)
+    ft4 = FaceTracker(device="cpu", max_faces=4, threads=args.threads[0])
+    jobs["photo", "ours ONNX, up to 4 faces + tiles"] = (ft4.detect, images)
+    refs = []
     if mp is not None:
-        for refine in (False, True):
-            name = f"MediaPipe FaceMesh, refine_landmarks={refine}"
-            with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=refine) as m:
-                rows.append(("photo", name, *timed(m.process, images, args.repeats), "cpu (XNNPACK)"))
-            with mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=refine
-            ) as m:
-
-                def video_pass_mp(_, m=m):
-                    for f in frames:
-                        m.process(f)
-
-                cpu, wall = timed(video_pass_mp, [0], args.repeats)
-                rows.append(("video", name, cpu / len(frames), wall / len(frames), "cpu (XNNPACK)"))
+        refs = [Landmarker(mp, video=False), Landmarker(mp, video=True)]
+        jobs["photo", "MediaPipe FaceLandmarker"] = (refs[0], images)
+        jobs["video", "MediaPipe FaceLandmarker"] = video(refs[1])
+    results = timed_round_robin(jobs, args.repeats)
+    for ref in refs:
+        ref.close()
+    rows: list[tuple[str, str, float, float, str]] = []
+    for (mode, name), (cpu, wall) in results.items():
+        per = len(frames) if mode == "video" else 1
+        rows.append((mode, name, cpu / per, wall / per, "cpu (XNNPACK)" if "MediaPipe" in name else "cpu"))
 
     if mp is not None:
         print("\n" + agreement(mp, images, frames, args.threads[0]))
-    print(f"\n{'mode':6} {'pipeline':48} {'CPU ms/img':>10} {'wall ms/img':>11} {'frames/s':>9}  device")
+    print(f"\n{'mode':6} {'pipeline':34} {'CPU ms/img':>10} {'wall ms/img':>11} {'frames/s':>9}  device")
     for mode in ("photo", "video"):
+        ref = next((r for r in rows if r[0] == mode and r[1].startswith("MediaPipe")), None)
         for m, name, cpu, wall, dev in rows:
             if m == mode:
-                print(f"{m:6} {name:48} {cpu:10.2f} {wall:11.2f} {1000 / wall:9.1f}  {dev}")
+                ratio = f"  {cpu / ref[2]:.2f}x MediaPipe's CPU, {wall / ref[3]:.2f}x its wall" if ref else ""
+                print(f"{m:6} {name:34} {cpu:10.2f} {wall:11.2f} {1000 / wall:9.1f}  {dev}{ratio}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -1,11 +1,16 @@
-"""Convert MediaPipe's face detector, face mesh and iris TFLite models to ONNX (`make models`).
+"""Convert MediaPipe's face detector and FaceLandmarker's landmark model (TFLite) to ONNX (`make models`).
+
+Sources: face_detection_short_range.tflite from the pinned mediapipe wheel, face_landmarks_detector.tflite read from
+inside ../shared/data/real_faces/models/face_landmarker.task (a zip; read by path, never copied into the repository).
+The task's own face_detector.tflite has the same operators and weights as the wheel's short-range detector (only the
+flatbuffer metadata differs; tests/test_face_models.py checks this), so it is not converted twice.
 
 Why our own converter: tflite2onnx fails on face_landmark.tflite, and these graphs use only a dozen ops. The TFLite
 graph (NHWC) is rewritten op by op with onnx.helper in NCHW, the layout onnxruntime's CPU kernels prefer: one Transpose
 after the NHWC input, float16 weights (DEQUANTIZE) widened to float32 constants, TFLite SAME padding turned into
 explicit (asymmetric) pads, channel PADs and PReLU slopes moved to the channel axis (PReLU written as
-a*x + (1-a)*relu(x) with 1x1 depthwise convs, which onnxruntime runs ~4x faster than its PRelu kernel). The batch dimension is symbolic
-so the runtime can run both eyes (or several faces) in one call.
+a*x + (1-a)*relu(x) with 1x1 depthwise convs, which onnxruntime runs ~4x faster than its PRelu kernel). The batch
+dimension is symbolic so the runtime can run several faces in one call.
 
 Usage: python -m model_training.convert.mediapipe_face [--out exported_models]
 """
@@ -13,13 +18,15 @@ Usage: python -m model_training.convert.mediapipe_face [--out exported_models]
 from __future__ import annotations
 
 import argparse
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from blender_addon.core.models.specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec
+from blender_addon.core.models.specs import FACE_DETECTOR, FACE_LANDMARKS, ModelSpec
 from blender_addon.core.models.store import record_model
 
 from .tflite_reader import Graph, read_tflite
@@ -29,7 +36,10 @@ IR_VERSION = 8  # opset 17 is IR 8: loadable by older onnxruntime builds users m
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MEDIAPIPE_VERSION = "0.10.21"
 
-# (tflite path inside the mediapipe package, spec, TFLite output tensor name -> spec output name)
+TASK_REL = "real_faces/models/face_landmarker.task"  # under the shared data folder
+TASK_PREFIX = "face_landmarker.task:"  # source names below starting with it are members of that zip
+
+# (source: path inside the mediapipe package, or TASK_PREFIX + zip member; spec; TFLite output name -> spec output)
 MODELS: tuple[tuple[str, ModelSpec, dict[str, str]], ...] = (
     (
         "modules/face_detection/face_detection_short_range.tflite",
@@ -37,16 +47,11 @@ MODELS: tuple[tuple[str, ModelSpec, dict[str, str]], ...] = (
         {"regressors": "regressors", "classificators": "classificators"},
     ),
     (
-        "modules/face_landmark/face_landmark.tflite",
+        # Outputs: Identity = 478 x (x, y, z) in 256-pixel crop units, Identity_1 = face presence logit. Identity_2,
+        # a sigmoid of a third head FaceLandmarker never reads, is dropped from the graph (build() prunes it).
+        TASK_PREFIX + "face_landmarks_detector.tflite",
         FACE_LANDMARKS,
-        {"conv2d_21": "landmarks", "conv2d_31": "face_flag"},
-    ),
-    (
-        "modules/iris_landmark/iris_landmark.tflite",
-        IRIS_LANDMARKS,
-        # Only the 5 iris points are used (the face mesh has the eye contour): the 71-point contour head is a
-        # separate branch, left out of the graph (build() drops what no output needs; ~8% of the iris model's time).
-        {"output_iris": "iris"},
+        {"Identity": "landmarks", "Identity_1": "face_flag"},
     ),
 )
 
@@ -212,6 +217,8 @@ class _Builder:
             self.nodes.append(helper.make_node("Add", [lin, pos], [out]))
         elif kind == "RELU":
             self.nodes.append(helper.make_node("Relu", [self.value(op.inputs[0])], [out]))
+        elif kind == "LOGISTIC":
+            self.nodes.append(helper.make_node("Sigmoid", [self.value(op.inputs[0])], [out]))
         elif kind == "ADD":
             ins = []
             for i in op.inputs:
@@ -238,11 +245,17 @@ class _Builder:
             new_shape = list(op.options.get("new_shape") or [])
             if not new_shape and len(op.inputs) > 1:
                 new_shape = [int(v) for v in self.const(op.inputs[1])]
-            if not new_shape or new_shape[0] != 1:
+            in_shape = self.shape(op.inputs[0])
+            # Batch-leading: an explicit 1, or -1 when the other dims hold exactly one batch item's elements.
+            batch_leading = bool(new_shape) and (
+                new_shape[0] == 1
+                or (new_shape[0] == -1 and in_shape[0] == 1 and np.prod(in_shape[1:]) == np.prod(new_shape[1:]))
+            )
+            if not batch_leading:
                 raise UnsupportedGraphError(f"RESHAPE to {new_shape} is not batch-leading")
             new_shape[0] = 0  # keep the (symbolic) batch dimension
             x = self.value(op.inputs[0])
-            if len(self.shape(op.inputs[0])) == 4:  # back to NHWC so the element order matches TFLite's
+            if len(in_shape) == 4:  # back to NHWC so the element order matches TFLite's
                 nhwc = self.uniq("nhwc")
                 self.nodes.append(helper.make_node("Transpose", [x], [nhwc], perm=[0, 2, 3, 1]))
                 x = nhwc
@@ -315,9 +328,9 @@ class _Builder:
         return model
 
 
-def convert(tflite_path: Path, spec: ModelSpec, output_names: dict[str, str]) -> onnx.ModelProto:
-    """TFLite file -> checked ONNX model (weights float32, metadata from spec)."""
-    model = _Builder(read_tflite(tflite_path), output_names).build(spec)
+def convert(tflite: Path | bytes, spec: ModelSpec, output_names: dict[str, str]) -> onnx.ModelProto:
+    """TFLite file (or its bytes) -> checked ONNX model (weights float32, metadata from spec)."""
+    model = _Builder(read_tflite(tflite), output_names).build(spec)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -331,18 +344,45 @@ def mediapipe_dir() -> Path:
     return Path(mediapipe.__file__).resolve().parent
 
 
+def task_path() -> Path:
+    """FaceLandmarker's .task bundle in the shared data ($FACSIMILE_SHARED/data, default ../shared/data)."""
+    root = Path(os.environ.get("FACSIMILE_SHARED", REPO_ROOT.parent / "shared"))
+    return root / "data" / TASK_REL
+
+
+def source_bytes(source: str) -> bytes:
+    """The .tflite bytes of one MODELS source: a file of the mediapipe wheel or a member of the .task zip."""
+    if not source.startswith(TASK_PREFIX):
+        return (mediapipe_dir() / source).read_bytes()
+    task = task_path()
+    if not task.is_file():
+        raise FileNotFoundError(f"{task} is missing; set FACSIMILE_SHARED to the folder holding data/{TASK_REL}")
+    with zipfile.ZipFile(task) as z:
+        return z.read(source.removeprefix(TASK_PREFIX))
+
+
+def source_label(source: str) -> str:
+    """Provenance written into the manifest."""
+    if source.startswith(TASK_PREFIX):
+        return f"mediapipe face_landmarker.task (shared data {TASK_REL}):{source.removeprefix(TASK_PREFIX)}"
+    return f"mediapipe=={MEDIAPIPE_VERSION}:{source}"
+
+
 NOTICE_SECTION = """\
-== MediaPipe face models (face_detector.onnx, face_landmarks.onnx, iris_landmarks.onnx) ==
+== MediaPipe face models (face_detector.onnx, face_landmarks.onnx) ==
 These files are format conversions (TFLite -> ONNX, float16 weights widened to float32, no retraining) of
-face_detection_short_range.tflite, face_landmark.tflite and iris_landmark.tflite from the MediaPipe {version}
-Python wheel (https://github.com/google-ai-edge/mediapipe, https://pypi.org/project/mediapipe/{version}/).
+face_detection_short_range.tflite from the MediaPipe {version} Python wheel
+(https://github.com/google-ai-edge/mediapipe, https://pypi.org/project/mediapipe/{version}/) and of
+face_landmarks_detector.tflite from MediaPipe's FaceLandmarker bundle face_landmarker.task
+(https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task).
 Copyright The MediaPipe Authors. Licensed under the Apache License, Version 2.0 (the "License"); you may not use
 these files except in compliance with the License. You may obtain a copy of the License at
 http://www.apache.org/licenses/LICENSE-2.0 . Unless required by applicable law or agreed to in writing, software
 distributed under the License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND,
 either express or implied. See the License for the specific language governing permissions and limitations under
-the License. Changes made: converted to ONNX by model_training/convert_mediapipe_face.py (layout NHWC -> NCHW inside
-the graph, renamed inputs/outputs, symbolic batch dimension; the iris model keeps only its iris output).
+the License. Changes made: converted to ONNX by model_training/convert/mediapipe_face.py (layout NHWC -> NCHW inside
+the graph, renamed inputs/outputs, symbolic batch dimension; the landmark model keeps its landmark and face-presence
+outputs only).
 """
 NOTICE_MARK = "== MediaPipe face models"
 
@@ -366,14 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "exported_models")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    src_dir = mediapipe_dir()
-    for rel, spec, names in MODELS:
-        src = src_dir / rel
-        model = convert(src, spec, names)
+    for source, spec, names in MODELS:
+        model = convert(source_bytes(source), spec, names)
         dst = args.out / spec.file_name
         onnx.save(model, dst)
-        record_model(dst, source=f"mediapipe=={MEDIAPIPE_VERSION}:{rel}", license="Apache-2.0", opset=OPSET)
-        print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB, {len(model.graph.node)} nodes) from {src.name}")
+        record_model(dst, source=source_label(source), license="Apache-2.0", opset=OPSET)
+        print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB, {len(model.graph.node)} nodes) from {source}")
     write_notice(args.out)
     return 0
 

@@ -144,11 +144,12 @@ def _options(op: str, t: _Table | None) -> dict:
     return {}
 
 
-def read_tflite(path: str | Path) -> Graph:
-    """Parse subgraph 0 of a .tflite file: tensors (with constant data), operators and their options."""
-    buf = Path(path).read_bytes()
+def read_tflite(path: str | Path | bytes) -> Graph:
+    """Parse subgraph 0 of a .tflite file (or its bytes): tensors (with constant data), operators and options."""
+    buf = bytes(path) if isinstance(path, (bytes, bytearray)) else Path(path).read_bytes()
     if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise ValueError(f"{path} is not a TFLite flatbuffer (missing TFL3 identifier)")
+        name = "these bytes" if isinstance(path, (bytes, bytearray)) else str(path)
+        raise ValueError(f"{name} is not a TFLite flatbuffer (missing TFL3 identifier)")
     root = _Table(buf, flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, 0))
     opcodes = []
     for oc in root.tables(1):

@@ -1,16 +1,16 @@
-"""Face detection, 468-point face mesh and iris landmarks with onnxruntime, following MediaPipe's face mesh graph.
+"""Face detection and 478 face landmarks (iris included) with onnxruntime, following MediaPipe's FaceLandmarker.
 
-Pipeline (MediaPipe's face_landmark_front_cpu, re-implemented with numpy + cv2):
+Pipeline (FaceLandmarker's graph, re-implemented with numpy + cv2):
   1. detector: the whole image letterboxed to 128x128 ([-1, 1]), BlazeFace short-range SSD anchors, sigmoid scores,
      weighted non-maximum suppression (IoU 0.3);
-  2. region: detection box centre, rotation from the two eye keypoints, square on the long side, scaled 1.5x;
-  3. face mesh: that rotated region warped to 192x192 ([0, 1]), 468 (x, y, z) mapped back to image pixels, and a
-     face-presence score;
-  4. iris: a 2.3x square around each eye's corners (33/133 and 362/263), 64x64, the second eye mirrored as MediaPipe
-     does, 5 iris points per eye appended as landmarks 468-472 and 473-477 (MediaPipe's refine_landmarks order).
-     All eyes go through the iris model in one batch (split over two sessions on two threads with parallel=True).
-In video mode the next region comes from the previous landmarks (eye corners 33/263, 1.5x) and the detector only runs
-again when the face-presence score drops below min_presence, as MediaPipe's tracker does (here on the same frame).
+  2. region: detection box centre, rotation from the two eye keypoints, each side scaled 1.5x (FaceDetectorGraph's
+     expanded rect: not made square; the crop stretches it to the model's square input);
+  3. landmarks: that rotated region warped to 256x256 ([0, 1]); FaceLandmarker's landmark model returns 478
+     (x, y, z) in one pass (468 face mesh points, then 5 iris points per eye, MediaPipe's refine_landmarks order),
+     mapped back to image pixels, and a face-presence score. All regions of a photo run as one batch.
+In video mode the next region comes from the previous landmarks (eye corners 33 -> 263, 1.5x square) and the detector
+only runs again when the face-presence score drops below min_presence, as FaceLandmarker's tracker does (here on the
+same frame). FaceLandmarker's own landmark smoothing (video, one face) is not applied here: the pipeline smooths.
 
 Beyond MediaPipe, for photos: when the upright detection is weak or tilted, views turned by 90/-90/180 degrees are
 searched too (sideways and upside-down photos), and with max_faces > 1 square tiles of a wide photo are searched for
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -30,22 +29,18 @@ import numpy as np
 from ..errors import FacsimileError
 from ..formats.image_io import to_rgb_uint8
 from ..models.onnx_session import SessionInfo, create_session
-from ..models.specs import FACE_DETECTOR, FACE_LANDMARKS, IRIS_LANDMARKS, ModelSpec, check_session
+from ..models.specs import FACE_DETECTOR, FACE_LANDMARKS, ModelSpec, check_session
 from ..models.store import verified_model_path
 
 NUM_MESH = 468
-NUM_LANDMARKS = 478
-# MediaPipe's iris graph: "left" eye boundary 33/133 -> landmarks 468..472, mirrored eye 362/263 -> 473..477.
-EYE_CORNERS = ((33, 133), (362, 263))
+NUM_LANDMARKS = 478  # 468 face mesh points, then iris 468..472 and 473..477 (MediaPipe's refine_landmarks order)
 TRACK_ROTATION_KEYPOINTS = (33, 263)
-MIRRORED_IRIS_ORDER = [0, 3, 2, 1, 4]
 
 DETECTOR_SIZE = 128
-MESH_SIZE = 192
-IRIS_SIZE = 64
+LANDMARK_SIZE = 256
+LANDMARK_BORDER = cv2.BORDER_REPLICATE  # ImageToTensorCalculator default for the landmark crop
 DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
-IRIS_ROI_SCALE = 2.3
 SCORE_CLIP = 100.0
 # Below this best upright detector score, turned views of the photo are searched too (see _detect_any_orientation).
 ORIENTATION_CHECK_SCORE = 0.85
@@ -78,7 +73,7 @@ class Face:
     confidence: float  # face-presence score of the landmark model, 0..1
     detection_score: float  # detector score (0 when the region came from tracking)
     landmarks: np.ndarray  # (478, 3) float32
-    roi: RotatedRect = field(repr=False)  # region the face mesh model saw; the tracker's next region starts here
+    roi: RotatedRect = field(repr=False)  # region the landmark model saw; the tracker's next region starts here
 
 
 @dataclass
@@ -152,13 +147,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _roi_from_points(
-    xmin: float, ymin: float, xmax: float, ymax: float, p0: np.ndarray, p1: np.ndarray, scale: float
+    xmin: float,
+    ymin: float,
+    xmax: float,
+    ymax: float,
+    p0: np.ndarray,
+    p1: np.ndarray,
+    scale: float,
+    square: bool,
 ) -> RotatedRect:
-    """DetectionsToRects + RectTransformation(square_long, scale): box centre, rotation aligning p0->p1 with +x."""
+    """DetectionsToRects + RectTransformation(scale, square_long=square): box centre, rotation aligning p0->p1
+    with +x, both sides scaled (and made square on the long side when `square`)."""
     rotation = -math.atan2(-(p1[1] - p0[1]), p1[0] - p0[0])
     rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
-    side = max(xmax - xmin, ymax - ymin) * scale
-    return RotatedRect(((xmin + xmax) / 2.0, (ymin + ymax) / 2.0), (side, side), rotation)
+    w, h = xmax - xmin, ymax - ymin
+    if square:
+        w = h = max(w, h)
+    return RotatedRect(((xmin + xmax) / 2.0, (ymin + ymax) / 2.0), (w * scale, h * scale), rotation)
 
 
 def _warp(image: np.ndarray, roi: RotatedRect, size: int, border: int) -> np.ndarray:
@@ -182,24 +187,6 @@ def _to_unit_float(crops: np.ndarray) -> np.ndarray:
     return np.multiply(crops, np.float32(1.0 / 255.0), dtype=np.float32)
 
 
-def _eye_affines(meshes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Iris crop affines for every eye of n meshes at once: ((2n, 2, 3) crop pixel -> image pixel, (2n,) crop
-    pixel size). Same region as _roi_from_points on the eye corners (box centre, rotation p0 -> p1, 2.3x square)."""
-    corners = np.asarray(EYE_CORNERS)
-    p0 = meshes[:, corners[:, 0], :2].reshape(-1, 2).astype(np.float64)
-    p1 = meshes[:, corners[:, 1], :2].reshape(-1, 2).astype(np.float64)
-    d = p1 - p0
-    rotation = np.arctan2(d[:, 1], d[:, 0])
-    side = np.abs(d).max(axis=1) * IRIS_ROI_SCALE
-    pix = side / IRIS_SIZE
-    c, s = np.cos(rotation) * pix, np.sin(rotation) * pix
-    mats = np.empty((len(p0), 2, 3))
-    mats[:, 0, 0], mats[:, 0, 1], mats[:, 1, 0], mats[:, 1, 1] = c, -s, s, c
-    half = IRIS_SIZE / 2.0
-    mats[:, :, 2] = (p0 + p1) / 2.0 - half * (mats[:, :, 0] + mats[:, :, 1])
-    return mats, pix
-
-
 class FaceTracker:
     """Faces and landmarks from RGB images: `detect` for photos (all faces), `track` for video (one face)."""
 
@@ -209,32 +196,19 @@ class FaceTracker:
         max_faces: int = 4,
         min_detection: float = 0.5,
         min_presence: float = 0.5,
-        iris: bool = True,
         threads: int | None = None,
-        parallel: bool | None = None,
     ) -> None:
-        """parallel: run the two eyes' iris passes on two cores at once (None: on CPU with one intra-op thread and
-        4+ cores). It saves one iris pass of wall time per frame when a core is free; on a loaded 2-core machine the
-        worker waits for a core and it costs more than it saves (measured), hence the 4-core default."""
         if max_faces < 1:
             raise ValueError("max_faces must be at least 1")
         self.max_faces = max_faces
         self.min_detection = float(min_detection)
         self.min_presence = float(min_presence)
-        self.iris = iris
-        # These models take ~1 ms each: a second intra-op thread costs more in hand-offs than it saves (measured on
-        # 2 cores: face mesh 0.75 ms with 1 thread vs 1.5 ms+ with 2), so one thread unless FACSIMILE_THREADS says.
+        # One intra-op thread unless FACSIMILE_THREADS says: a second thread costs more in hand-offs than it saves
+        # for these small models on a busy 2-core machine (measured for the legacy mesh: 0.75 ms vs 1.5 ms+).
         if threads is None:
             threads = int(os.environ.get("FACSIMILE_THREADS") or 1)
         self._detector, self.device_info = self._load(FACE_DETECTOR, device, threads)
-        self._mesh, _ = self._load(FACE_LANDMARKS, device, threads)
-        self._iris, _ = self._load(IRIS_LANDMARKS, device, threads) if iris else (None, None)
-        if parallel is None:
-            parallel = threads == 1 and (os.cpu_count() or 1) >= 4 and self.device_info.device == "cpu"
-        # A second iris session: onnxruntime serialises concurrent runs of one session, two sessions run in parallel
-        # (measured: 2 threads x 300 face mesh runs take 0.37 s on one session, 0.23 s on two).
-        self._iris_aux = self._load(IRIS_LANDMARKS, device, threads)[0] if iris and parallel else None
-        self._pool: ThreadPoolExecutor | None = None
+        self._landmark_model, _ = self._load(FACE_LANDMARKS, device, threads)
         self._prev: Face | None = None
 
     @staticmethod
@@ -345,60 +319,25 @@ class FaceTracker:
 
     # ----- landmarks ------------------------------------------------------------------------------------------
     def _landmarks(self, image: np.ndarray, rois: list[RotatedRect]) -> tuple[np.ndarray, np.ndarray]:
-        """Face mesh for each region in one batch: ((n, 468, 3) image-pixel landmarks, (n,) presence scores)."""
-        crops = np.empty((len(rois), MESH_SIZE, MESH_SIZE, 3), np.uint8)
+        """The landmark model on every region in one batch: ((n, 478, 3) image-pixel landmarks, (n,) presence).
+
+        The one place crops are batched and the model is run (device-specific batch shapes belong here)."""
+        crops = np.empty((len(rois), LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
         for crop, r in zip(crops, rois):
-            crop[:] = _warp(image, r, MESH_SIZE, cv2.BORDER_REPLICATE)
-        raw, flag = self._mesh.run(None, {"image": _to_unit_float(crops)})
-        mats = np.stack([r.crop_to_image(MESH_SIZE, MESH_SIZE) for r in rois])
-        z_scale = np.array([r.size[0] / MESH_SIZE for r in rois])
-        out = _project(raw.reshape(len(rois), NUM_MESH, 3), mats, z_scale)
+            crop[:] = _warp(image, r, LANDMARK_SIZE, LANDMARK_BORDER)
+        raw, flag = self._landmark_model.run(None, {"image": _to_unit_float(crops)})
+        mats = np.stack([r.crop_to_image(LANDMARK_SIZE, LANDMARK_SIZE) for r in rois])
+        z_scale = np.array([r.size[0] / LANDMARK_SIZE for r in rois])
+        out = _project(raw.reshape(len(rois), NUM_LANDMARKS, 3), mats, z_scale)
         return out, _sigmoid(flag[:, 0].astype(np.float64))
 
-    def _run_iris(self, x: np.ndarray) -> np.ndarray:
-        """Iris model on a batch of eye crops -> (k, 15). With a second session, the second half of the batch runs
-        on a worker thread at the same time (onnxruntime releases the GIL while it computes)."""
-        if self._iris_aux is None or len(x) < 2:
-            return self._iris.run(["iris"], {"image": x})[0]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facsimile-iris")
-        half = len(x) // 2
-        pending = self._pool.submit(self._iris_aux.run, ["iris"], {"image": x[half:]})
-        try:
-            first = self._iris.run(["iris"], {"image": x[:half]})[0]
-        finally:
-            second = pending.result()[0]
-        return np.concatenate([first, second])
-
-    def _iris_points(self, image: np.ndarray, meshes: np.ndarray) -> np.ndarray:
-        """(n, 10, 3) iris landmarks (5 per eye) for n face meshes, all eyes in one batch."""
-        mats, pix = _eye_affines(meshes)
-        crops = np.empty((len(mats), IRIS_SIZE, IRIS_SIZE, 3), np.uint8)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        for k, (crop, m) in enumerate(zip(crops, mats)):
-            warped = cv2.warpAffine(image, m, (IRIS_SIZE, IRIS_SIZE), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            crop[:] = warped[:, ::-1] if k % 2 else warped  # the model knows one eye: mirror the other
-        iris = self._run_iris(_to_unit_float(crops)).reshape(-1, 5, 3)
-        iris[1::2, :, 0] = IRIS_SIZE - iris[1::2, :, 0]
-        # Mirroring swaps the iris's horizontal contour points; restore the face mesh's (refine_landmarks) order.
-        iris[1::2] = iris[1::2][:, MIRRORED_IRIS_ORDER]
-        return _project(iris, mats, pix).reshape(len(meshes), 10, 3)
-
     def _faces_from_rois(self, image: np.ndarray, rois: list[RotatedRect], det_scores: list[float]) -> list[Face]:
-        meshes, presence = self._landmarks(image, rois)
-        ok = np.nonzero(presence >= self.min_presence)[0]
-        if ok.size == 0:
-            return []
-        meshes, presence = meshes[ok], presence[ok]
-        rois, det_scores = [rois[i] for i in ok], [det_scores[i] for i in ok]
-        if self._iris is not None:
-            iris = self._iris_points(image, meshes)
-        else:  # keep the 478-point contract: iris centre/contour approximated by the eye-corner midpoint
-            iris = np.repeat(np.stack([(meshes[:, a] + meshes[:, b]) / 2 for a, b in EYE_CORNERS], axis=1), 5, axis=1)
+        landmarks, presence = self._landmarks(image, rois)
         faces = []
-        for mesh, irs, score, roi, ds in zip(meshes, iris, presence, rois, det_scores):
-            lm = np.concatenate([mesh, irs]).astype(np.float32)
-            lo, hi = mesh[:, :2].min(0), mesh[:, :2].max(0)
+        for lm, score, roi, ds in zip(landmarks, presence, rois, det_scores):
+            if score < self.min_presence:
+                continue
+            lo, hi = lm[:NUM_MESH, :2].min(0), lm[:NUM_MESH, :2].max(0)
             box = (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
             faces.append(Face(box, float(score), float(ds), lm, roi))
         return faces
@@ -416,16 +355,19 @@ class FaceTracker:
 
     @staticmethod
     def _roi_from_detection(d: _Detection) -> RotatedRect:
+        """FaceDetectorGraph's expanded rect: the detection box scaled 1.5x on each side, not made square (the
+        landmark model's 256x256 crop stretches it, as FaceLandmarker's image preprocessing does)."""
         x0, y0, x1, y1 = d.box
-        return _roi_from_points(x0, y0, x1, y1, d.keypoints[0], d.keypoints[1], FACE_ROI_SCALE)
+        return _roi_from_points(x0, y0, x1, y1, d.keypoints[0], d.keypoints[1], FACE_ROI_SCALE, square=False)
 
     @staticmethod
     def roi_from_landmarks(landmarks: np.ndarray) -> RotatedRect:
-        """The next video frame's region: mesh bounding box, rotation from eye corners 33 -> 263, 1.5x square."""
-        mesh = landmarks[:NUM_MESH, :2]
-        lo, hi = mesh.min(0), mesh.max(0)
+        """The next video frame's region: landmarks' bounding box, rotation from eye corners 33 -> 263, 1.5x square
+        (FaceLandmarker's LandmarksToDetection + DetectionsToRects + RectTransformation)."""
+        pts = landmarks[:, :2]
+        lo, hi = pts.min(0), pts.max(0)
         a, b = TRACK_ROTATION_KEYPOINTS
-        return _roi_from_points(lo[0], lo[1], hi[0], hi[1], mesh[a], mesh[b], FACE_ROI_SCALE)
+        return _roi_from_points(lo[0], lo[1], hi[0], hi[1], pts[a], pts[b], FACE_ROI_SCALE, square=True)
 
     # ----- public API -----------------------------------------------------------------------------------------
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
@@ -457,7 +399,7 @@ class FaceTracker:
             if faces:
                 self._prev = faces[0]
                 return faces[0]
-        # (Re-)detect: the largest detection whose mesh is confirmed, without running mesh and iris on every face.
+        # (Re-)detect: the largest detection whose landmarks are confirmed, without running the model on every face.
         dets = sorted(self._detect_any_orientation(image)[: self.max_faces], key=lambda d: -_box_area(d.box))
         self._prev = None
         for d in dets:

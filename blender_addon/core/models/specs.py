@@ -84,7 +84,7 @@ ARKIT_ORDER_JSON = json.dumps(list(ARKIT_NAMES))
 
 # Each model's spec follows, one block per model, declared as NAME = register(ModelSpec(...)).
 
-# --- Face front-end: MediaPipe's face detector, face mesh and iris models converted to ONNX (issue 3). ---
+# --- Face front-end (issue 15): MediaPipe's face detector and FaceLandmarker's landmark model, converted to ONNX. ---
 # Image inputs stay NHWC float like the TFLite originals, so parity tests feed both the very same tensors.
 
 FACE_DETECTOR = register(
@@ -103,23 +103,17 @@ FACE_DETECTOR = register(
 FACE_LANDMARKS = register(
     ModelSpec(
         file_name="face_landmarks.onnx",
-        inputs=(TensorSpec("image", ("batch", 192, 192, 3), doc="RGB rotated face crop, scaled to [0, 1]"),),
+        inputs=(TensorSpec("image", ("batch", 256, 256, 3), doc="RGB rotated face crop, scaled to [0, 1]"),),
         outputs=(
-            TensorSpec("landmarks", ("batch", 1404), doc="468 x (x, y, z) in 192-pixel crop units"),
+            TensorSpec(
+                "landmarks",
+                ("batch", 1434),
+                doc="478 x (x, y, z) in 256-pixel crop units: 468 face mesh points, then 5 iris points per eye",
+            ),
             TensorSpec("face_flag", ("batch", 1), doc="face presence logit (sigmoid -> score)"),
         ),
-        doc="MediaPipe face_landmark (468-point face mesh), converted from TFLite.",
-        extra={"source": "mediapipe==0.10.21 face_landmark.tflite", "license": "Apache-2.0"},
-    )
-)
-
-IRIS_LANDMARKS = register(
-    ModelSpec(
-        file_name="iris_landmarks.onnx",
-        inputs=(TensorSpec("image", ("batch", 64, 64, 3), doc="RGB eye crop (right eyes mirrored), scaled to [0, 1]"),),
-        outputs=(TensorSpec("iris", ("batch", 15), doc="5 x (x, y, z) iris: centre then 4 contour points"),),
-        doc="MediaPipe iris_landmark, converted from TFLite (iris head only; the unused eye-contour head is dropped).",
-        extra={"source": "mediapipe==0.10.21 iris_landmark.tflite", "license": "Apache-2.0"},
+        doc="MediaPipe FaceLandmarker's face_landmarks_detector (478 points with iris, one pass), converted from TFLite.",
+        extra={"source": "mediapipe face_landmarker.task face_landmarks_detector.tflite", "license": "Apache-2.0"},
     )
 )
 
