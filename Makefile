@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.facsimile-installed
 
-.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train
+.PHONY: venv demo test test-slow lint format bench bench-lbs clean models addon addon-dev train real-faces heldout-renders heldout-renders-full evaluate
 
 venv: $(STAMP)
 
@@ -51,11 +51,29 @@ addon-dev: venv
 ## render ICT heads through the ONNX front-end (cached in model_training/cache), train the arms (the fit stage runs
 ## inside: detector model on training-identity renders), select, export exported_models/expression_generator.onnx
 ## + manifest, then write MODEL_CARD.md.
-train: venv
+train: venv real-faces
 	nice -n 10 $(PY) -m model_training.render --split test --n 400 --reuse
 	nice -n 10 $(PY) -m model_training.render --split train --n 1200 --reuse
 	nice -n 10 $(PY) -m model_training.train
 	nice -n 10 $(PY) -m model_training.card
+
+## Real faces (issue 10): ../shared/data/real_faces through our front-end and MediaPipe FaceLandmarker on the same
+## frames, cached per front-end sha256 in model_training/cache/real_faces (about 3-9 minutes on 2 cores).
+real-faces: venv
+	nice -n 10 $(PY) -m model_training.data.real_faces
+
+## Held-out ICT renders with known weights (issue 10): the project's Workbench look and the held-out Cycles photo
+## look (never trained on), 150 each, through our front-end and MediaPipe; cached in model_training/cache.
+heldout-renders: venv
+	nice -n 10 $(PY) -m model_training.render.heldout
+
+## The full held-out set: 300 renders per look (Cycles about 10 s per image on 2 loaded cores, ~1 hour).
+heldout-renders-full: venv
+	nice -n 10 $(PY) -m model_training.render.heldout --n 300
+
+## Every issue-10 target of the shipped expression generator beside MediaPipe FaceLandmarker, with pass/miss.
+evaluate: venv real-faces heldout-renders
+	nice -n 10 $(PY) -m model_training.evaluate --markdown out/evaluation.md --json out/evaluation.json
 
 ## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
 bench: venv bench-lbs

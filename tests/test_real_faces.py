@@ -1,0 +1,65 @@
+"""Real-face cache (model_training.data.real_faces): both front-ends on the same frames, ARKit order, cache reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+
+pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the reference FaceLandmarker")
+rf = pytest.importorskip("model_training.data.real_faces")
+
+
+def test_mediapipe_names_map_to_arkit_order():
+    # MediaPipe's own order differs from ARKit's; _neutral is extra and tongueOut is missing (filled with 0)
+    mp_names = ["_neutral", *sorted(n for n in ARKIT_NAMES if n != "tongueOut")]
+    idx = rf.mediapipe_to_arkit_index(mp_names)
+    scores = np.arange(len(mp_names), dtype=np.float32) + 1
+    out = rf.mediapipe_scores_to_arkit(scores, idx)
+    assert out[INDEX["tongueOut"]] == 0
+    assert all(mp_names[int(out[INDEX[n]]) - 1] == n for n in ARKIT_NAMES if n != "tongueOut")
+    with pytest.raises(ValueError, match="eyeBlinkLeft"):
+        rf.mediapipe_to_arkit_index([n for n in mp_names if n != "eyeBlinkLeft"])
+
+
+def test_split_is_by_clip_and_fixed():
+    shared_path("real_faces", "video", "train")
+    train = {p.stem for p in rf.set_sources("train")}
+    val = {p.stem for p in rf.set_sources("val")}
+    assert val == set(rf.VAL_CLIPS)  # every held-out clip exists
+    assert not train & val and len(train) + len(val) == 28
+
+
+def test_clip_frames_cached(tmp_path, monkeypatch):
+    """Three frames of one clip: our landmarks and MediaPipe's on the same frames, then read back from the cache."""
+    shared_path("real_faces", "models", "face_landmarker.task")
+    monkeypatch.setattr(
+        rf, "set_sources", lambda name: [shared_path("real_faces", "video", "train", "liveportrait_d0.mp4")]
+    )
+    s = rf.load_set("train", stride=2, max_frames=3, cache_root=tmp_path, log=None)
+    assert s.ours.shape == (3, 478, 3) and s.ours.dtype == np.float32
+    assert s.mp_blendshapes.shape == (3, 52) and s.mp_landmarks.shape == (3, 478, 3)
+    assert list(s.frame) == [0, 1, 2]  # the first REST_FRAMES are kept whatever the stride
+    assert s.both_found.all() and s.is_rest_frame().all()
+    # Same face, same frames: the two landmark sets agree to a few percent of the face width.
+    width = np.ptp(s.ours[:, :468, 0], axis=1)
+    err = np.linalg.norm(s.ours[:, :468, :2] - s.mp_landmarks[:, :468, :2], axis=2).mean(1) / width
+    assert (err < 0.05).all(), err
+    assert ((s.mp_blendshapes >= 0) & (s.mp_blendshapes <= 1)).all()
+    assert s.mp_blendshapes[:, INDEX["tongueOut"]].max() < 0.5
+    files = list((tmp_path / s.key / "train").glob("*.npz"))
+    assert len(files) == 1
+    monkeypatch.setattr(rf, "process_clip", lambda *a, **k: pytest.fail("recomputed a cached clip"))
+    again = rf.load_set("train", stride=2, max_frames=3, cache_root=tmp_path, log=None)
+    np.testing.assert_array_equal(again.ours, s.ours)
+
+
+def test_photo_set_astronaut(tmp_path):
+    shared_path("real_faces", "models", "face_landmarker.task")
+    pytest.importorskip("skimage", reason="the astronaut portrait ships with scikit-image")
+    s = rf.load_set("astronaut", cache_root=tmp_path, log=None)
+    assert len(s) == 1 and s.both_found.all() and s.clip_names == ["astronaut.png"]
+    smile = s.mp_blendshapes[0, [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]]
+    assert smile.min() > 0.3  # she smiles: MediaPipe's values arrive in the right (ARKit) slots
