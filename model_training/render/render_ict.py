@@ -98,6 +98,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     a2i = arkit_to_ict_matrix(model.expr_names)
     rng = np.random.default_rng(SPLIT_SEEDS[split])
     tracker = FaceTracker(device="cpu", max_faces=1)
+    stamp = frontend_stamp()  # the front-end this run detects with (taken before any detection)
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -197,9 +198,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     found = np.isfinite(np.asarray(rec["detected"])[:, 0, 0]).mean()
     log(f"{split}: {n} renders in {time.time() - t0:.0f}s, face found in {found:.1%}; wrote {path}")
     (out / f"{split}.json").write_text(
-        json.dumps(
-            {"n": n, "size": size, "found": float(found), "seconds": time.time() - t0, "frontend": frontend_stamp()}
-        )
+        json.dumps({"n": n, "size": size, "found": float(found), "seconds": time.time() - t0, "frontend": stamp})
     )
     return path
 
@@ -229,6 +228,7 @@ def redetect(split: str, out: Path, log=print) -> Path:
     path = out / f"{split}.npz"
     rec = dict(np.load(path))
     tracker = FaceTracker(device="cpu", max_faces=1)
+    stamp = frontend_stamp()
     t0 = time.time()
     det, conf = [], []
     for img in load_images(out / f"{split}_images.npz"):
@@ -239,7 +239,7 @@ def redetect(split: str, out: Path, log=print) -> Path:
     np.savez_compressed(path, **rec)
     found = float(np.isfinite(rec["detected"][:, 0, 0]).mean())
     info = json.loads((out / f"{split}.json").read_text())
-    info.update({"found": found, "frontend": frontend_stamp(), "redetect_seconds": time.time() - t0})
+    info.update({"found": found, "frontend": stamp, "redetect_seconds": time.time() - t0})
     (out / f"{split}.json").write_text(json.dumps(info))
     log(f"{split}: re-detected {len(det)} renders in {time.time() - t0:.0f}s, face found in {found:.1%}")
     return path

@@ -32,6 +32,7 @@ class TrainConfig:
     threads: int = 2
     renders: str = str(CACHE_DIR / "renders")  # render_ict output; "" = none
     render_fit_fraction: float = 0.8  # of the training-identity renders: fit the detector model; rest: validation
+    one_sided: bool = True  # the synthetic prior also draws one-sided templates (smirk, one-sided sneer, wink)
     real: bool = True  # real frames (the real-face cache) in the loop and in the selection, when available
     real_weight: float = 1.0  # weight of the pseudo-label term against the synthetic MSE
     real_batch: int = 64  # real frames per step (beside `batch` synthetic samples)

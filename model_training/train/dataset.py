@@ -40,7 +40,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     emb = embed(model)
     log(f"embedding: {json.dumps({k: v for k, v in emb.stats.items()})}")
     basis = LandmarkBasis.build(model, emb)
-    syn = Synthesizer(basis, arkit_to_ict_matrix(model.expr_names), id_sigma=0.8)
+    syn = Synthesizer(basis, arkit_to_ict_matrix(model.expr_names), id_sigma=0.8, one_sided=cfg.one_sided)
     out: dict = {"embedding_stats": emb.stats}
 
     def draw(seed: int, n: int, noise: NoiseConfig | None):
@@ -58,7 +58,9 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
-    out["prior"] = sample_expressions(np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000))
+    out["prior"] = sample_expressions(
+        np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
+    )
     log(f"synthetic data: {cfg.n_train} train, {cfg.n_val} val, {cfg.n_test} x2 test in {time.time() - t:.1f}s")
     out["detector"] = None
     train_npz = Path(cfg.renders) / "train.npz" if cfg.renders else None
