@@ -165,3 +165,17 @@ def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channe
         out = model(torch.from_numpy(xr)).numpy()[:, INDEX["jawOpen"]]
     assert np.corrcoef(out, yr[:, INDEX["jawOpen"]])[0, 1] > 0.5
     assert len(hist) == 3 and len(TRAINED) == 51
+
+
+def test_one_sided_templates_only_when_asked_so_cached_renders_stay_valid():
+    from model_training.data.synth import sample_expressions
+
+    plain = sample_expressions(np.random.default_rng(0), 5000)
+    again = sample_expressions(np.random.default_rng(0), 5000, one_sided=False)
+    sided = sample_expressions(np.random.default_rng(0), 5000, one_sided=True)
+    assert np.array_equal(plain, again)  # the render splits' draws do not change
+
+    def smirks(w):
+        return (np.abs(w[:, INDEX["mouthSmileLeft"]] - w[:, INDEX["mouthSmileRight"]]) > 0.5).mean()
+
+    assert smirks(sided) > 2 * smirks(plain)

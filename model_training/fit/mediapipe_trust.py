@@ -40,7 +40,8 @@ def mediapipe_on_renders(renders_dir: Path, split: str = "train", log=print) -> 
     npz = renders_dir / f"{split}.npz"
     cache = renders_dir / f"{split}_mediapipe.npz"
     truth = np.load(npz)["weights"]
-    stamp = json.dumps([npz.stat().st_size, int(npz.stat().st_mtime)])
+    images = renders_dir / f"{split}_images.npz"  # MediaPipe reads the pixels: a re-detection keeps its cache
+    stamp = json.dumps([images.stat().st_size, int(images.stat().st_mtime)])
     if cache.is_file():
         c = np.load(cache)
         if str(c["stamp"]) == stamp:
