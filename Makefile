@@ -78,10 +78,11 @@ addon-dev: venv venv313
 	$(PY313) build_addon.py --validate dist/facsimile-*-nowheels.zip
 
 ## Expression generator (issues 7, 10): the stages of model_training/ in order (model_training/README.md):
-## render ICT heads through the ONNX front-end (cached in model_training/cache), train the arms (the fit stage runs
-## inside: detector model on training-identity renders), select, export exported_models/expression_generator.onnx
-## + manifest, then write MODEL_CARD.md.
-train: venv real-faces
+## real faces through both front-ends (data), ICT renders through the ONNX front-end (render; a new front-end only
+## re-detects the saved images), the arms (fit: detector model and MediaPipe's trust on training renders; train),
+## select on validation data, export exported_models/expression_generator.onnx + manifest, then MODEL_CARD.md with
+## every arm on every evaluation set (card). Everything is cached in model_training/cache.
+train: venv real-faces heldout-renders
 	nice -n 10 $(PY) -m model_training.render --split test --n 400 --reuse
 	nice -n 10 $(PY) -m model_training.render --split train --n 1200 --reuse
 	nice -n 10 $(PY) -m model_training.train

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from blender_addon.core.arkit import INDEX
@@ -18,11 +17,7 @@ from blender_addon.core.face.landmark_normalize import normalize_landmarks
 
 from ..data.photo_lists import FOCUS, PHOTOS
 from ..paths import RUNS_DIR, shared_data_dir
-from ..train.networks import Ensemble, Generator
-
-
-def _generator(cfg: dict) -> Generator:
-    return Generator(np.zeros(1434, np.float32), np.ones(1434, np.float32), tuple(cfg["hidden"]))
+from ..train.networks import load_arm
 
 
 def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -39,12 +34,7 @@ def arm_photo_table(run_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
             feats[name] = normalize_landmarks(faces[0].landmarks)[0]
     out: dict[str, dict[str, dict[str, float]]] = {}
     for pt in sorted(run_dir.glob("arm_*.pt")):
-        state = torch.load(pt, weights_only=True)
-        model = _generator(cfg)
-        if "mix" in state:  # an ensemble of generators (train/networks.py)
-            model = Ensemble([_generator(cfg) for _ in range(len(state["mix"]))], [1.0] * len(state["mix"]))
-        model.load_state_dict(state)
-        model.eval()
+        model = load_arm(pt, cfg["hidden"])
         arm = pt.stem[len("arm_") :]
         out[arm] = {}
         for name, f in feats.items():

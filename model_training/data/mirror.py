@@ -39,3 +39,10 @@ def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
 def mirror_weights(weights: np.ndarray) -> np.ndarray:
     """(N, 52) ARKit weights with Left and Right swapped."""
     return np.asarray(weights)[..., MIRROR_INDEX]
+
+
+def mirror_features(features: np.ndarray) -> np.ndarray:
+    """(N, 1434) normalised features of the mirrored face: exactly normalize_landmarks(mirror_landmarks(x)), since the
+    face frame is built from mirror-symmetric rigid points (tests/test_generator_real.py checks the identity)."""
+    f = np.asarray(features).reshape(len(features), -1, 3)[:, landmark_mirror_index()]
+    return (f * np.array([-1.0, 1.0, 1.0], f.dtype)).reshape(len(features), -1)

@@ -36,6 +36,19 @@ TEMPLATES: dict[str, dict[str, float]] = {
     "puff": {"cheekPuff": 0.9, "mouthClose": 0.0},
     "speech_o": {"jawOpen": 0.35, "mouthFunnel": 0.7, "mouthPucker": 0.3},
 }
+# One-sided templates (issue 10: left and right are independent): a smirk, a one-sided sneer, a wink. Added to the
+# training prior only (Synthesizer(one_sided=True)); the render splits keep TEMPLATES so cached renders stay valid.
+ONE_SIDED_TEMPLATES: dict[str, dict[str, float]] = {
+    **{
+        f"{kind}_{side.lower()}": {k + side: v for k, v in chans.items()}
+        for side in ("Left", "Right")
+        for kind, chans in (
+            ("smirk", {"mouthSmile": 0.9, "cheekSquint": 0.45, "eyeSquint": 0.25, "mouthDimple": 0.2}),
+            ("sneer", {"noseSneer": 0.85, "mouthUpperUp": 0.5, "cheekSquint": 0.2}),
+            ("wink", {"eyeBlink": 1.0, "cheekSquint": 0.35, "eyeSquint": 0.2}),
+        )
+    },
+}
 
 _GAZE = {n for n in ARKIT_NAMES if n.startswith("eyeLook")}
 _EXCLUSIVE = (("jawLeft", "jawRight"), ("mouthLeft", "mouthRight"))
@@ -49,7 +62,7 @@ def _expand(name: str) -> list[str]:
     return [name + "Left", name + "Right"]
 
 
-def sample_expressions(rng: np.random.Generator, n: int, p_active: float = 0.11) -> np.ndarray:
+def sample_expressions(rng: np.random.Generator, n: int, p_active: float = 0.11, one_sided: bool = False) -> np.ndarray:
     """(n, 52) ARKit weights from a sparse, mostly left/right-symmetric prior with full range to 1 and blinks.
 
     tongueOut stays 0 (ICT has no tongue shape). Gaze channels come from a conjugate gaze direction (both eyes look the
@@ -82,12 +95,13 @@ def sample_expressions(rng: np.random.Generator, n: int, p_active: float = 0.11)
         w[:, INDEX[b]] = np.where(active & ~side, v, 0)
     # Templates blended in for recognisable faces.
     use = rng.random(n) < 0.35
-    names = list(TEMPLATES)
+    templates = {**TEMPLATES, **ONE_SIDED_TEMPLATES} if one_sided else TEMPLATES
+    names = list(templates)
     pick = rng.integers(0, len(names), n)
     inten = rng.uniform(0.3, 1.05, n)
     for k, tname in enumerate(names):
         rows = use & (pick == k)
-        for key, val in TEMPLATES[tname].items():
+        for key, val in templates[tname].items():
             for ch in _expand(key):
                 w[rows, INDEX[ch]] = np.maximum(w[rows, INDEX[ch]], np.clip(val * inten[rows], 0, 1))
     # Blinks: both eyes (sometimes one: a wink); a closing lid cannot be wide open.
@@ -214,13 +228,14 @@ class SampleBatch:
 class Synthesizer:
     """Draws (features, weights) batches from the ICT landmark basis; seeded and deterministic."""
 
-    def __init__(self, basis: LandmarkBasis, arkit_to_ict: np.ndarray, id_sigma: float = 1.0):
+    def __init__(self, basis: LandmarkBasis, arkit_to_ict: np.ndarray, id_sigma: float = 1.0, one_sided: bool = False):
         self.basis = basis
         self.a2i = arkit_to_ict.astype(np.float32)
         self.id_sigma = id_sigma
+        self.one_sided = one_sided  # also draw the one-sided templates (smirk, one-sided sneer, wink)
 
     def sample(self, rng: np.random.Generator, n: int, noise: NoiseConfig | None = DEFAULT_NOISE) -> SampleBatch:
-        w = sample_expressions(rng, n)
+        w = sample_expressions(rng, n, one_sided=self.one_sided)
         ids = np.clip(rng.normal(0, self.id_sigma, (n, self.basis.id_lm.shape[0])), -3, 3).astype(np.float32)
         lm = self.basis.landmarks(ids, w @ self.a2i, gaze_angles(w))
         px, pose = project(rng, lm, noise)

@@ -98,6 +98,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     a2i = arkit_to_ict_matrix(model.expr_names)
     rng = np.random.default_rng(SPLIT_SEEDS[split])
     tracker = FaceTracker(device="cpu", max_faces=1)
+    stamp = frontend_stamp()  # the front-end this run detects with (taken before any detection)
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -130,6 +131,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     eye_ranges = (EYEBALL_RIGHT, EYEBALL_LEFT)
 
     rec = {k: [] for k in ("weights", "ids", "pose", "cam", "ideal", "detected", "confidence")}
+    pngs: list[bytes] = []  # every render, kept so a new front-end (or MediaPipe) can re-read the same pixels
     tmpdir = Path(tempfile.mkdtemp(prefix="ict_render_"))
     t0 = time.time()
     for i in range(n):
@@ -175,6 +177,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
         ideal = np.stack(
             [f * world_lm[:, 0] / zc + size / 2, -f * world_lm[:, 1] / zc + size / 2, (zc - dist) * f / dist], 1
         )
+        pngs.append(cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes())
         faces = tracker.detect(img)
         det = faces[0].landmarks if faces else np.full((478, 3), np.nan, np.float32)
         rec["weights"].append(w)
@@ -191,12 +194,69 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{split}.npz"
     np.savez_compressed(path, **{k: np.asarray(v, np.float32) for k, v in rec.items()})
+    save_images(out / f"{split}_images.npz", pngs)
     found = np.isfinite(np.asarray(rec["detected"])[:, 0, 0]).mean()
     log(f"{split}: {n} renders in {time.time() - t0:.0f}s, face found in {found:.1%}; wrote {path}")
     (out / f"{split}.json").write_text(
-        json.dumps({"n": n, "size": size, "found": float(found), "seconds": time.time() - t0})
+        json.dumps({"n": n, "size": size, "found": float(found), "seconds": time.time() - t0, "frontend": stamp})
     )
     return path
+
+
+def save_images(path: Path, pngs: list[bytes]) -> None:
+    """PNG bytes of every render in one npz (concatenated bytes + offsets: no pickled objects)."""
+    offsets = np.cumsum([0] + [len(b) for b in pngs]).astype(np.int64)
+    np.savez(path, data=np.frombuffer(b"".join(pngs), np.uint8), offsets=offsets)
+
+
+def load_images(path: Path) -> list[np.ndarray]:
+    """The renders saved by save_images, as RGB uint8 arrays."""
+    import cv2
+
+    d = np.load(path)
+    data, off = d["data"], d["offsets"]
+    return [
+        cv2.cvtColor(cv2.imdecode(data[off[i] : off[i + 1]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        for i in range(len(off) - 1)
+    ]
+
+
+def redetect(split: str, out: Path, log=print) -> Path:
+    """Run the current face front-end again on a split's saved renders (a new front-end needs no new renders)."""
+    from blender_addon.core.face.tracking import FaceTracker
+
+    path = out / f"{split}.npz"
+    rec = dict(np.load(path))
+    tracker = FaceTracker(device="cpu", max_faces=1)
+    stamp = frontend_stamp()
+    t0 = time.time()
+    det, conf = [], []
+    for img in load_images(out / f"{split}_images.npz"):
+        faces = tracker.detect(img)
+        det.append(faces[0].landmarks if faces else np.full((478, 3), np.nan, np.float32))
+        conf.append(faces[0].confidence if faces else 0.0)
+    rec["detected"], rec["confidence"] = np.asarray(det, np.float32), np.asarray(conf, np.float32)
+    np.savez_compressed(path, **rec)
+    found = float(np.isfinite(rec["detected"][:, 0, 0]).mean())
+    info = json.loads((out / f"{split}.json").read_text())
+    info.update({"found": found, "frontend": stamp, "redetect_seconds": time.time() - t0})
+    (out / f"{split}.json").write_text(json.dumps(info))
+    log(f"{split}: re-detected {len(det)} renders in {time.time() - t0:.0f}s, face found in {found:.1%}")
+    return path
+
+
+def frontend_stamp() -> str:
+    """sha256 over the face front-end's ONNX files and tracking code: renders detected with another need redetect."""
+    import hashlib
+
+    from blender_addon.core.face import tracking
+    from blender_addon.core.models.store import models_dir
+
+    h = hashlib.sha256(Path(tracking.__file__).read_bytes())
+    for p in sorted(models_dir().glob("*.onnx")):
+        if p.name.startswith(("face_", "iris_")):
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,9 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     info = out / f"{args.split}.json"
     if args.reuse and info.is_file() and (out / f"{args.split}.npz").is_file():
-        if json.loads(info.read_text()).get("n") == args.n and json.loads(info.read_text()).get("size") == args.size:
-            print(f"{args.split}: reusing {out / args.split}.npz ({args.n} renders)")
-            return 0
+        meta = json.loads(info.read_text())
+        if meta.get("n") == args.n and meta.get("size") == args.size:
+            if meta.get("frontend") == frontend_stamp():
+                print(f"{args.split}: reusing {out / args.split}.npz ({args.n} renders)")
+                return 0
+            if (out / f"{args.split}_images.npz").is_file():
+                redetect(args.split, out)
+                return 0
     render_split(args.split, args.n, out, args.size)
     return 0
 

@@ -15,7 +15,9 @@ from ..data.landmark_embedding import LandmarkBasis, embed
 from ..data.synth import NoiseConfig, Synthesizer, sample_expressions
 from ..fit.detector_model import DetectorModel, render_features
 from ..fit.detector_model import fit as fit_detector
+from ..fit.mediapipe_trust import mediapipe_trust
 from .config import TrainConfig
+from .real_data import load_real
 
 
 @dataclass
@@ -38,7 +40,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     emb = embed(model)
     log(f"embedding: {json.dumps({k: v for k, v in emb.stats.items()})}")
     basis = LandmarkBasis.build(model, emb)
-    syn = Synthesizer(basis, arkit_to_ict_matrix(model.expr_names), id_sigma=0.8)
+    syn = Synthesizer(basis, arkit_to_ict_matrix(model.expr_names), id_sigma=0.8, one_sided=cfg.one_sided)
     out: dict = {"embedding_stats": emb.stats}
 
     def draw(seed: int, n: int, noise: NoiseConfig | None):
@@ -56,7 +58,9 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
-    out["prior"] = sample_expressions(np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000))
+    out["prior"] = sample_expressions(
+        np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
+    )
     log(f"synthetic data: {cfg.n_train} train, {cfg.n_val} val, {cfg.n_test} x2 test in {time.time() - t:.1f}s")
     out["detector"] = None
     train_npz = Path(cfg.renders) / "train.npz" if cfg.renders else None
@@ -80,6 +84,20 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
         out["render_test_ideal"] = (r["ideal"], r["weights"])
         out["render_test_found"] = r["found"]
         out["render_test_n"] = r["n"]
+    out["real_train"] = out["real_val"] = out["trust"] = None
+    h_real = ""
+    if cfg.real and cfg.renders:
+        out["trust"] = mediapipe_trust(Path(cfg.renders), log)
+        if out["trust"] is not None:
+            out["real_train"], out["real_val"] = load_real("train", log), load_real("val", log)
+        if out["real_train"] is not None and out["real_val"] is not None:
+            log(
+                f"real frames: {len(out['real_train'])} train ({len(out['real_train'].clip_names)} clips), "
+                f"{len(out['real_val'])} val ({len(out['real_val'].clip_names)} clips)"
+            )
+            h_real = out["real_train"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
+        else:
+            out["real_train"] = out["real_val"] = None
     out["mean"] = out["x_train"].mean(0)
     out["std"] = out["x_train"].std(0) + 1e-4
     z = (out["x_train"][:20000] - out["mean"]) / out["std"]
@@ -88,5 +106,6 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     for k in ("x_train", "y_train"):
         h.update(np.ascontiguousarray(out[k]).tobytes())
     h.update(h_r.encode())
+    h.update(h_real.encode())
     out["data_hash"] = h.hexdigest()
     return out

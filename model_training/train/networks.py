@@ -53,3 +53,15 @@ class Ensemble(nn.Module):
         x = (features - self.mean) * self.inv_std
         y = sum(self.mix[i] * torch.sigmoid(net(x)) for i, net in enumerate(self.nets))
         return torch.cat([y, torch.zeros_like(y[:, :1])], dim=1)
+
+
+def load_arm(path, hidden: tuple[int, ...]) -> nn.Module:
+    """A saved arm (arm_<name>.pt): a Generator, or an Ensemble of them (its state has "mix"), in eval mode."""
+    state = torch.load(path, weights_only=True)
+    blank = (np.zeros(FEATURE_SIZE, np.float32), np.ones(FEATURE_SIZE, np.float32), tuple(hidden))
+    if "mix" in state:
+        model: nn.Module = Ensemble([Generator(*blank) for _ in range(len(state["mix"]))], [1.0] * len(state["mix"]))
+    else:
+        model = Generator(*blank)
+    model.load_state_dict(state)
+    return model.eval()

@@ -9,7 +9,6 @@ input spec, training-data hash, metrics), records it in the manifest and writes 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from dataclasses import asdict
@@ -23,10 +22,10 @@ from ..data.synth import POSE_LIMITS
 from ..export.onnx_export import export_onnx, record_model
 from ..paths import ONNX_PATH, RUNS_DIR
 from ..select.resting import first_stage_pick, resting_face_selection
+from .arms import arm_plan, evaluate_candidate, real_selection
 from .config import TINY, TrainConfig
 from .dataset import build_data
 from .loop import train_one
-from .metrics import metrics, predict
 
 
 def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None = None, record: bool = True) -> dict:
@@ -44,41 +43,25 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
     log(f"config: {json.dumps(asdict(cfg))}")
     data = build_data(cfg, ict_path, log)
     arms = {}
-    plan = [("geometric_noise_only", 0.0, None)]
-    if data["detector"] is not None:
-        jittered = dataclasses.replace(data["detector"], offset_range=(-0.5, 1.5))
-        plan += [
-            ("detector_model", 0.0, data["detector"]),
-            ("detector_model_plus_critic", cfg.critic_weight, data["detector"]),
-            ("detector_model_offset_jitter", 0.0, jittered),
-        ]
-    else:
-        plan += [("geometric_noise_plus_critic", cfg.critic_weight, None)]
-    for name, cw, det in plan:
+    for spec in arm_plan(cfg, data):
         t = time.time()
-        model, hist = train_one(cfg, data, cw, log, det)
-        arm = {
-            "model": model,
-            "critic_weight": cw,
-            "detector_model": det is not None,
-            "history": hist,
-            "val": metrics(predict(model, data["x_val_det" if det is not None else "x_val"]), data["y_val"]),
-            "val_geometric": metrics(predict(model, data["x_val"]), data["y_val"]),
-            "test_geometric_noisy": metrics(predict(model, data["x_test"]), data["y_test"]),
-            "test_geometric_clean": metrics(predict(model, data["x_clean"]), data["y_clean"]),
-            "train_seconds": time.time() - t,
-        }
-        for key in ("render_val", "render_test", "render_test_ideal"):
-            if key in data:
-                arm[key] = metrics(predict(model, data[key][0]), data[key][1])
-        arms[name] = arm
-        torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")  # every arm, for photo checks of the others
+        model, hist = train_one(
+            cfg, data, spec.critic_weight, log, spec.detector(data), real=spec.real_term(cfg, data), mirror=spec.mirror
+        )
+        arm = {"model": model, **asdict(spec), "history": hist}
+        arm.update(evaluate_candidate(model, data, spec.uses_detector))
+        arm["train_seconds"] = time.time() - t
+        arms[spec.name] = arm
+        torch.save(model.state_dict(), out_dir / f"arm_{spec.name}.pt")  # every arm, for photo checks of the others
         summary = {
             k: round(v["pearson_mean"], 4) for k, v in arm.items() if isinstance(v, dict) and "pearson_mean" in v
         }
-        log(f"{name}: mean Pearson {json.dumps(summary)}")
-    keep, sel, rule = first_stage_pick(arms, data)
-    keep, rule = resting_face_selection(cfg, data, arms, keep, rule, out_dir, log)
+        log(f"{spec.name}: mean Pearson {json.dumps(summary)}")
+    if data.get("real_val") is not None and "render_val" in data:
+        keep, sel, rule = real_selection(data, arms, out_dir, log)
+    else:
+        keep, sel, rule = first_stage_pick(arms, data)
+        keep, rule = resting_face_selection(cfg, data, arms, keep, rule, out_dir, log)
     best = arms[keep]["model"]
     report = {
         "config": asdict(cfg),
@@ -88,6 +71,20 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
         "selected_on": sel,
         "selection_rule": rule,
         "detector_model_stats": data["detector"].fit_stats if data["detector"] is not None else None,
+        "mediapipe_trust": (
+            {
+                "pearson_on_train_renders": [float(v) for v in data["trust"]["pearson"]],
+                "trust": [float(v) for v in data["trust"]["trust"]],
+                "n": data["trust"]["n"],
+            }
+            if data.get("trust") is not None
+            else None
+        ),
+        "real_frames": (
+            {"train": len(data["real_train"]), "val": len(data["real_val"]), "val_clips": data["real_val"].clip_names}
+            if data.get("real_train") is not None
+            else None
+        ),
         "render_test_found": data.get("render_test_found"),
         "render_test_n": data.get("render_test_n"),
         "pose_limits_deg": POSE_LIMITS,

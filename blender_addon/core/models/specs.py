@@ -133,7 +133,7 @@ EXPRESSION_GENERATOR = register(
         outputs=(
             TensorSpec("weights", ("batch", 52), doc="ARKit-52 weights in [0, 1], contract order; tongueOut is 0"),
         ),
-        doc="MLP trained on synthetic ICT-FaceKit landmarks (model_training/train_generator.py).",
+        doc="MLP trained on synthetic ICT-FaceKit landmarks and real frames (model_training/train, make train).",
         extra={"arkit_order": ARKIT_ORDER_JSON, "license": "GPL-3.0-or-later; training data ICT-FaceKit (MIT)"},
     )
 )

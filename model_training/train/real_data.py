@@ -1,0 +1,70 @@
+"""Real video frames in the training loop: our front-end's landmarks with MediaPipe's blendshapes as pseudo-labels.
+
+The arrays come from the real-face cache (model_training/data/real_faces.py: per set, our front-end's landmarks and
+MediaPipe FaceLandmarker's blendshapes on the very same frames, keyed by the front-end model's sha256). Only the
+`train` set (video/train minus the held-out VAL_CLIPS) is trained on; `val` selects; MEAD and photos_rest never do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from blender_addon.core.face.landmark_normalize import normalize_landmarks
+
+
+@dataclass
+class RealFrames:
+    """Rows where both front-ends found the face: features (N, 1434), MediaPipe's weights (N, 52) in ARKit order."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    clip: np.ndarray  # (N,) int index into clip_names
+    frame: np.ndarray  # (N,) frame index within the clip
+    clip_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def rest_rows(self, n_first: int = 10) -> np.ndarray:
+        """The first frames of every clip: mostly near rest (the issue's resting-face set for video)."""
+        return self.frame < n_first
+
+    def digest(self) -> str:
+        h = hashlib.sha256(np.ascontiguousarray(self.features).tobytes())
+        h.update(np.ascontiguousarray(self.labels).tobytes())
+        return h.hexdigest()
+
+
+def real_frames(
+    landmarks: np.ndarray, mp_blendshapes: np.ndarray, clip: np.ndarray, frame: np.ndarray, clip_names: list[str]
+) -> RealFrames:
+    """From cache arrays: landmarks (N, 478, 3) pixels (NaN rows: no face), mp_blendshapes (N, 52) (NaN: none)."""
+    lm = np.asarray(landmarks, np.float32)
+    mp = np.asarray(mp_blendshapes, np.float32)
+    ok = np.isfinite(lm).all(axis=(1, 2)) & np.isfinite(mp).all(axis=1)
+    feats = normalize_landmarks(lm[ok])[0] if ok.any() else np.zeros((0, lm.shape[1] * 3), np.float32)
+    return RealFrames(
+        features=feats.astype(np.float32),
+        labels=np.clip(mp[ok], 0.0, 1.0),
+        clip=np.asarray(clip)[ok],
+        frame=np.asarray(frame)[ok],
+        clip_names=list(clip_names),
+    )
+
+
+def load_real(name: str, log=print) -> RealFrames | None:
+    """One set of the real-face cache as RealFrames; None (with a log line) when the cache or its data is missing."""
+    try:
+        from ..data.real_faces import load_set
+    except ImportError:
+        log(f"real-face cache module missing: real set {name!r} skipped")
+        return None
+    try:
+        s = load_set(name, log=log)
+    except (FileNotFoundError, OSError) as exc:
+        log(f"real set {name!r} unavailable ({exc}): skipped")
+        return None
+    return real_frames(s.ours, s.mp_blendshapes, s.clip, s.frame, s.clip_names)

@@ -1,0 +1,181 @@
+"""Real frames in the generator's training: mirror augmentation, pseudo-label trust and loss, the ARKit take prior,
+the real-frame data rows and the validation-only selection rule (model_training/data, fit, train, select)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+from blender_addon.core.face.landmark_normalize import normalize_landmarks
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    from model_training.data.ict_facekit import arkit_to_ict_matrix, load_ict
+    from model_training.data.landmark_embedding import LandmarkBasis, embed
+    from model_training.data.synth import Synthesizer
+
+    ict = load_ict(shared_path("ict_facekit", "ict_face_full_f16.npz"))
+    shared_path("mediapipe_geometry", "face_model_with_iris.obj")
+    syn = Synthesizer(LandmarkBasis.build(ict, embed(ict)), arkit_to_ict_matrix(ict.expr_names))
+    return syn.sample(np.random.default_rng(3), 40)
+
+
+def test_mirror_index_is_an_involution_that_swaps_eyes_and_irises():
+    shared_path("mediapipe_geometry", "face_model_with_iris.obj")
+    from model_training.data.mirror import landmark_mirror_index
+
+    p = landmark_mirror_index()
+    assert np.array_equal(p[p], np.arange(478))
+    assert p[33] == 263 and p[133] == 362 and p[468] == 473 and p[1] == 1
+
+
+def test_feature_mirror_equals_normalising_the_mirrored_landmarks(faces):
+    from model_training.data.mirror import mirror_features, mirror_landmarks
+
+    f0, _ = normalize_landmarks(faces.pixels)
+    f1, _ = normalize_landmarks(mirror_landmarks(faces.pixels))
+    assert np.abs(mirror_features(f0) - f1).max() < 1e-4
+    assert np.abs(mirror_features(mirror_features(f0)) - f0).max() < 1e-6
+    assert np.abs(f1 - f0).max() > 0.01  # a real change, not the identity
+
+
+def test_mirror_half_swaps_left_and_right_channels_with_the_features():
+    from model_training.data.mirror import mirror_features
+    from model_training.train.config import TRAINED
+    from model_training.train.loop import _mirror_half
+
+    shared_path("mediapipe_geometry", "face_model_with_iris.obj")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 1434)).astype(np.float32)
+    y = np.zeros((200, len(TRAINED)), np.float32)
+    y[:, TRAINED.index(INDEX["eyeBlinkLeft"])] = 1.0
+    x2, y2 = _mirror_half(np.random.default_rng(1), x, y)
+    flipped = y2[:, TRAINED.index(INDEX["eyeBlinkRight"])] == 1.0
+    assert 0.3 < flipped.mean() < 0.7
+    assert (y2[flipped, TRAINED.index(INDEX["eyeBlinkLeft"])] == 0).all()
+    assert np.allclose(x2[flipped], mirror_features(x[flipped])) and np.array_equal(x2[~flipped], x[~flipped])
+    assert y[:, TRAINED.index(INDEX["eyeBlinkRight"])].max() == 0  # the caller's arrays are untouched
+
+
+def test_trust_is_zero_for_flat_channels_and_one_for_good_ones():
+    from model_training.fit.mediapipe_trust import TRUST_HIGH, TRUST_LOW, channel_pearson, trust_from_pearson
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((300, 52))
+    pred = truth.copy()
+    pred[:, 0] = 0.01  # flat: MediaPipe never moves this channel
+    pred[:, 1] = rng.random(300)  # unrelated
+    p = channel_pearson(pred, truth)
+    t = trust_from_pearson(p)
+    assert p[0] == 0 and t[0] == 0 and t[1] == 0 and t[2] == 1
+    assert trust_from_pearson(np.array([(TRUST_LOW + TRUST_HIGH) / 2]))[0] == pytest.approx(0.5)
+
+
+def test_pseudo_label_loss_ignores_untrusted_channels():
+    from model_training.train.losses import pseudo_label_loss
+
+    pred = torch.zeros(4, 3)
+    target = torch.tensor([[1.0, 0.0, 0.0]] * 4)
+    assert pseudo_label_loss(pred, target, torch.tensor([0.0, 1.0, 1.0])).item() == 0
+    assert pseudo_label_loss(pred, target, torch.tensor([1.0, 0.0, 0.0])).item() == pytest.approx(1 / 3)
+
+
+def test_real_frames_drop_rows_without_a_face_on_either_side(faces):
+    from model_training.train.real_data import real_frames
+
+    lm = faces.pixels[:5].astype(np.float32).copy()
+    mp = np.random.default_rng(0).random((5, 52)).astype(np.float32)
+    lm[1] = np.nan
+    mp[3] = np.nan
+    r = real_frames(lm, mp, np.zeros(5, int), np.arange(5), ["clip"])
+    assert len(r) == 3 and r.frame.tolist() == [0, 2, 4]
+    assert np.allclose(r.features, normalize_landmarks(lm[[0, 2, 4]])[0])
+    assert r.rest_rows(3).tolist() == [True, True, False]
+
+
+def test_arkit_take_reads_in_arkit_order(tmp_path):
+    from model_training.data.arkit_take import load_arkit_take
+
+    w = load_arkit_take(shared_path("real_faces", "arkit_takes", "MySlate_166_iPhone_cal.csv"))
+    assert w.shape[1] == 52 and len(w) > 1000 and 0 <= w.min() and w.max() <= 1
+    head = "Timecode,BlendshapeCount," + ",".join(n[0].upper() + n[1:] for n in reversed(ARKIT_NAMES))
+    vals = ",".join(str(i / 100) for i in range(52))
+    (tmp_path / "t.csv").write_text(f"{head}\n00:00,52,{vals}\n")
+    one = load_arkit_take(tmp_path / "t.csv")[0]
+    assert one[INDEX["tongueOut"]] == pytest.approx(0.0) and one[INDEX["eyeBlinkLeft"]] == pytest.approx(0.51)
+    (tmp_path / "bad.csv").write_text("Timecode,EyeBlinkLeft\n0,1\n")
+    with pytest.raises(ValueError, match="no columns"):
+        load_arkit_take(tmp_path / "bad.csv")
+
+
+def test_real_rule_scores_and_picks_on_validation_figures():
+    from model_training.select import real_rule
+
+    rng = np.random.default_rng(0)
+    mp = rng.random((100, 52)).astype(np.float32)
+    trust = np.zeros(52, np.float32)
+    trust[INDEX["jawOpen"]] = 1
+    rest = np.arange(100) < 10
+    good = mp.copy()
+    bad = mp.copy()
+    bad[:, INDEX["noseSneerLeft"]] = 0.9  # a resting face read as a sneer
+    bad[:, INDEX["jawOpen"]] = rng.random(100)
+    s_good = real_rule.real_val_scores(good, mp, rest, trust)
+    s_bad = real_rule.real_val_scores(bad, mp, rest, trust)
+    assert s_good["M"] == pytest.approx(1.0) and s_good["trusted_channels"] == 1
+    assert s_bad["F"] > s_good["F"] and s_bad["M"] < 0.5
+    keep, scores = real_rule.pick({"good": {"R": 0.5, **s_good}, "bad": {"R": 0.6, **s_bad}})
+    assert keep == "good" and scores["good"] > scores["bad"]
+
+
+def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channel():
+    """A tiny run: fake 'real' frames whose trusted jawOpen label is a feature the synthetic data never shows."""
+    from model_training.train.config import TRAINED, TrainConfig
+    from model_training.train.loop import RealTerm, train_one
+
+    shared_path("mediapipe_geometry", "face_model_with_iris.obj")
+    rng = np.random.default_rng(0)
+    n = 2000
+    x = rng.normal(size=(n, 1434)).astype(np.float32)
+    y = np.zeros((n, 52), np.float32)
+    xr = rng.normal(size=(500, 1434)).astype(np.float32)
+    yr = np.zeros((500, 52), np.float32)
+    yr[:, INDEX["jawOpen"]] = (xr[:, 0] > 0).astype(np.float32)  # a signal only the real frames carry
+    trust = np.zeros(52, np.float32)
+    trust[INDEX["jawOpen"]] = 1
+    data = {
+        "x_train": x,
+        "y_train": y,
+        "pose_train": np.zeros((n, 3), np.float32),
+        "prior": y[:100],
+        "mean": np.zeros(1434, np.float32),
+        "std": np.ones(1434, np.float32),
+        "x_val": x[:100],
+        "y_val": rng.random((100, 52)).astype(np.float32),
+    }
+    cfg = TrainConfig(n_train=n, hidden=(32,), epochs=3, batch=100, threads=1)
+    real = RealTerm(features=xr, labels=yr, trust=trust, batch=100, weight=5.0)
+    model, hist = train_one(cfg, data, 0.0, lambda *_: None, None, real=real, mirror=False)
+    with torch.no_grad():
+        out = model(torch.from_numpy(xr)).numpy()[:, INDEX["jawOpen"]]
+    assert np.corrcoef(out, yr[:, INDEX["jawOpen"]])[0, 1] > 0.5
+    assert len(hist) == 3 and len(TRAINED) == 51
+
+
+def test_one_sided_templates_only_when_asked_so_cached_renders_stay_valid():
+    from model_training.data.synth import sample_expressions
+
+    plain = sample_expressions(np.random.default_rng(0), 5000)
+    again = sample_expressions(np.random.default_rng(0), 5000, one_sided=False)
+    sided = sample_expressions(np.random.default_rng(0), 5000, one_sided=True)
+    assert np.array_equal(plain, again)  # the render splits' draws do not change
+
+    def smirks(w):
+        return (np.abs(w[:, INDEX["mouthSmileLeft"]] - w[:, INDEX["mouthSmileRight"]]) > 0.5).mean()
+
+    assert smirks(sided) > 2 * smirks(plain)
