@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"facsimile {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        from . import process_exit
+
+        process_exit.install()  # a .blend with a Python driver would otherwise hang the process at exit
 
 
 def _run_as_blender_script() -> int:
