@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import bpy
 
-    from blender_addon import runtime
+    from blender_addon import character, face_session, headless
     from blender_addon.demo.character import build_demo_character
 
     frames = video_frames(photos(), args.frames)
@@ -74,17 +74,17 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        runtime.ensure_registered()
+        headless.ensure_registered()
         head = build_demo_character(with_body=False).head
         scene = bpy.context.scene
         scene.render.fps, scene.render.fps_base = 30, 1.0
         t0 = time.perf_counter()
-        solver = runtime.solver_for("cpu")
+        solver = face_session.solver_for("cpu")
         load_s = time.perf_counter() - t0
         result = {}
 
         def bake() -> None:
-            job = runtime.BakeJob(head, clip, device="cpu", start_frame=1, smoothing=1.0, scene=scene)
+            job = face_session.BakeJob(head, clip, device="cpu", start_frame=1, smoothing=1.0, scene=scene)
             try:
                 while not job.step(16):
                     pass
@@ -95,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                 job.close()
 
         ours_wall, ours_cpu = _timed(bake, args.repeats)
-        counts = {len(fc.keyframe_points) for fc in runtime._key_fcurves(head).values()}
+        counts = {len(fc.keyframe_points) for fc in character.shape_key_fcurves(head).values()}
         r = result["r"]
-        print(f"models loaded in {load_s:.2f} s on {runtime.device_used(solver)}; last bake: {r.summary}")
+        print(f"models loaded in {load_s:.2f} s on {face_session.device_used(solver)}; last bake: {r.summary}")
         print(f"keyframes per shape key: {sorted(counts)}; writing them took {1000 * result['write_s']:.1f} ms")
         rows = [("ours: decode + track + solve + smooth + keyframes", ours_wall, ours_cpu)]
-        runtime.release_properties()
+        headless.release_properties()
 
         try:
             import mediapipe as mp

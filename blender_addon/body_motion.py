@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 
 from . import rig_reader as rr
+from .blender_compat import all_fcurves
 from .core.body import bvh_retarget as br
 from .core.errors import FacsimileError
 from .core.formats import pc2
@@ -215,20 +216,10 @@ def key_pose_action(arm_obj: bpy.types.Object, skel: br.Skeleton, full: np.ndarr
 
 
 def _find_fcurve(action, data_path: str, index: int):
-    for fc in _all_fcurves(action):
+    for fc in all_fcurves(action):
         if fc.data_path == data_path and fc.array_index == index:
             return fc
     raise FacsimileError(f"could not create the animation curve {data_path}[{index}]")
-
-
-def _all_fcurves(action):
-    if hasattr(action, "layers") and len(action.layers):
-        for layer in action.layers:
-            for strip in layer.strips:
-                for bag in strip.channelbags:
-                    yield from bag.fcurves
-    else:
-        yield from action.fcurves
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -329,19 +320,6 @@ def add_shape_keys(mesh_obj: bpy.types.Object, verts: np.ndarray, labels: list[s
         names.append(key.name)
     me.update()
     return names
-
-
-def parse_frames(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    """'A:B' -> (A, B) inclusive."""
-    if not text:
-        return default
-    try:
-        a, b = (int(x) for x in text.split(":"))
-    except ValueError:
-        raise FacsimileError(f"--frames must look like START:END (e.g. 1:120), got '{text}'") from None
-    if b < a:
-        raise FacsimileError(f"--frames {text}: the end frame is before the start frame")
-    return a, b
 
 
 def bake_to_pc2(

@@ -16,6 +16,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from .core.errors import FacsimileError
+from .core.models.device import DEVICE_LABELS, DEVICES
 from .operator_guard import guarded as _guarded
 
 
@@ -41,11 +42,13 @@ class _Progress:
         self.wm.progress_end()
 
 
-_DEVICES = (
-    ("auto", "Auto", "The GPU (ONNX on CUDA) when onnxruntime can use it, else the numpy CPU kernel"),
-    ("cpu", "CPU", "Batched numpy kernel"),
-    ("cuda", "CUDA", "ONNX graph on the GPU; fails when CUDA is not usable"),
-)
+# The skinning kernel each device means (the Device type and its order come from core/models/device.py).
+_KERNELS = {
+    "auto": "The GPU (ONNX on CUDA) when onnxruntime can use it, else the numpy CPU kernel",
+    "cuda": "ONNX graph on the GPU; fails when CUDA is not usable",
+    "cpu": "Batched numpy kernel",
+}
+_DEVICES = tuple((d, DEVICE_LABELS[d][0], _KERNELS[d]) for d in DEVICES)
 
 
 class FACSIMILE_OT_lbs_bake_pc2(bpy.types.Operator):
@@ -74,55 +77,28 @@ class FACSIMILE_OT_lbs_bake_pc2(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from . import body_motion as bm
-        from . import rig_reader as rr
+        from .usecases.skin import SkinOptions, skin_to_pc2
 
         mesh = _mesh(context)
-        rig = rr.read_rig(mesh)
-        out = Path(bpy.path.abspath(self.filepath))
-        frames = None
-        if self.frame_start >= 0 and self.frame_end >= 0:
-            frames = (self.frame_start, self.frame_end)
+        if self.source == "BVH" and not self.bvh_path:
+            raise FacsimileError("choose a BVH file first")
+        frames = (self.frame_start, self.frame_end) if self.frame_start >= 0 and self.frame_end >= 0 else None
+        opts = SkinOptions(
+            out=Path(bpy.path.abspath(self.filepath)),
+            action=self.action if self.source == "ACTION" else None,
+            bvh=Path(bpy.path.abspath(self.bvh_path)) if self.source == "BVH" else None,
+            joint_map=self.joint_map or None,
+            frames=frames,
+            dqs=self.dqs,
+            device=self.device,
+            attach=self.attach,
+        )
         with _Progress(context) as progress:
-            if self.source == "ACTION":
-                poses, start = _action_poses(rig, self.action, frames, progress)
-            else:
-                if not self.bvh_path:
-                    raise FacsimileError("choose a BVH file first")
-                poses, _, _ = bm.bvh_poses(
-                    rig, bpy.path.abspath(self.bvh_path), self.joint_map or None, frames, progress
-                )
-                start = frames[0] if frames else 1
-            path, used = bm.bake_to_pc2(
-                rig,
-                poses,
-                out,
-                dqs=True if self.dqs else None,
-                device=self.device,
-                start_frame=start,
-                progress=progress,
-            )
-        if self.attach:
-            bm.attach_cache(mesh, path, start_frame=start)
-        self.report({"INFO"}, f"Baked {len(poses)} frames of {rig.binding.num_vertices} vertices to {path} ({used})")
+            result = skin_to_pc2(mesh, opts, lambda _stage: progress)
+        self.report(
+            {"INFO"}, f"Baked {result.frames} frames of {result.vertices} vertices to {result.path} ({result.device})"
+        )
         return {"FINISHED"}
-
-
-def _action_poses(rig, action_name: str, frames, progress):
-    from . import rig_reader as rr
-
-    anim = rig.armature.animation_data
-    if action_name:
-        action = bpy.data.actions.get(action_name)
-        if action is None:
-            raise FacsimileError(f"no Action named '{action_name}'")
-    else:
-        action = anim.action if anim else None
-        if action is None:
-            raise FacsimileError(f"armature '{rig.armature.name}' has no Action; pick one or use a BVH file")
-    lo, hi = (int(round(x)) for x in action.frame_range)
-    first, last = frames if frames else (lo, hi)
-    return rr.capture_frames(rig, range(first, last + 1), action=action, progress=progress), first
 
 
 class FACSIMILE_OT_lbs_preview(bpy.types.Operator):
@@ -135,17 +111,15 @@ class FACSIMILE_OT_lbs_preview(bpy.types.Operator):
     @_guarded
     def execute(self, context):
         from . import body_motion as bm
-        from . import rig_reader as rr
+        from .usecases.skin import SkinOptions, skin_to_pc2
 
         mesh = _mesh(context)
         bm.clear_preview(mesh)
-        rig = rr.read_rig(mesh)
         scene = context.scene
+        opts = SkinOptions(out=bm.preview_path(mesh), frames=(scene.frame_start, scene.frame_end), attach=True)
         with _Progress(context) as progress:
-            poses, start = _action_poses(rig, "", (scene.frame_start, scene.frame_end), progress)
-            path, used = bm.bake_to_pc2(rig, poses, bm.preview_path(mesh), start_frame=start, progress=progress)
-        bm.attach_cache(mesh, path, start_frame=start)
-        self.report({"INFO"}, f"Preview: {len(poses)} frames baked to {path} ({used})")
+            result = skin_to_pc2(mesh, opts, lambda _stage: progress)
+        self.report({"INFO"}, f"Preview: {result.frames} frames baked to {result.path} ({result.device})")
         return {"FINISHED"}
 
 
@@ -176,14 +150,9 @@ class FACSIMILE_OT_lbs_pose_shape_keys(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from . import body_motion as bm
-        from . import rig_reader as rr
+        from .usecases.skin import poses_to_shape_keys
 
-        mesh = _mesh(context)
-        rig = rr.read_rig(mesh)
-        poses = bm.pose_library_poses(rig)
-        verts, _ = rr.deform(rig, poses, dqs=True if self.dqs else None)
-        names = bm.add_shape_keys(mesh, verts, poses.labels)
+        names = poses_to_shape_keys(_mesh(context), self.dqs)
         self.report({"INFO"}, f"Added {len(names)} pose shape keys (use them with the Armature modifier off)")
         return {"FINISHED"}
 

@@ -1,4 +1,4 @@
-"""Facsimile's operators: thin wrappers that read the panel's settings, call runtime/core, and report.
+"""Facsimile's operators: thin wrappers that read the panel's settings into a use case's options, call it, and report.
 
 Every execute() runs inside _guarded(): a FacsimileError (or a file error) becomes self.report({'ERROR'}, message)
 and {'CANCELLED'}, never a traceback in the console. Operators that change the scene are one undo step each
@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-import numpy as np
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import runtime
+from . import character, face_session
 from .core.errors import FacsimileError
 from .operator_guard import USER_ERRORS, report_user_error
 from .operator_guard import guarded as _guarded
-from .preferences import device_preference
+from .usecases import bake as bake_uc
+from .usecases import photo as photo_uc
 
 
 def _settings(context: bpy.types.Context):
@@ -47,8 +47,8 @@ class FACSIMILE_OT_refresh_mapping(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        obj = runtime.resolve_target(context)
-        rmap = runtime.refresh_mapping(obj)
+        obj = character.resolve_target(context)
+        rmap = character.refresh_mapping(obj)
         matched = 52 - len(rmap.unmatched)
         msg = f"{obj.name}: {matched} of 52 ARKit channels matched (preset {obj.facsimile.resolved_preset})"
         if rmap.unmatched:
@@ -92,21 +92,20 @@ class FACSIMILE_OT_apply_photo(_PhotoOperator, bpy.types.Operator):
     @_guarded
     def execute(self, context):
         st = _settings(context)
-        obj = runtime.resolve_target(context)
-        runtime.retarget_map(obj)  # a mapping that matches nothing fails here, before any work
+        obj = character.resolve_target(context)
         path = _path_or_error(self.filepath or st.photo_path, "photo")
-        solved = runtime.solve_photo(path, device_preference(context))
-        _remember_device(context, solved.device)
         index = st.face_index if self.face < 0 else self.face
-        face = runtime.pick_face(solved, index, path)
-        runtime.show_preview(runtime.preview_pixels(solved, index))
         key = st.key_frame if self.key_frame == "PANEL" else self.key_frame == "YES"
-        report = runtime.set_pose(obj, face.weights, key_frame=context.scene.frame_current if key else None)
-        runtime.store_last_solve(obj, np.asarray(face.weights)[None, :], None)
+        opts = photo_uc.PhotoOptions(
+            photo=path, face=index, key_frame=context.scene.frame_current if key else None, show_preview=True
+        )
+        result = photo_uc.apply_photo(obj, opts)
+        solved, face, report = result.solved, result.face, result.report
+        _remember_device(context, solved.device)
         st.photo_path = str(path)
         st.faces_found = len(solved.faces)
         msg = f"{obj.name}: face {index + 1} of {len(solved.faces)} from {path.name} on {solved.device}: "
-        msg += runtime.weights_summary(face.weights)
+        msg += face_session.weights_summary(face.weights)
         st.last_report = msg
         if len(solved.faces) > 1:
             msg += f" ({len(solved.faces)} faces found; pick another with Face and apply again)"
@@ -130,16 +129,13 @@ class FACSIMILE_OT_capture_neutral(_PhotoOperator, bpy.types.Operator):
     @_guarded
     def execute(self, context):
         st = _settings(context)
-        obj = runtime.resolve_target(context)
+        obj = character.resolve_target(context)
         path = _path_or_error(self.filepath or st.photo_path, "neutral photo")
-        solved = runtime.solve_photo(path, device_preference(context))
-        _remember_device(context, solved.device)
         index = st.face_index if self.face < 0 else self.face
-        face = runtime.pick_face(solved, index, path)
-        runtime.store_neutral(obj, face.weights, str(path))
-        self.report(
-            {"INFO"}, f"{obj.name}: neutral captured from {path.name} ({runtime.weights_summary(face.weights)})"
-        )
+        result = photo_uc.capture_neutral(obj, photo_uc.PhotoOptions(photo=path, face=index))
+        _remember_device(context, result.solved.device)
+        summary = face_session.weights_summary(result.face.weights)
+        self.report({"INFO"}, f"{obj.name}: neutral captured from {path.name} ({summary})")
         return {"FINISHED"}
 
 
@@ -152,8 +148,8 @@ class FACSIMILE_OT_clear_neutral(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        obj = runtime.resolve_target(context)
-        if not runtime.clear_neutral(obj):
+        obj = character.resolve_target(context)
+        if not character.clear_neutral(obj):
             self.report({"WARNING"}, f"{obj.name} has no neutral capture")
             return {"CANCELLED"}
         self.report({"INFO"}, f"{obj.name}: neutral cleared")
@@ -180,26 +176,30 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
 
     _job = None
     _timer = None
+    _opts = None
 
-    def _make_job(self, context) -> runtime.BakeJob:
+    def _options(self, context) -> bake_uc.BakeOptions:
         st = _settings(context)
-        obj = runtime.resolve_target(context)
-        path = _path_or_error(self.filepath or st.clip_path, "clip")
-        job = runtime.BakeJob(
-            obj,
-            path,
-            device=device_preference(context),
+        return bake_uc.BakeOptions(
+            clip=_path_or_error(self.filepath or st.clip_path, "clip"),
             first=st.clip_first,
             last=None if st.clip_last < 0 else st.clip_last,
             stride=st.stride,
             start_frame=st.start_frame,
             smoothing=st.smoothing_strength if st.smoothing else 0.0,
         )
-        st.clip_path = str(path)
+
+    def _make_job(self, context) -> face_session.BakeJob:
+        opts = self._options(context)
+        job = bake_uc.start_bake(character.resolve_target(context), opts, context.scene)
+        _settings(context).clip_path = str(opts.clip)
+        self._opts = opts
         return job
 
-    def _finish(self, context, job: runtime.BakeJob):
-        result = job.finish()
+    def _finish(self, context, job: face_session.BakeJob):
+        return self._report_bake(context, bake_uc.finish_bake(job, self._opts))
+
+    def _report_bake(self, context, result) -> set[str]:
         st = _settings(context)
         _remember_device(context, result.device)
         st.last_report = result.summary
@@ -214,13 +214,12 @@ class FACSIMILE_OT_bake_clip(bpy.types.Operator):
         asking for synchronous=True and tests: the same chunks in a loop, without a UI in between."""
         if not (self.synchronous or bpy.app.background or context.window is None):
             return self._start_modal(context)
-        job = self._make_job(context)
-        try:
-            while not job.step(_settings(context).chunk_frames):
-                pass
-            return self._finish(context, job)
-        finally:
-            job.close()
+        st = _settings(context)
+        obj = character.resolve_target(context)
+        opts = self._options(context)
+        st.clip_path = str(opts.clip)
+        result = bake_uc.bake(obj, opts, scene=context.scene, chunk=st.chunk_frames)
+        return self._report_bake(context, result)
 
     @_guarded
     def invoke(self, context, event):
@@ -312,24 +311,22 @@ class FACSIMILE_OT_import_livelink(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        obj = runtime.resolve_target(context)
+        from .usecases.apply import ApplyOptions, apply_weights
+
+        obj = character.resolve_target(context)
         path = _path_or_error(self.filepath, "Live Link CSV")
         start = _settings(context).start_frame if self.start_frame < 0 else self.start_frame
-        frames, missing = runtime.import_livelink(obj, path, start, context.scene)
-        msg = f"{obj.name}: {frames} frames keyed from {path.name} starting at frame {start}"
-        if missing:
-            msg += f"; the file has no column for {len(missing)} channel(s) ({', '.join(missing[:4])}...)"
-        self.report({"INFO"}, msg)
+        # The take comes from another capture, not from the actor the neutral was taken of: no neutral.
+        opts = ApplyOptions(weights=path, start_frame=start, use_neutral=False, always_key=True)
+        result = apply_weights(obj, opts, scene=context.scene)
+        frames = result.last_frame - result.first_frame + 1
+        self.report({"INFO"}, f"{obj.name}: {frames} frames keyed from {path.name} starting at frame {start}")
         return {"FINISHED"}
 
 
 def _frame_range(context, first: int, last: int) -> tuple[int, int]:
     scene = context.scene
-    a = scene.frame_start if first < 0 else first
-    b = scene.frame_end if last < 0 else last
-    if b < a:
-        raise FacsimileError(f"frame range {a}:{b} is empty")
-    return a, b
+    return (scene.frame_start if first < 0 else first, scene.frame_end if last < 0 else last)
 
 
 class FACSIMILE_OT_export_livelink(_FileOperator, bpy.types.Operator):
@@ -345,13 +342,12 @@ class FACSIMILE_OT_export_livelink(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .core.formats.livelink_csv import write_livelink_csv
+        from .usecases.export import ExportCsvOptions, export_csv, output_path
 
-        obj = runtime.resolve_target(context)
+        obj = character.resolve_target(context)
         a, b = _frame_range(context, self.frame_first, self.frame_last)
-        weights = runtime.read_channel_animation(obj, np.arange(a, b + 1))
-        out = runtime.output_path(self.filepath, ".csv")
-        write_livelink_csv(out, weights, runtime.scene_fps(context.scene))
+        out = output_path(self.filepath, ".csv")
+        export_csv(obj, ExportCsvOptions(out=out, frames=(a, b)), context.scene)
         self.report({"INFO"}, f"{obj.name}: frames {a}-{b} written to {out}")
         return {"FINISHED"}
 
@@ -367,13 +363,11 @@ class FACSIMILE_OT_export_weights_json(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .core.formats.weights_file import write_weights_json
+        from .usecases.export import export_solved_json, output_path
 
-        obj = runtime.resolve_target(context)
-        weights, fps = runtime.last_solve(obj)
-        out = runtime.output_path(self.filepath, ".json")
-        write_weights_json(out, weights[0] if len(weights) == 1 and fps is None else weights, fps)
-        self.report({"INFO"}, f"{obj.name}: {len(weights)} solved frame(s) written to {out}")
+        obj = character.resolve_target(context)
+        result = export_solved_json(obj, output_path(self.filepath, ".json"))
+        self.report({"INFO"}, f"{obj.name}: {result.frames} solved frame(s) written to {result.out}")
         return {"FINISHED"}
 
 
@@ -393,4 +387,4 @@ register, _unregister_classes = bpy.utils.register_classes_factory(CLASSES)
 
 def unregister() -> None:
     _unregister_classes()
-    runtime.forget_solvers()
+    face_session.forget_solvers()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import runtime
-from .preferences import device_preference
+from .character import NEUTRAL_SOURCE_PROP
+from .core.errors import FacsimileError
+from .preferences import requested_device
 from .properties import is_shape_key_mesh
 
 
@@ -63,12 +64,15 @@ class VIEW3D_PT_facsimile(_FacsimilePanel, bpy.types.Panel):
         if ost.preset == "json":
             layout.prop(ost, "map_file")
         layout.prop(ost, "mirror")
-        neutral = obj.get(runtime.NEUTRAL_SOURCE_PROP)
+        neutral = obj.get(NEUTRAL_SOURCE_PROP)
         row = layout.row(align=True)
         row.label(text=f"Neutral: {bpy.path.basename(neutral)}" if neutral else "Neutral: none", icon="USER")
         if neutral:
             row.operator("facsimile.clear_neutral", text="", icon="X")
-        device = device_preference(context)
+        try:
+            device = requested_device(context=context)
+        except FacsimileError as exc:  # a bad $FACSIMILE_DEVICE: show why, the operators refuse to run
+            device = str(exc)
         used = st.last_device or "-"
         layout.label(text=f"Device: {device} (last run: {used})", icon="MEMORY")
         if st.last_report:

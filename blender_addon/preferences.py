@@ -1,23 +1,20 @@
-"""Add-on preferences: the inference device.
+"""Add-on preferences: the inference device, and the bpy side of resolving it.
 
-When the add-on runs without being enabled through Blender's preferences (the bpy module in tests, or the headless
-CLI), there is no AddonPreferences instance; device_preference() then falls back to $FACSIMILE_DEVICE or "auto".
+The resolution order lives in core/models/device.py (explicit argument, then $FACSIMILE_DEVICE, then this
+preference, then auto); requested_device() only adds the stored preference. When the add-on runs without being
+enabled through Blender's preferences (the bpy module in tests, or the headless CLI) there is no preference.
 """
 
 from __future__ import annotations
 
-import os
-
 import bpy
 from bpy.props import EnumProperty
 
+from .core.models.device import DEVICE_LABELS, DEVICES, Device, resolve_device
+
 ADDON_ID = __package__ or "blender_addon"
 
-DEVICE_ITEMS = [
-    ("auto", "Auto", "CUDA when onnxruntime can use it, else the CPU"),
-    ("cuda", "CUDA", "NVIDIA GPU; an error (not a silent CPU fallback) when CUDA cannot be used"),
-    ("cpu", "CPU", "Always the CPU"),
-]
+DEVICE_ITEMS = [(d, *DEVICE_LABELS[d]) for d in DEVICES]
 
 
 class FacsimilePreferences(bpy.types.AddonPreferences):
@@ -33,14 +30,18 @@ class FacsimilePreferences(bpy.types.AddonPreferences):
             layout.label(text=f"Last run used: {settings.last_device}")
 
 
-def device_preference(context: bpy.types.Context | None = None) -> str:
-    """The device the user asked for: the add-on preference, else $FACSIMILE_DEVICE, else auto."""
+def stored_device(context: bpy.types.Context | None = None) -> str | None:
+    """Preferences > Device, or None where the add-on is not enabled through Blender's preferences."""
     context = context or bpy.context
     addon = context.preferences.addons.get(ADDON_ID) if context.preferences else None
     if addon is not None and addon.preferences is not None:
         return addon.preferences.device
-    env = os.environ.get("FACSIMILE_DEVICE", "auto").lower()
-    return env if env in ("auto", "cuda", "cpu") else "auto"
+    return None
+
+
+def requested_device(explicit: str | None = None, context: bpy.types.Context | None = None) -> Device:
+    """The device to run on: `explicit` (--device), else $FACSIMILE_DEVICE, else the preference, else auto."""
+    return resolve_device(explicit, stored_device(context))
 
 
 def register() -> None:

@@ -15,9 +15,11 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from .blender_compat import assigned_slot, restore_slot
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
-from .demo.contact_sheet import make_contact_sheet, write_png
+from .core.formats.image_io import write_png
+from .demo.contact_sheet import make_contact_sheet
 
 ENGINES = ("workbench", "cycles")
 CAMERA_NAME = "FacsimileFaceCamera"
@@ -141,7 +143,7 @@ def render_shape_grid(head: bpy.types.Object, out_png: str | Path, tile: int = 2
         raise FacsimileError(f"'{head.name}' lacks ARKit shape keys: {', '.join(missing)}")
     ad = keys.animation_data
     saved_action = ad.action if ad else None
-    saved_slot = getattr(ad, "action_slot", None) if ad else None
+    saved_slot = assigned_slot(ad)
     saved_values = {kb.name: kb.value for kb in blocks}
     scene = bpy.context.scene
     saved_res = (scene.render.resolution_x, scene.render.resolution_y)
@@ -167,8 +169,7 @@ def render_shape_grid(head: bpy.types.Object, out_png: str | Path, tile: int = 2
     finally:
         if ad:
             ad.action = saved_action
-            if saved_slot is not None and ad.action_slot != saved_slot:
-                ad.action_slot = saved_slot
+            restore_slot(ad, saved_slot)
         for name, value in saved_values.items():
             blocks[name].value = value
         scene.render.resolution_x, scene.render.resolution_y = saved_res

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
+from .blender_compat import assign_first_slot, assigned_slot, restore_slot
 from .core.body import lbs
 from .core.errors import FacsimileError
 
@@ -261,12 +262,11 @@ def capture_frames(
     saved_frame = scene.frame_current
     anim = arm.animation_data
     saved_action = anim.action if anim else None
-    saved_slot = getattr(anim, "action_slot", None) if anim else None
+    saved_slot = assigned_slot(anim)
     if action is not None:
         anim = arm.animation_data_create()
         anim.action = action
-        if hasattr(anim, "action_slot") and anim.action_slot is None and len(getattr(action, "slots", ())) > 0:
-            anim.action_slot = action.slots[0]
+        assign_first_slot(anim)
     idx = pose_bone_indices(rig)
     pose = np.empty((len(frames), len(idx), 4, 4))
     arm_w = np.empty((len(frames), 4, 4))
@@ -283,11 +283,7 @@ def capture_frames(
     finally:
         if action is not None:
             anim.action = saved_action
-            if saved_slot is not None and hasattr(anim, "action_slot"):
-                try:
-                    anim.action_slot = saved_slot
-                except (TypeError, RuntimeError):
-                    pass
+            restore_slot(anim, saved_slot)
         scene.frame_set(saved_frame)
     return PoseSet(pose, arm_w, mesh_w, [str(f) for f in frames])
 

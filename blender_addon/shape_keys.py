@@ -1,8 +1,7 @@
 """Writing ARKit weights onto a mesh's shape keys: values now, or keyframes in bulk.
 
-Baking goes through keyframe_points.add + foreach_set (one call per curve instead of one keyframe_insert per value),
-and through Blender 4.4+'s slotted actions (layer -> keyframe strip -> channelbag for the Key's slot), which is also
-the only API left in Blender 5.0 where Action.fcurves is gone. Only keys inside the baked frame range are replaced.
+Baking goes through keyframe_points.add + foreach_set (one call per curve instead of one keyframe_insert per value)
+into the Key's F-curve container from blender_compat (a slotted action's channelbag on 4.4+). Only keys inside the baked frame range are replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
+from .blender_compat import fcurve_container
 from .core.errors import FacsimileError
 from .core.retarget import RetargetMap
 
@@ -85,26 +85,6 @@ def set_values(obj: bpy.types.Object, rmap: RetargetMap, weights: np.ndarray) ->
     return WriteReport(written=names, unmatched=rmap.unmatched, widened=widened, frames=1)
 
 
-def _key_channelbag(key: bpy.types.Key, action_name: str):
-    """The F-curve container for the Key datablock: its slotted action's channelbag (4.4+), or the legacy action."""
-    ad = key.animation_data or key.animation_data_create()
-    action = ad.action
-    if action is None:
-        action = bpy.data.actions.new(action_name)
-        ad.action = action
-    if not hasattr(action, "slots"):  # Blender 4.2/4.3: no slots, the action holds the curves
-        return action
-    slot = ad.action_slot
-    if slot is None:
-        slot = next((s for s in action.slots if s.target_id_type == "KEY"), None)
-        if slot is None:
-            slot = action.slots.new(id_type="KEY", name=key.name)
-        ad.action_slot = slot
-    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
-    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
-    return strip.channelbag(slot, ensure=True)
-
-
 def bake_keyframes(
     obj: bpy.types.Object,
     rmap: RetargetMap,
@@ -125,7 +105,7 @@ def bake_keyframes(
     names, values = rmap.apply(w)
     widened = _widen_ranges(obj, names, values)
     key = obj.data.shape_keys
-    bag = _key_channelbag(key, action_name or f"{obj.name}_Facsimile")
+    bag = fcurve_container(key, "KEY", action_name or f"{obj.name}_Facsimile")
     first, last = frames[0], frames[-1]
     n = len(frames)
     for j, name in enumerate(names):

@@ -16,13 +16,14 @@ import pytest
 from conftest import shared_path
 
 import blender_addon
-from blender_addon import runtime
+from blender_addon import character, face_session
+from blender_addon.headless import release_properties
 
 
 def _unregister_all() -> None:
     blender_addon.unregister()
-    runtime.release_properties()
-    runtime.forget_solvers()
+    release_properties()
+    face_session.forget_solvers()
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path
 
 def key_counts(obj: bpy.types.Object) -> dict[str, int]:
     """Shape-key name -> number of keyframes on its F-curve (slotted action)."""
-    curves = runtime._key_fcurves(obj)
+    curves = character.shape_key_fcurves(obj)
     out = {}
     for path, fc in curves.items():
         if path.startswith('key_blocks["'):

@@ -19,7 +19,7 @@ from addon_fixtures import (  # noqa: F401
 )
 
 import blender_addon
-from blender_addon import runtime
+from blender_addon import character, face_session
 from blender_addon.core.models.store import models_dir
 
 SMILE = ("mouthSmileLeft", "mouthSmileRight")
@@ -42,7 +42,7 @@ def test_smiling_photo_raises_the_smile_keys(addon):  # noqa: F811
     assert sum(happy[k] for k in SMILE) > sum(neutral[k] for k in SMILE)
     st = addon.scene.facsimile
     assert st.faces_found == 1 and st.last_device.startswith("cpu")
-    preview = bpy.data.images[runtime.PREVIEW_IMAGE_NAME]
+    preview = bpy.data.images[face_session.PREVIEW_IMAGE_NAME]
     h, w = cv2.imread(str(photo("happy-baby.jpeg"))).shape[:2]
     assert tuple(preview.size) == (w, h)
     assert head.data.shape_keys.animation_data is None  # "key current frame" was off
@@ -69,7 +69,7 @@ def test_capture_neutral_lowers_a_neutral_photos_output(addon):  # noqa: F811
     bpy.ops.facsimile.apply_photo(filepath=rest)
     raw = np.array(list(_values(head).values())[1:])
     assert bpy.ops.facsimile.capture_neutral(filepath=rest) == {"FINISHED"}
-    assert runtime.get_neutral(head) is not None
+    assert character.get_neutral(head) is not None
     bpy.ops.facsimile.apply_photo(filepath=rest)
     calibrated = np.array(list(_values(head).values())[1:])
     assert raw.sum() > 0.05
@@ -136,10 +136,11 @@ def test_cuda_asked_for_but_unavailable_says_so(addon, monkeypatch, via):  # noq
         pytest.skip("CUDA works on this machine")
     head = demo_head(addon)
     before = _values(head)
-    runtime.forget_solvers()
+    face_session.forget_solvers()
     if via == "environment":
         monkeypatch.setenv("FACSIMILE_DEVICE", "cuda")
     else:
+        monkeypatch.delenv("FACSIMILE_DEVICE")  # the environment wins over the preference
         blender_addon.unregister()  # the fixture's registration; enabling registers again
         addon_utils.enable(ADDON_ID, default_set=True)
     try:
@@ -163,15 +164,15 @@ def test_image_sequence_bakes_one_key_per_image(addon, tmp_path):  # noqa: F811
     assert bpy.ops.facsimile.bake_clip(filepath=str(seq)) == {"FINISHED"}
     counts = key_counts(head)
     assert len(counts) == 52 and set(counts.values()) == {7}
-    fc = runtime._key_fcurves(head)['key_blocks["jawOpen"].value']
+    fc = character.shape_key_fcurves(head)['key_blocks["jawOpen"].value']
     assert [round(k.co[0]) for k in fc.keyframe_points] == list(range(20, 27))
-    weights, fps = runtime.last_solve(head)
-    assert weights.shape == (7, 52) and fps == pytest.approx(runtime.scene_fps(addon.scene))
+    weights, fps = character.last_solve(head)
+    assert weights.shape == (7, 52) and fps == pytest.approx(character.scene_fps(addon.scene))
     # Stride 3 over the same 7 images: frames 0, 3, 6 keep their timing.
     st.stride = 3
     st.start_frame = 100
     bpy.ops.facsimile.bake_clip(filepath=str(seq))
-    fc = runtime._key_fcurves(head)['key_blocks["jawOpen"].value']
+    fc = character.shape_key_fcurves(head)['key_blocks["jawOpen"].value']
     assert [round(k.co[0]) for k in fc.keyframe_points][-3:] == [100, 103, 106]
 
 
@@ -192,11 +193,11 @@ def test_cancelled_bake_leaves_the_object_as_it_was(addon, tmp_path):  # noqa: F
     head.data.shape_keys.key_blocks["jawOpen"].value = 0.3
     before = _values(head)
     seq = write_sequence(tmp_path / "seq", moving_frames("happy-baby.jpeg", 6))
-    job = runtime.BakeJob(head, seq, device="cpu", start_frame=1)
+    job = face_session.BakeJob(head, seq, device="cpu", start_frame=1)
     assert job.step(2) is False and len(job.weights) == 2 and 0 < job.fraction < 1
     job.close()  # what Esc does: no finish()
     assert _untouched(head, before)
-    assert runtime.LAST_SOLVE_PROP not in head
+    assert character.LAST_SOLVE_PROP not in head
 
 
 def test_corrupt_video_is_a_clear_error_and_changes_nothing(addon, tmp_path):  # noqa: F811

@@ -10,7 +10,7 @@ import pytest
 from addon_fixtures import addon, demo_head, headless, key_counts, unwritable_dir  # noqa: F401
 
 import blender_addon
-from blender_addon import operators, panel, preferences, properties, runtime
+from blender_addon import character, operators, panel, preferences, properties
 from blender_addon.core.arkit import INDEX, NUM_BLENDSHAPES
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats.livelink_csv import read_livelink_csv, write_livelink_csv
@@ -44,11 +44,13 @@ def test_register_unregister_twice_leaves_nothing(headless):  # noqa: F811
         assert not blender_addon._loaded
 
 
-def test_enable_disable_through_blenders_addon_machinery(headless):  # noqa: F811
+def test_enable_disable_through_blenders_addon_machinery(headless, monkeypatch):  # noqa: F811
     """What Preferences > Add-ons does: the preferences (device) exist only while enabled, and nothing stays."""
     import addon_utils
 
-    from blender_addon.preferences import ADDON_ID, device_preference
+    monkeypatch.delenv("FACSIMILE_DEVICE")  # $FACSIMILE_DEVICE would win over the preference
+
+    from blender_addon.preferences import ADDON_ID, requested_device
 
     for _ in range(2):
         assert addon_utils.enable(ADDON_ID, default_set=True, handle_error=lambda e: pytest.fail(str(e)))
@@ -56,7 +58,7 @@ def test_enable_disable_through_blenders_addon_machinery(headless):  # noqa: F81
             prefs = bpy.context.preferences.addons[ADDON_ID].preferences
             assert prefs.device == "auto"
             prefs.device = "cpu"
-            assert device_preference() == "cpu"
+            assert requested_device() == "cpu"
         finally:
             addon_utils.disable(ADDON_ID, default_set=True)
         assert bpy.context.preferences.addons.get(ADDON_ID) is None
@@ -94,7 +96,7 @@ def test_refresh_mapping_flags_unmatched_and_keeps_tuning(addon):  # noqa: F811
 
 def test_mapping_rows_drive_the_written_values(addon):  # noqa: F811
     head = demo_head(addon)
-    runtime.refresh_mapping(head)
+    character.refresh_mapping(head)
     rows = {r.arkit_name: r for r in head.facsimile.mapping}
     rows["jawOpen"].gain = 0.5
     rows["jawOpen"].offset = 0.1
@@ -107,13 +109,13 @@ def test_mapping_rows_drive_the_written_values(addon):  # noqa: F811
     w[INDEX["eyeBlinkLeft"]] = 0.7
     kb = head.data.shape_keys.key_blocks
     kb["mouthSmileLeft"].value = 0.25
-    runtime.set_pose(head, w)
+    character.set_pose(head, w)
     assert kb["jawOpen"].value == pytest.approx(0.8 * 0.5 + 0.1)
     assert kb["mouthSmileLeft"].value == pytest.approx(0.25)  # disabled: left alone
     assert kb["eyeBlinkLeft"].value == pytest.approx(0.7)
     assert kb["eyeBlinkRight"].value == pytest.approx(0.7)
     head.facsimile.mirror = True
-    runtime.set_pose(head, w)  # mirrored: the left smile now arrives on the right key
+    character.set_pose(head, w)  # mirrored: the left smile now arrives on the right key
     assert kb["mouthSmileRight"].value == pytest.approx(0.9)
 
 
@@ -183,7 +185,7 @@ def test_export_needs_something_to_export_and_a_writable_folder(addon, tmp_path)
     with pytest.raises(RuntimeError, match="no shape-key animation"):
         bpy.ops.facsimile.export_livelink(filepath=str(tmp_path / "t.csv"))
     w = np.linspace(0, 1, NUM_BLENDSHAPES, dtype=np.float32)
-    runtime.store_last_solve(head, w[None], None)
+    character.store_last_solve(head, w[None], None)
     locked = unwritable_dir(tmp_path)
     with pytest.raises(RuntimeError, match="output folder|cannot create"):
         bpy.ops.facsimile.export_weights_json(filepath=str(locked / "w.json"))
@@ -197,11 +199,11 @@ def test_export_needs_something_to_export_and_a_writable_folder(addon, tmp_path)
 def test_neutral_store_is_validated(addon):  # noqa: F811
     head = demo_head(addon)
     with pytest.raises(FacsimileError, match="52 finite"):
-        runtime.store_neutral(head, np.full(NUM_BLENDSHAPES, np.nan), "x")
-    runtime.store_neutral(head, np.full(NUM_BLENDSHAPES, 0.2), "rest.jpg")
-    assert runtime.get_neutral(head) == pytest.approx(np.full(NUM_BLENDSHAPES, 0.2))
+        character.store_neutral(head, np.full(NUM_BLENDSHAPES, np.nan), "x")
+    character.store_neutral(head, np.full(NUM_BLENDSHAPES, 0.2), "rest.jpg")
+    assert character.get_neutral(head) == pytest.approx(np.full(NUM_BLENDSHAPES, 0.2))
     assert bpy.ops.facsimile.clear_neutral() == {"FINISHED"}
-    assert runtime.get_neutral(head) is None
+    assert character.get_neutral(head) is None
 
 
 def test_body_panel_appears_only_with_lbs_operators(addon):  # noqa: F811
@@ -260,7 +262,7 @@ def test_panels_draw_with_real_properties_and_operators(addon):  # noqa: F811
     for with_target in (False, True):
         if with_target:
             head = demo_head(ctx)
-            runtime.refresh_mapping(head)
+            character.refresh_mapping(head)
             head.facsimile.preset = "json"
             ctx.scene.facsimile.smoothing = True
         for cls in panel.CLASSES[1:]:

@@ -492,7 +492,7 @@ def test_demo_command_cycles_and_no_render(tmp_path):
 
 
 def test_demo_default_solves_the_bundled_photo_onto_the_character(tmp_path):
-    from blender_addon.runtime import release_properties
+    from blender_addon.headless import release_properties
 
     out = tmp_path / "photo_demo"
     try:
@@ -512,7 +512,7 @@ def test_demo_default_solves_the_bundled_photo_onto_the_character(tmp_path):
 
 @pytest.mark.parametrize("kind, message", [("missing", "does not exist"), ("corrupt", "photo"), ("blank", "no face")])
 def test_demo_bad_photo_is_a_clear_error_and_writes_nothing(tmp_path, capsys, kind, message):
-    from blender_addon.runtime import release_properties
+    from blender_addon.headless import release_properties
 
     photo = tmp_path / "p.png"
     if kind == "corrupt":

@@ -1,9 +1,31 @@
-"""Options the photo/bake/batch commands share, so they read the same everywhere."""
+"""What the commands share: the options they spell the same way, and opening / saving the scene around a use case.
+
+Commands only parse: they turn arguments into a use case's options, run it through edit_blend() (or on the loaded
+file) and print its result.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..core.models.device import DEVICES, ENV_VAR
+
+T = TypeVar("T")
+
+
+def add_device_option(p: argparse.ArgumentParser, what: str = "inference device") -> None:
+    """--device; unset means $FACSIMILE_DEVICE, then the add-on preference, then auto (core/models/device.py)."""
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        type=str.lower,
+        default=None,
+        help=f"{what}: {' | '.join(DEVICES)} (default ${ENV_VAR}, else the add-on preference, else auto); "
+        "cuda fails clearly when CUDA is unusable",
+    )
 
 
 def add_scene_options(p: argparse.ArgumentParser) -> None:
@@ -15,10 +37,41 @@ def add_scene_options(p: argparse.ArgumentParser) -> None:
         "--preset", default=None, help="arkit | livelink | ict | cc4 | auto | a JSON map file (default: the object's)"
     )
     p.add_argument("--mirror", action="store_true", default=None, help="swap left and right channels")
-    p.add_argument(
-        "--device",
-        choices=("auto", "cuda", "cpu"),
-        default=os.environ.get("FACSIMILE_DEVICE", "auto").lower(),
-        help="inference device (default $FACSIMILE_DEVICE or auto); cuda fails clearly when CUDA is unusable",
-    )
+    add_device_option(p)
     p.add_argument("--json", dest="json_out", default=None, help="also write the solved ARKit weights to this JSON")
+
+
+def parse_frame_range(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """--frames 'A:B' -> (A, B) inclusive; `default` when not given."""
+    from ..core.errors import FacsimileError
+
+    if not text:
+        return default
+    try:
+        a, b = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise FacsimileError(
+            f"--frames must look like A:B (two whole frame numbers, e.g. 1:120), got {text!r}"
+        ) from None
+    if b < a:
+        raise FacsimileError(f"--frames {text}: the last frame comes before the first")
+    return a, b
+
+
+def optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def edit_blend(
+    blend: str | None, object_name: str, out: str, in_place: bool, work: Callable[[object], T]
+) -> tuple[T, Path]:
+    """Open the scene, run work(object) on the named object and save the result atomically to `out` (never the
+    input unless in_place); the saved path comes back with work's result."""
+    from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
+    from ..headless import ensure_registered
+
+    ensure_registered()
+    source = open_blend(blend)
+    target = check_output(out, source, in_place)
+    result = work(get_object(object_name))
+    return result, save_blend_atomic(target)

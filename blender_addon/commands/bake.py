@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import add_scene_options
+from ._options import add_scene_options, edit_blend, optional_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,59 +27,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def bake_loaded_scene(args: argparse.Namespace, obj) -> object:
-    """The bake itself on the scene already open (shared with `facsimile batch`)."""
-    import bpy
+def options(args: argparse.Namespace):
+    """The command line as the use case's BakeOptions."""
+    from ..usecases.bake import BakeOptions
 
-    from ..runtime import BakeJob, run_bake
-
-    scene = bpy.context.scene
-    start = scene.frame_start if args.start_frame is None else args.start_frame
-    job = BakeJob(
-        obj,
-        args.video,
-        device=args.device,
+    return BakeOptions(
+        clip=args.video,
         first=args.first,
         last=args.last,
         stride=args.stride,
-        start_frame=start,
+        start_frame=args.start_frame,
         smoothing=args.smoothing,
-        scene=scene,
+        device=args.device,
+        preset=args.preset,
+        mirror=args.mirror,
+        json_out=optional_path(args.json_out),
     )
-
-    def progress(j) -> None:
-        if not getattr(args, "quiet", False):
-            print(f"\r  {j.status}", end="", file=sys.stderr, flush=True)
-
-    try:
-        result = run_bake(job, chunk=32, progress=progress)
-    finally:
-        if not getattr(args, "quiet", False):
-            print(file=sys.stderr)
-    if args.json_out:
-        from ..core.formats.weights_file import write_weights_json
-        from ..runtime import last_solve
-
-        weights, fps = last_solve(obj)
-        write_weights_json(args.json_out, weights, fps)
-    return result
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
-    from ..core.atomic_io import check_writable_dir
-    from ..core.formats.video_io import open_video
-    from ..runtime import configure_mapping, ensure_registered
+    from ..usecases.bake import bake
 
-    open_video(args.video)  # a missing or undecodable clip fails before the scene is loaded
-    if args.json_out:
-        check_writable_dir(args.json_out)
-    ensure_registered()
-    source = open_blend(args.blend)
-    out = check_output(args.out, source, args.in_place)
-    obj = get_object(args.object)
-    configure_mapping(obj, args.preset, args.mirror)
-    result = bake_loaded_scene(args, obj)
-    save_blend_atomic(out)
+    opts = options(args)
+    opts.check()  # a missing or undecodable clip fails before the scene is loaded
+
+    def progress(job) -> None:
+        if not args.quiet:
+            print(f"\r  {job.status}", end="", file=sys.stderr, flush=True)
+
+    def work(obj):
+        try:
+            return bake(obj, opts, progress=progress)
+        finally:
+            if not args.quiet:
+                print(file=sys.stderr)
+
+    result, out = edit_blend(args.blend, args.object, args.out, args.in_place, work)
     print(f"facsimile bake: {result.summary}; saved {out}")
     return 0

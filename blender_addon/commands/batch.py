@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.models.store import sha256_of
+from ._options import add_device_option, edit_blend
 
 RECORD_SUFFIX = ".facsimile.json"
 RECORD_VERSION = 1
@@ -54,12 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("jobs", help="job list (.json or .csv)")
     p.add_argument("--in-place", action="store_true", help="allow a job's output to be its input .blend")
     p.add_argument("--force", action="store_true", help="redo every job, even those whose record says done")
-    p.add_argument(
-        "--device",
-        choices=("auto", "cuda", "cpu"),
-        default=os.environ.get("FACSIMILE_DEVICE", "auto").lower(),
-        help="inference device for every job (default $FACSIMILE_DEVICE or auto)",
-    )
+    add_device_option(p, "inference device for every job")
     p.add_argument("--summary-json", default=None, help="also write the summary table as JSON here")
     p.set_defaults(run=run)
 
@@ -271,38 +267,40 @@ def is_finished(job: Job, record: dict) -> bool:
 # ---------------------------------------------------------------- running
 
 
-def _job_args(job: Job, device: str, in_place: bool) -> argparse.Namespace:
+def job_options(job: Job, device: str):
+    """A job's row as the use case's options: BakeOptions for a video, PhotoOptions for a photo."""
     s = job.spec
-    common = dict(
-        blend=s["blend"],
-        object=s["object"],
-        out=s["output"],
-        in_place=in_place,
-        preset=s.get("preset"),
-        mirror=True if s.get("mirror") else None,
-        device=device,
-        json_out=None,
-    )
+    common = dict(preset=s.get("preset"), mirror=True if s.get("mirror") else None, device=device)
     if job.kind == "bake":
-        return argparse.Namespace(
-            **common,
-            video=s["video"],
+        from ..usecases.bake import BakeOptions
+
+        return BakeOptions(
+            clip=s["video"],
             start_frame=s.get("start_frame"),
             stride=s.get("stride") or 1,
             first=s.get("first") or 0,
             last=s.get("last"),
             smoothing=1.0 if s.get("smoothing") is None else s["smoothing"],
-            quiet=True,
+            **common,
         )
-    return argparse.Namespace(
-        **common, image=s["image"], face=s.get("face") or 0, key_frame=s.get("key_frame"), preview=None
-    )
+    from ..usecases.photo import PhotoOptions
+
+    return PhotoOptions(photo=Path(s["image"]), face=s.get("face") or 0, key_frame=s.get("key_frame"), **common)
+
+
+def _run_use_case(job: Job, device: str, in_place: bool) -> None:
+    opts = job_options(job, device)
+    if job.kind == "bake":
+        from ..usecases.bake import bake as use_case
+    else:
+        from ..usecases.photo import apply_photo as use_case
+    opts.check()
+    edit_blend(job.spec["blend"], job.spec["object"], job.output, in_place, lambda obj: use_case(obj, opts))
 
 
 def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
     from ..core.atomic_io import atomic_write_text
     from ..core.errors import FacsimileError
-    from . import bake, photo
 
     if job.problem:
         return Outcome(job, "FAILED", message=job.problem)
@@ -317,8 +315,7 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
         record = job_record(job, device)
         if not force and is_finished(job, record):
             return Outcome(job, "skipped", message="output up to date with its inputs")
-        module = bake if job.kind == "bake" else photo
-        module.run(_job_args(job, device, in_place))
+        _run_use_case(job, device, in_place)
         record["output_sha256"] = sha256_of(Path(job.output))
         atomic_write_text(record_path(job.output), json.dumps(record, indent=1) + "\n")
         return Outcome(job, "done", time.perf_counter() - start, "")
@@ -351,12 +348,14 @@ def format_table(outcomes: list[Outcome]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.atomic_io import atomic_write_text
+    from ..preferences import requested_device
 
     jobs = read_jobs(args.jobs)
+    device = requested_device(args.device)  # once for every job, and recorded beside each output
     outcomes = []
     for job in jobs:
         print(f"[{job.number}/{len(jobs)}] {job.kind} -> {job.output or '?'}", flush=True)
-        outcome = run_job(job, args.device, args.in_place, args.force)
+        outcome = run_job(job, device, args.in_place, args.force)
         if outcome.status == "FAILED":
             print(f"  FAILED: {outcome.message}", file=sys.stderr, flush=True)
         outcomes.append(outcome)

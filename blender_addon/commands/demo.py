@@ -15,6 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ._options import add_device_option
+
 BLEND_NAME = "demo.blend"
 SHEET_NAME = "demo_contact_sheet.png"
 PHOTO_NAME = "demo_photo.png"
@@ -38,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="face photo to solve onto the character (default: 'astronaut', bundled with the scikit-image wheel)",
     )
     p.add_argument("--face", type=int, default=0, help="which face in the photo (0 = the largest)")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="onnxruntime device")
+    add_device_option(p)
     p.add_argument("--sequence", action="store_true", help="play the sample ARKit sequence instead of a photo")
     p.add_argument("--frames", type=int, default=120, help="--sequence: length in frames (default 120)")
     p.add_argument("--fps", type=float, default=30.0, help="--sequence: frame rate (default 30)")
@@ -109,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ..blend_io import save_blend_atomic
+    from ..core.formats.image_io import write_png
     from ..core.retarget import build_retarget_map
     from ..demo.character import animate_demo_body, build_demo_character
-    from ..demo.contact_sheet import make_contact_sheet, write_png
+    from ..demo.contact_sheet import make_contact_sheet
     from ..render_preview import (
         body_camera,
         configure_render,
@@ -149,23 +152,14 @@ def run(args: argparse.Namespace) -> int:
             if character.rig is not None:
                 animate_demo_body(character.rig, seq.labels, seq.key_frames, end_frame=args.frames)
         else:
-            from ..runtime import (
-                configure_mapping,
-                ensure_registered,
-                pick_face,
-                preview_pixels,
-                set_pose,
-                solve_photo,
-                store_last_solve,
-                weights_summary,
-            )
+            from ..face_session import weights_summary
+            from ..headless import ensure_registered
+            from ..usecases.photo import PhotoOptions, apply_photo
 
             ensure_registered()
-            configure_mapping(head, "arkit", False)
-            solved = solve_photo(photo, args.device)
-            face = pick_face(solved, args.face, photo)
-            set_pose(head, face.weights, key_frame=1)
-            store_last_solve(head, face.weights[None, :], None)
+            opts = PhotoOptions(photo, face=args.face, key_frame=1, device=args.device, preset="arkit", mirror=False)
+            applied = apply_photo(head, opts)
+            solved, face = applied.solved, applied.face
             summary = f"; {photo.name} on {solved.device}: {weights_summary(face.weights, 5)}"
         scene.frame_set(1)
         t_bake = time.perf_counter()
@@ -185,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         elif not args.no_render:
             face_camera(head, distance=0.85)
             rendered = render_png(Path(tmp) / "character.png")
+            from ..face_session import preview_pixels
+
             preview = cv2.cvtColor(preview_pixels(solved, args.face), cv2.COLOR_RGB2BGR)
             x, y, w, h = (int(round(v)) for v in face.box)
             pad = int(0.35 * max(w, h))

@@ -20,40 +20,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def parse_range(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    from ..core.errors import FacsimileError
-
-    if not text:
-        return default
-    try:
-        a, b = (int(v) for v in text.split(":"))
-    except ValueError as exc:
-        raise FacsimileError(f"--frames {text!r} must look like A:B (two whole frame numbers)") from exc
-    if b < a:
-        raise FacsimileError(f"--frames {text}: the last frame comes before the first")
-    return a, b
-
-
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import bpy
-    import numpy as np
 
     from ..blend_io import get_object, open_blend
-    from ..core.atomic_io import check_writable_dir
-    from ..core.errors import FacsimileError
-    from ..core.formats.livelink_csv import write_livelink_csv
-    from ..runtime import configure_mapping, ensure_registered, read_channel_animation, scene_fps
+    from ..headless import ensure_registered
+    from ..usecases.export import ExportCsvOptions, export_csv
+    from ._options import parse_frame_range
 
-    if not args.out.lower().endswith(".csv"):
-        raise FacsimileError(f"output {args.out} must end in .csv")
-    check_writable_dir(args.out)
+    ExportCsvOptions(out=Path(args.out)).check()  # before the scene is loaded
     ensure_registered()
     open_blend(args.blend)
     scene = bpy.context.scene
-    a, b = parse_range(args.frames, (scene.frame_start, scene.frame_end))
+    frames = parse_frame_range(args.frames, (scene.frame_start, scene.frame_end))
     obj = get_object(args.object)
-    configure_mapping(obj, args.preset, None)
-    weights = read_channel_animation(obj, np.arange(a, b + 1))
-    write_livelink_csv(args.out, weights, scene_fps(scene))
-    print(f"facsimile export-csv: frames {a}-{b} of '{obj.name}' at {scene_fps(scene):g} fps written to {args.out}")
+    result = export_csv(obj, ExportCsvOptions(out=Path(args.out), frames=frames, preset=args.preset), scene)
+    print(
+        f"facsimile export-csv: frames {result.first_frame}-{result.last_frame} of '{obj.name}' at {result.fps:g} fps "
+        f"written to {args.out}"
+    )
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ._options import add_scene_options
+from ._options import add_scene_options, edit_blend, optional_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,64 +24,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def options(args: argparse.Namespace):
+    """The command line as the use case's PhotoOptions."""
+    from ..usecases.photo import PhotoOptions
 
-    from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
-    from ..core.atomic_io import check_writable_dir
-    from ..core.errors import FacsimileError
-    from ..runtime import (
-        configure_mapping,
-        ensure_registered,
-        pick_face,
-        preview_pixels,
-        set_pose,
-        solve_photo,
-        store_last_solve,
-        weights_summary,
+    return PhotoOptions(
+        photo=Path(args.image),
+        face=args.face,
+        key_frame=args.key_frame,
+        device=args.device,
+        preset=args.preset,
+        mirror=args.mirror,
+        preview_png=optional_path(args.preview),
+        json_out=optional_path(args.json_out),
     )
 
-    # Check what costs nothing first, so bad input never waits for a model or a scene.
-    if not Path(args.image).is_file():
-        raise FacsimileError(f"photo {args.image} does not exist")
-    if args.preview:
-        check_writable_dir(args.preview)
-    if args.json_out:
-        check_writable_dir(args.json_out)
-    ensure_registered()
-    source = open_blend(args.blend)
-    out = check_output(args.out, source, args.in_place)
-    obj = get_object(args.object)
-    configure_mapping(obj, args.preset, args.mirror)
-    solved = solve_photo(Path(args.image), args.device)
-    face = pick_face(solved, args.face, args.image)
-    report = set_pose(obj, face.weights, key_frame=args.key_frame)
-    store_last_solve(obj, face.weights[None, :], None)
-    if args.preview:
-        write_png(args.preview, preview_pixels(solved, args.face))
-    if args.json_out:
-        from ..core.formats.weights_file import write_weights_json
 
-        write_weights_json(args.json_out, face.weights)
-    save_blend_atomic(out)
+def run(args: argparse.Namespace) -> int:
+    from ..face_session import weights_summary
+    from ..usecases.photo import apply_photo
+
+    opts = options(args)
+    opts.check()  # what costs nothing first, so bad input never waits for a model or a scene
+    (name, result), out = edit_blend(
+        args.blend, args.object, args.out, args.in_place, lambda obj: (obj.name, apply_photo(obj, opts))
+    )
+    face, report = result.face, result.report
     print(
-        f"facsimile photo: face {args.face + 1} of {len(solved.faces)} in {Path(args.image).name} on {solved.device}; "
-        f"set {len(report.written)} shape keys of '{obj.name}' ({weights_summary(face.weights)}); saved {out}"
+        f"facsimile photo: face {opts.face + 1} of {len(result.solved.faces)} in {opts.photo.name} on "
+        f"{result.solved.device}; set {len(report.written)} shape keys of '{name}' ({weights_summary(face.weights)}); "
+        f"saved {out}"
     )
     if not face.in_range:
         print(f"  warning: the face is outside the model's training range ({face.reason}); check the result")
     if report.unmatched:
         print(f"  no shape key for {len(report.unmatched)} ARKit channel(s): {', '.join(report.unmatched)}")
     return 0
-
-
-def write_png(path, rgb) -> None:
-    """RGB uint8 -> PNG, atomically."""
-    import cv2
-
-    from ..core.atomic_io import atomic_output
-    from ..core.errors import FacsimileError
-
-    with atomic_output(path, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise FacsimileError(f"could not encode the preview PNG {path}")

@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+from ._options import add_device_option, optional_path, parse_frame_range
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,12 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="dual-quaternion skinning (the modifier's Preserve Volume); default follows the modifier's setting",
     )
-    p.add_argument(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda"),
-        help="auto (default) = the ONNX graph on CUDA when onnxruntime can use it, else the numpy CPU kernel; "
-        "cpu = numpy kernel; cuda = ONNX on CUDA (an error when CUDA is not usable)",
+    add_device_option(
+        p,
+        "skinning device (auto = the ONNX graph on CUDA when onnxruntime can use it, else the numpy CPU kernel; "
+        "cpu = numpy kernel; cuda = ONNX on CUDA, an error when CUDA is not usable)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=run)
@@ -72,19 +72,21 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..core.errors import FacsimileError
+    from ..usecases.skin import SkinOptions, skin_to_pc2
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".pc2":
-        raise FacsimileError(f"--out {out} must end in .pc2")
-    if not out.parent.is_dir():
-        raise FacsimileError(f"output folder {out.parent} does not exist")
-    if args.bvh and not Path(args.bvh).is_file():
-        raise FacsimileError(f"BVH file {args.bvh} does not exist")
+    opts = SkinOptions(
+        out=Path(args.out),
+        action=args.action,
+        bvh=optional_path(args.bvh),
+        joint_map=args.map,
+        frames=parse_frame_range(args.frames, (0, 0)) if args.frames else None,
+        dqs=args.dqs,
+        device=args.device,
+    )
+    opts.check()  # before the scene is loaded
 
     import bpy
 
-    from .. import body_motion as bm
-    from .. import rig_reader as rr
     from ..blend_io import open_blend
 
     progress = _Progress(args.quiet)
@@ -101,39 +103,17 @@ def run(args: argparse.Namespace) -> int:
             else " This file has no mesh with an Armature modifier."
         )
         raise FacsimileError(f"no object named '{args.object}'.{hint}")
-    rig = rr.read_rig(obj)
-    start_frame = 1.0
-    if args.action:
-        action = bpy.data.actions.get(args.action)
-        if action is None:
-            names = ", ".join(sorted(a.name for a in bpy.data.actions)) or "none"
-            raise FacsimileError(f"no Action named '{args.action}' (actions in the file: {names})")
-        lo, hi = (int(round(x)) for x in action.frame_range)
-        first, last = bm.parse_frames(args.frames, (lo, hi))
-        poses = rr.capture_frames(rig, range(first, last + 1), action=action, progress=progress("reading poses"))
-        start_frame = float(first)
-    else:
-        frames = bm.parse_frames(args.frames, (0, 0)) if args.frames else None
-        poses, _, _ = bm.bvh_poses(rig, args.bvh, args.map, frames, progress=progress("reading BVH"))
-        start_frame = float(frames[0]) if frames else 1.0
-    t1 = time.perf_counter()
-    path, used = bm.bake_to_pc2(
-        rig,
-        poses,
-        out,
-        dqs=True if args.dqs else None,
-        device=args.device,
-        start_frame=start_frame,
-        progress=progress("skinning"),
-    )
-    t2 = time.perf_counter()
-    mode = "DQS" if (args.dqs or rig.preserve_volume) else "LBS"
+    result = skin_to_pc2(obj, opts, progress)
+    poses_s = time.perf_counter() - t0 - result.skin_seconds  # opening the scene and reading the poses
     ignored = (
-        f"; ignored vertex groups without a deform bone: {', '.join(rig.ignored_groups)}" if rig.ignored_groups else ""
+        f"; ignored vertex groups without a deform bone: {', '.join(result.ignored_groups)}"
+        if result.ignored_groups
+        else ""
     )
     print(
-        f"wrote {path}: {len(poses)} frames x {rig.binding.num_vertices} vertices ({mode}, {used}), "
-        f"{len(rig.bone_names)} deform bones{ignored}. Poses {t1 - t0:.2f} s, skinning+write {t2 - t1:.2f} s. "
-        f"Play it with a Mesh Cache modifier (PC2, start frame {start_frame:g}) with the Armature modifier off."
+        f"wrote {result.path}: {result.frames} frames x {result.vertices} vertices "
+        f"({'DQS' if result.dqs else 'LBS'}, {result.device}), {result.bones} deform bones{ignored}. "
+        f"Poses {poses_s:.2f} s, skinning+write {result.skin_seconds:.2f} s. "
+        f"Play it with a Mesh Cache modifier (PC2, start frame {result.start_frame:g}) with the Armature modifier off."
     )
     return 0

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._options import add_device_option
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="PHOTO_OR_VIDEO", help="photos, videos, image folders or globs")
     p.add_argument("--json", dest="json_out", help="write the JSON here (default: print it)")
     p.add_argument("--csv", dest="csv_out", help="Live Link Face CSV for a video (a folder when several videos)")
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="onnxruntime device")
+    add_device_option(p)
     p.add_argument("--max-faces", type=int, default=4, help="most faces per photo (default 4)")
     p.add_argument("--smoothing", type=float, default=1.0, help="video One Euro smoothing: 0 off, 1 default")
     p.add_argument("--fps", type=float, default=None, help="video frame rate override (image sequences: 30)")
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.errors import FacsimileError
     from ..core.face.pipeline import FaceSolver
     from ..core.formats.video_io import is_video_path
+    from ..core.models.device import resolve_device
 
     if args.max_faces < 1:
         raise FacsimileError("--max-faces must be at least 1")
@@ -94,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     videos = [p for p in args.inputs if is_video_path(p)]
     if videos and args.csv_out is None:
         print("facsimile solve: note: no --csv given, video weights are only summarised in the JSON", file=sys.stderr)
-    solver = FaceSolver(device=args.device, max_faces=args.max_faces)
+    device = resolve_device(args.device)  # no Blender here, so no add-on preference: --device, then the environment
+    solver = FaceSolver(device=device, max_faces=args.max_faces)
     print(f"facsimile solve: running on {solver.device_info}", file=sys.stderr)
     results = []
     failed = 0

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..core.atomic_io import atomic_output
 from ..core.errors import FacsimileError
 
 
@@ -75,14 +73,3 @@ def make_contact_sheet(
             org = (x0 + max(2, (tw - w) // 2), y0 + th + (lh + h) // 2)
             cv2.putText(sheet, text, org, font, scale, (235, 235, 235), 1, cv2.LINE_AA)
     return sheet
-
-
-def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write a PNG atomically (temporary file in the same folder, then rename)."""
-    with atomic_output(path, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise FacsimileError(f"could not encode PNG for {path}")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # the temporary file is private (0600); the result is an ordinary file
-    return Path(path)

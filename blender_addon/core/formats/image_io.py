@@ -129,3 +129,14 @@ def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
     elif img.shape[2] == 4:
         img = img[:, :, :3]
     return np.ascontiguousarray(img)
+
+
+def write_png(path: str | os.PathLike, image_bgr: np.ndarray) -> Path:
+    """Write a BGR (OpenCV order) uint8 image as PNG atomically: a temporary file in the same folder, then a rename,
+    so a failure never leaves half a file."""
+    from ..atomic_io import atomic_output
+
+    with atomic_output(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), image_bgr):
+            raise FacsimileError(f"could not encode PNG for {path}")
+    return Path(path)

@@ -1,0 +1,268 @@
+"""A face-solving session inside Blender: the cached solver (one per device and model folder), a photo solved with
+its landmark preview, and a clip baked in chunks (BakeJob). What is solved is written onto the character through
+character.py; the maths is in core/face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from .character import check_target, retarget_map, scene_fps, store_last_solve
+from .core.arkit import ARKIT_NAMES
+from .core.errors import FacsimileError
+from .core.retarget import RetargetMap
+from .shape_keys import bake_keyframes
+
+PREVIEW_IMAGE_NAME = "Facsimile Preview"
+
+
+# ---------------------------------------------------------------- solver
+
+
+_SOLVERS: dict[tuple[str, str], object] = {}
+
+
+def solver_for(device: str):
+    """One FaceSolver per (device, model folder): loading the models costs far more than a frame does.
+
+    Keyed on the model folder so that pointing FACSIMILE_MODELS_DIR elsewhere re-verifies the files there.
+    """
+    from .core.models.store import models_dir
+
+    key = (device, str(models_dir()))
+    solver = _SOLVERS.get(key)
+    if solver is None:
+        from .core.face.pipeline import FaceSolver
+
+        solver = FaceSolver(device=device)
+        _SOLVERS[key] = solver
+    return solver
+
+
+def forget_solvers() -> None:
+    """Drop cached sessions (unregister, or after the models changed on disk)."""
+    _SOLVERS.clear()
+
+
+def device_used(solver: object) -> str:
+    """The device the solver's sessions really run on (the UI shows it; never the one merely asked for)."""
+    return str(getattr(solver, "device_info", "cpu"))
+
+
+# ---------------------------------------------------------------- photo
+
+
+@dataclass
+class PhotoSolve:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    faces: list  # SolvedFace, largest first
+    device: str
+
+
+def solve_photo(path: str | Path, device: str) -> PhotoSolve:
+    """Load a photo and solve every face in it; a photo without a face is an error naming the file."""
+    from .core.formats.image_io import load_image
+
+    path = Path(path)
+    image = load_image(path)
+    solver = solver_for(device)
+    faces = list(solver.solve_image(image))
+    if not faces:
+        raise FacsimileError(
+            f"no face found in {path.name}; use a photo where one face is clearly visible and roughly frontal"
+        )
+    return PhotoSolve(image=image, faces=faces, device=device_used(solver))
+
+
+def pick_face(solved: PhotoSolve, index: int, path: str | Path = "photo") -> object:
+    if not 0 <= index < len(solved.faces):
+        raise FacsimileError(
+            f"face {index} asked for, but {Path(path).name} shows {len(solved.faces)} face(s) "
+            f"(0 = the largest, up to {len(solved.faces) - 1})"
+        )
+    return solved.faces[index]
+
+
+def preview_pixels(solved: PhotoSolve, chosen: int) -> np.ndarray:
+    """The photo with every face's landmarks, boxes and index labels drawn, RGB uint8."""
+    from .core.face.overlay import draw_landmarks
+
+    pick_face(solved, chosen)
+    return draw_landmarks(solved.image, solved.faces)  # labelled 0, 1, ... in the order the Face setting counts
+
+
+def show_preview(pixels_rgb: np.ndarray, name: str = PREVIEW_IMAGE_NAME) -> bpy.types.Image:
+    """Put an RGB uint8 picture in an Image datablock (replacing the last preview) and show it in any Image Editor."""
+    h, w = pixels_rgb.shape[:2]
+    img = bpy.data.images.get(name)
+    if img is not None and (img.size[0] != w or img.size[1] != h):
+        bpy.data.images.remove(img)
+        img = None
+    if img is None:
+        img = bpy.data.images.new(name, width=w, height=h, alpha=True)
+    rgba = np.empty((h, w, 4), dtype=np.float32)
+    rgba[..., :3] = pixels_rgb[::-1].astype(np.float32) / 255.0  # Blender rows run bottom-up
+    rgba[..., 3] = 1.0
+    img.pixels.foreach_set(rgba.reshape(-1))
+    img.update()
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else ():
+        for area in window.screen.areas:
+            if area.type == "IMAGE_EDITOR":
+                area.spaces.active.image = img
+                area.tag_redraw()
+    return img
+
+
+def weights_summary(weights: np.ndarray, top: int = 3) -> str:
+    w = np.asarray(weights).reshape(-1)
+    order = np.argsort(-w)[:top]
+    return ", ".join(f"{ARKIT_NAMES[i]} {w[i]:.2f}" for i in order)
+
+
+# ---------------------------------------------------------------- bake
+
+
+@dataclass
+class BakeResult:
+    frames: int  # keyframes written per shape key
+    missing: int  # processed frames without a face (they hold the nearest solved pose)
+    first_frame: int
+    last_frame: int
+    device: str
+    summary: str
+
+
+class BakeJob:
+    """A clip baked in chunks: step() solves a few frames (the modal operator calls it from a timer, the headless
+    command and the tests in a loop); finish() writes every keyframe at once. Until finish() the object is untouched,
+    so cancelling (close() without finish()) leaves it exactly as it was."""
+
+    def __init__(
+        self,
+        obj: bpy.types.Object,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        first: int = 0,
+        last: int | None = None,
+        stride: int = 1,
+        start_frame: int = 1,
+        smoothing: float = 1.0,
+        scene: bpy.types.Scene | None = None,
+        rmap: RetargetMap | None = None,
+    ):
+        import itertools
+
+        from .core.formats.video_io import VIDEO_EXTENSIONS, open_video
+
+        if stride < 1:
+            raise FacsimileError(f"stride must be 1 or more, got {stride}")
+        if first < 0 or (last is not None and last < first):
+            raise FacsimileError(f"source frame range {first}:{last} is empty; last must be >= first >= 0")
+        if smoothing < 0:
+            raise FacsimileError(f"smoothing must be >= 0 (0 = off), got {smoothing}")
+        self.obj = check_target(obj)
+        # The operation's one mapping (tuning + neutral); one that matches nothing fails here, before any solving.
+        self.rmap = rmap if rmap is not None else retarget_map(obj)
+        self.path = Path(path)
+        self.scene = scene or bpy.context.scene
+        # An image sequence has no frame rate of its own: one image per scene frame. A video keeps its timing.
+        is_file = self.path.suffix.lower() in VIDEO_EXTENSIONS and self.path.is_file()
+        self.source = open_video(self.path, None if is_file else scene_fps(self.scene))
+        self.stride = stride
+        self.start_frame = start_frame
+        count = self.source.frame_count
+        stop = last + 1 if last is not None else None
+        if count > 0:
+            stop = count if stop is None else min(stop, count)
+            self.total = len(range(first, stop, stride))
+            if self.total == 0:
+                raise FacsimileError(f"{self.path.name} has {count} frames; the range starting at {first} is empty")
+        else:
+            self.total = -1
+        frames = itertools.islice(self.source.frames(), first, stop, stride)
+        self.solver = solver_for(device)
+        self._gen = self.solver.solve_video(frames, smoothing=smoothing, fps=self.source.fps / stride)
+        self.weights: list[np.ndarray] = []
+        self.found: list[bool] = []
+        self.done = False
+
+    @property
+    def fraction(self) -> float:
+        if self.done:
+            return 1.0
+        if self.total <= 0:
+            return 0.0
+        return min(1.0, len(self.weights) / self.total)
+
+    @property
+    def status(self) -> str:
+        total = str(self.total) if self.total > 0 else "?"
+        return f"{len(self.weights)}/{total} frames solved, {sum(self.found)} with a face"
+
+    def step(self, max_frames: int = 8) -> bool:
+        """Solve up to max_frames more frames; True when the clip is exhausted."""
+        if self.done:
+            return True
+        for _ in range(max(1, max_frames)):
+            try:
+                frame = next(self._gen)
+            except StopIteration:
+                self.done = True
+                return True
+            self.weights.append(np.asarray(frame.weights, dtype=np.float32))
+            self.found.append(bool(frame.found))
+        return False
+
+    def close(self) -> None:
+        """Release the clip (and its decoder) without writing anything."""
+        gen, self._gen = self._gen, iter(())
+        close = getattr(gen, "close", None)
+        if close is not None:
+            close()
+
+    def scene_frames(self, n: int) -> np.ndarray:
+        """Scene frame of each solved frame: source timing kept (stride and a differing scene rate included)."""
+        ratio = scene_fps(self.scene) / self.source.fps
+        return self.start_frame + np.round(np.arange(n) * self.stride * ratio).astype(np.int64)
+
+    def finish(self) -> BakeResult:
+        """Write the keyframes (one bulk write per shape key) and keep the raw solve for JSON export."""
+        if not self.done:
+            raise FacsimileError("the bake has not finished solving yet")
+        if not self.weights:
+            raise FacsimileError(f"{self.path.name}: no frames in the chosen range")
+        found = np.array(self.found)
+        if not found.any():
+            raise FacsimileError(
+                f"no face found in any of the {len(found)} frames of {self.path.name}; nothing was keyed. "
+                "Check the clip shows a face, reasonably lit and frontal"
+            )
+        w = np.stack(self.weights)
+        w[: int(np.argmax(found))] = w[int(np.argmax(found))]  # before the first face: hold its pose, not zeros
+        frames = self.scene_frames(len(w))
+        keep = np.concatenate([[True], np.diff(frames) > 0])  # a slower scene rate maps frames onto one key
+        w, frames = w[keep], frames[keep]
+        report = bake_keyframes(self.obj, self.rmap, w, frames.astype(np.float64))
+        store_last_solve(self.obj, w, scene_fps(self.scene))
+        device = device_used(self.solver)
+        missing = int((~found).sum())
+        summary = (
+            f"{self.obj.name}: {len(frames)} frames keyed ({int(frames[0])}-{int(frames[-1])}) on "
+            f"{len(report.written)} shape keys from {self.path.name} on {device}"
+        )
+        if missing:
+            summary += f"; {missing} frame(s) without a face"
+        return BakeResult(
+            frames=len(frames),
+            missing=missing,
+            first_frame=int(frames[0]),
+            last_frame=int(frames[-1]),
+            device=device,
+            summary=summary,
+        )

@@ -1,0 +1,65 @@
+"""Put ARKit weights from a file (JSON or Live Link Face CSV) onto a character: values for one weight set, keyframes
+for a sequence (resampled to the scene's rate when the file carries timing).
+
+By default the character's stored mapping, tuning and neutral are honoured, exactly as a photo or a bake would;
+raw_preset=True uses the preset alone (no tuning, no neutral): `facsimile apply --raw-preset`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+
+from ..character import mapping_for, scene_fps
+from ..core.formats.weights_file import WeightsSequence, load_weights_file, scene_frames
+from ..shape_keys import WriteReport, bake_keyframes, set_values
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    weights: Path  # .json (one frame, a sequence, solve output) or Live Link Face .csv
+    start_frame: int | None = None  # first keyed frame; None = the scene's start
+    source_fps: float | None = None  # Live Link timecode rate when it cannot be inferred
+    preset: str | None = None  # override the object's preset; None = the object's
+    mirror: bool | None = None
+    raw_preset: bool = False  # the preset alone: ignore the object's tuning and neutral
+    use_neutral: bool = True  # False: a take captured from someone else (Live Link import) keeps its own zero
+    always_key: bool = False  # key even a single untimed weight set (instead of setting values)
+
+    def load(self) -> WeightsSequence:
+        """Read and check the weights (before touching Blender, so bad input costs nothing)."""
+        return load_weights_file(self.weights, source_fps=self.source_fps)
+
+
+@dataclass
+class ApplyResult:
+    report: WriteReport
+    keyed: bool
+    first_frame: int | None = None
+    last_frame: int | None = None
+
+    @property
+    def summary(self) -> str:
+        if not self.keyed:
+            return f"set {len(self.report.written)} shape keys"
+        return f"keyed {len(self.report.written)} shape keys on frames {self.first_frame}-{self.last_frame}"
+
+
+def apply_weights(
+    obj: bpy.types.Object,
+    opts: ApplyOptions,
+    seq: WeightsSequence | None = None,
+    scene: bpy.types.Scene | None = None,
+) -> ApplyResult:
+    """Write the weights (loaded from opts.weights unless `seq` is given) through the object's one mapping."""
+    seq = opts.load() if seq is None else seq
+    scene = scene or bpy.context.scene
+    rmap = mapping_for(obj, opts.preset, opts.mirror, raw_preset=opts.raw_preset, with_neutral=opts.use_neutral)
+    if seq.weights.shape[0] == 1 and seq.fps is None and not opts.always_key:
+        return ApplyResult(report=set_values(obj, rmap, seq.weights[0]), keyed=False)
+    start = scene.frame_start if opts.start_frame is None else opts.start_frame
+    frames, weights = scene_frames(seq, scene_fps(scene), start)
+    report = bake_keyframes(obj, rmap, weights, frames)
+    return ApplyResult(report=report, keyed=True, first_frame=int(frames[0]), last_frame=int(frames[-1]))

@@ -1,0 +1,73 @@
+"""Reading a character back out: its shape-key animation per ARKit channel as a Live Link Face CSV, and its last
+solved (raw, unmapped) ARKit weights as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..character import last_solve, mapping_for, read_channel_animation, scene_fps
+from ..core.errors import FacsimileError
+
+
+@dataclass(frozen=True)
+class ExportCsvOptions:
+    out: Path  # .csv, written atomically
+    frames: tuple[int, int] | None = None  # inclusive range; None = the scene's range
+    preset: str | None = None  # override the object's preset; None = the object's
+
+    def check(self) -> None:
+        from ..core.atomic_io import check_writable_dir
+
+        if Path(self.out).suffix.lower() != ".csv":
+            raise FacsimileError(f"output {self.out} must end in .csv")
+        check_writable_dir(self.out)
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    frames: int
+    first_frame: int | None = None
+    last_frame: int | None = None
+    fps: float | None = None
+
+
+def export_csv(obj: bpy.types.Object, opts: ExportCsvOptions, scene: bpy.types.Scene | None = None) -> ExportResult:
+    """Evaluate the object's shape-key animation at every frame of the range and write one CSV row per frame."""
+    from ..core.formats.livelink_csv import write_livelink_csv
+
+    opts.check()
+    scene = scene or bpy.context.scene
+    a, b = opts.frames if opts.frames is not None else (scene.frame_start, scene.frame_end)
+    if b < a:
+        raise FacsimileError(f"frame range {a}:{b} is empty")
+    rmap = mapping_for(obj, opts.preset, None)
+    weights = read_channel_animation(obj, rmap, np.arange(a, b + 1))
+    fps = scene_fps(scene)
+    write_livelink_csv(opts.out, weights, fps)
+    return ExportResult(out=Path(opts.out), frames=b - a + 1, first_frame=a, last_frame=b, fps=fps)
+
+
+def export_solved_json(obj: bpy.types.Object, out: Path) -> ExportResult:
+    """The last solve as JSON: one pose for a photo, every frame (with its rate) for a bake."""
+    from ..core.formats.weights_file import write_weights_json
+
+    weights, fps = last_solve(obj)
+    write_weights_json(out, weights[0] if len(weights) == 1 and fps is None else weights, fps)
+    return ExportResult(out=Path(out), frames=len(weights), fps=fps)
+
+
+def output_path(raw: str, suffix: str) -> Path:
+    """A file-browser path made absolute with the right extension, in a folder that exists and can be written."""
+    from ..core.atomic_io import check_writable_dir
+
+    if not raw:
+        raise FacsimileError("no output file given: choose where to save")
+    path = Path(bpy.path.abspath(raw))
+    if path.suffix.lower() != suffix:
+        path = path.with_name(path.name + suffix)
+    return check_writable_dir(path)
