@@ -295,7 +295,7 @@ def _run_use_case(job: Job, device: str, in_place: bool) -> None:
     else:
         from ..usecases.photo import apply_photo as use_case
     opts.check()
-    edit_blend(job.spec["blend"], job.spec["object"], job.output, in_place, lambda obj: use_case(obj, opts))
+    edit_blend(job.spec["blend"], job.spec["object"], job.output, in_place, lambda obj: use_case(obj, opts), opts)
 
 
 def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:

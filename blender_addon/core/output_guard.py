@@ -26,6 +26,16 @@ class Named:
     path: str | os.PathLike
 
 
+def named(role: str, path: str | os.PathLike | None) -> Named | None:
+    """Named(role, path), or None when the option was not given."""
+    return Named(role, path) if path else None
+
+
+def preset_input(preset: str | None) -> Named | None:
+    """A --preset that is a JSON map file is an input too."""
+    return Named("map file", preset) if preset and str(preset).lower().endswith(".json") else None
+
+
 def file_key(path: str | os.PathLike) -> str:
     """The file a path names: absolute, `..` and symlinks resolved (also for a file that does not exist yet)."""
     return os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(path))))
@@ -41,9 +51,14 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def _expand(named: Named) -> list[Named]:
+    """A folder or a glob pattern (an image sequence) stands for its files."""
+    from .formats.video_io import is_pattern, sequence_files
+
     p = Path(named.path)
     if p.is_dir():
         return [Named(named.role, f) for f in sorted(p.iterdir()) if f.is_file()]
+    if is_pattern(p):
+        return [Named(named.role, f) for f in sequence_files(p)]
     return [named]
 
 

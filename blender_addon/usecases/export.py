@@ -20,11 +20,25 @@ class ExportCsvOptions:
     preset: str | None = None  # override the object's preset; None = the object's
 
     def check(self) -> None:
-        from ..core.atomic_io import check_writable_dir
+        from ..core import validate
+        from ..core.output_guard import check_outputs
 
         if Path(self.out).suffix.lower() != ".csv":
             raise FacsimileError(f"output {self.out} must end in .csv")
-        check_writable_dir(self.out)
+        if self.frames is not None:
+            validate.frame(self.frames[0], "first frame")
+            validate.frame(self.frames[1], "last frame")
+        check_outputs(self.inputs(), self.outputs())
+
+    def inputs(self) -> list:
+        from ..core.output_guard import preset_input
+
+        return [preset_input(self.preset)]
+
+    def outputs(self) -> list:
+        from ..core.output_guard import Named
+
+        return [Named("output", self.out)]
 
 
 @dataclass

@@ -30,6 +30,9 @@ class SkinOptions:
 
     def check(self) -> None:
         """What costs nothing, before the scene is loaded."""
+        from ..core import validate
+        from ..core.output_guard import Named, check_outputs, named
+
         out = Path(self.out)
         if out.suffix.lower() != ".pc2":
             raise FacsimileError(f"--out {out} must end in .pc2")
@@ -37,6 +40,11 @@ class SkinOptions:
             raise FacsimileError(f"output folder {out.parent} does not exist")
         if self.bvh and not Path(self.bvh).is_file():
             raise FacsimileError(f"BVH file {self.bvh} does not exist")
+        if self.frames is not None:
+            validate.frame(self.frames[0], "first frame")
+            validate.frame(self.frames[1], "last frame")
+        joint_map = self.joint_map if self.joint_map and self.joint_map.lower().endswith(".json") else None
+        check_outputs([named("BVH file", self.bvh), named("joint map", joint_map)], [Named("output", out)])
 
 
 @dataclass
