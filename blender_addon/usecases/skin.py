@@ -76,6 +76,11 @@ def action_poses(rig, action_name: str | None, frames: tuple[int, int] | None, p
         action = anim.action if anim else None
         if action is None:
             raise FacsimileError(f"armature '{rig.armature.name}' has no Action; pick one or use a BVH file")
+    targets = {getattr(slot, "target_id_type", "") for slot in getattr(action, "slots", ())}
+    targets.add(getattr(action, "id_root", "") or "")
+    if "OBJECT" not in targets and targets - {"", "UNSPECIFIED"}:
+        kinds = ", ".join(sorted(t.lower().replace("key", "shape key") for t in targets - {"", "UNSPECIFIED"}))
+        raise FacsimileError(f"Action '{action.name}' animates {kinds} data, not an armature; pick the rig's Action")
     lo, hi = (int(round(x)) for x in action.frame_range)
     first, last = frames if frames else (lo, hi)
     return capture_frames(rig, range(first, last + 1), action=action, progress=progress), first
