@@ -23,8 +23,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q -m "not slow"
 
+## Long checks, and the property-based tests of every entry point with many random examples (about 15 minutes).
 test-slow: venv
 	$(PY) -m pytest -q -m slow
+	FACSIMILE_HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_properties.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -345,3 +345,24 @@ def test_finding9_unwritable_json_fails_before_any_solving(world, tmp_path):
     run = facsimile("solve", str(root / "p.jpg"), "--json", str(blocker / "sub" / "w.json"), timeout=120)
     assert run.code == 1 and "cannot create output folder" in one_line_error(run, "solve")
     assert "running on" not in run.err  # no model was loaded, nothing solved
+
+
+def test_finding9_truncated_video_is_baked_with_a_warning(world, tmp_path):
+    root, scene = world
+    frames = moving_frames("neutral.jpeg", 12, size=240)
+    h, w = frames[0].shape[:2]
+    full = tmp_path / "full.avi"
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (w, h))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # the header still promises 12 frames
+    before = digests([scene, cut])
+    run = facsimile("bake", "--blend", str(scene), "--object", HEAD, "--video", str(cut), "--out",
+                    str(tmp_path / "o.blend"), "--quiet", timeout=180)  # fmt: skip
+    assert run.code == 0, run.err[-2000:]
+    assert "of the 12 frames its header promises" in run.out
+    run = facsimile("solve", str(cut), "--csv", str(tmp_path / "c.csv"), "--json", str(tmp_path / "w.json"))
+    assert "of the 12 frames its header promises" in run.err and "Traceback" not in run.err
+    assert digests([scene, cut]) == before

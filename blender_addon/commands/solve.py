@@ -76,6 +76,11 @@ def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
     out_of_range = sum(1 for f in frames if f.face is not None and not f.face.in_range)
     if out_of_range:
         entry["video"]["frames_out_of_range"] = out_of_range
+    if 0 < source.frame_count and len(frames) < source.frame_count:
+        entry["video"]["warning"] = (
+            f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
+        )
+        print(f"facsimile solve: {path}: warning: {entry['video']['warning']}", file=sys.stderr)
     if found == 0:
         entry["error"] = "no face found in any frame; nothing written"
         return entry
