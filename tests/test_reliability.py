@@ -366,3 +366,12 @@ def test_finding9_truncated_video_is_baked_with_a_warning(world, tmp_path):
     run = facsimile("solve", str(cut), "--csv", str(tmp_path / "c.csv"), "--json", str(tmp_path / "w.json"))
     assert "of the 12 frames its header promises" in run.err and "Traceback" not in run.err
     assert digests([scene, cut]) == before
+
+
+def test_finding1_demo_never_writes_over_its_photo(world, tmp_path):
+    root, _ = world
+    shutil.copy(root / "p.jpg", tmp_path / "demo_photo.png")  # the name the demo writes its preview to
+    before = digests([tmp_path / "demo_photo.png"])
+    run = facsimile("demo", "--out", str(tmp_path), "--photo", str(tmp_path / "demo_photo.png"), timeout=120)
+    assert run.code == 1 and "never replaces an input" in one_line_error(run, "demo")
+    assert digests([tmp_path / "demo_photo.png"]) == before and not (tmp_path / "demo.blend").exists()
