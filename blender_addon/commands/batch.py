@@ -191,20 +191,20 @@ def _guard_jobs(jobs: list[Job], job_list: Path) -> None:
     """One run, one rule (core.output_guard): no job's output or record may be the job list, any job's input (its own
     scene only with --in-place, checked when it runs) or another job's output. A job that breaks it fails alone."""
     from ..core.errors import FacsimileError
-    from ..core.output_guard import Named, check_outputs, preset_input
+    from ..core.output_guard import FileIndex, Named, check_outputs, input_index, preset_input
 
     inputs: list[Named | None] = [Named("the job list", job_list)]
     for job in jobs:
         if not job.problem:
-            s = job.spec
-            n = job.number
+            s, n = job.spec, job.number
             media = s.get("video") or s.get("image")
             inputs += [
                 Named(f"job {n} blend", s["blend"]),
                 Named(f"job {n} media", media),
                 preset_input(s.get("preset")),
             ]
-    taken: list[Named] = []
+    index = input_index(inputs)  # built once: each job's check is then a lookup
+    taken = FileIndex()
     for job in jobs:
         if job.problem:
             continue
@@ -212,13 +212,18 @@ def _guard_jobs(jobs: list[Job], job_list: Path) -> None:
             Named(f"job {job.number} output", job.output),
             Named(f"job {job.number} record", record_path(job.output)),
         ]
-        others = [x for x in inputs if x is not None and x.role != f"job {job.number} blend"]
         try:
-            check_outputs(others, [*taken, *mine], writable=False)
+            for out in mine:
+                for other in taken.find(out.path):
+                    raise FacsimileError(
+                        f"{out.role} {out.path} and {other.role} {other.path} are the same file; give each its own"
+                    )
+            check_outputs(index, mine, writable=False, skip_inputs=[f"job {job.number} blend"])
         except FacsimileError as exc:
             job.problem = str(exc)
             continue
-        taken += mine
+        for out in mine:
+            taken.add(out)
 
 
 # ---------------------------------------------------------------- the record beside each output

@@ -62,31 +62,69 @@ def _expand(named: Named) -> list[Named]:
     return [named]
 
 
+class FileIndex:
+    """Paths by the file they name (resolved path, and device + inode when the file exists), built once, so that a
+    batch of thousands of jobs checks each output in constant time."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[object, list[Named]] = {}
+
+    @staticmethod
+    def identities(path: str | os.PathLike) -> list[object]:
+        key = file_key(path)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return [key]
+        return [key, (st.st_dev, st.st_ino)]
+
+    def add(self, named: Named) -> None:
+        for ident in self.identities(named.path):
+            self._by_key.setdefault(ident, []).append(named)
+
+    def find(self, path: str | os.PathLike) -> list[Named]:
+        found: list[Named] = []
+        for ident in self.identities(path):
+            found += [n for n in self._by_key.get(ident, ()) if n not in found]
+        return found
+
+
+def input_index(inputs: Iterable[Named | None]) -> FileIndex:
+    """The inputs (folders and patterns standing for their files) as a FileIndex."""
+    index = FileIndex()
+    for n in inputs:
+        if n is not None and str(n.path):
+            for x in _expand(n):
+                index.add(x)
+    return index
+
+
 def check_outputs(
-    inputs: Iterable[Named | None],
+    inputs: Iterable[Named | None] | FileIndex,
     outputs: Sequence[Named | None],
     in_place_pairs: Iterable[tuple[str, str]] = (),
     in_place: bool = False,
     writable: bool = True,
+    skip_inputs: Iterable[str] = (),
 ) -> None:
     """Refuse any output that is an input or another output (FacsimileError naming both); with `writable`, also check
     that every output's folder can be written, so a bad path fails before the work, not after it.
 
     in_place_pairs: (output role, input role) pairs that --in-place lets be one file (`--out` and `--blend`);
-    in_place: whether it was given.
+    in_place: whether it was given. skip_inputs: input roles not compared here (checked elsewhere).
     """
     pairs = set(in_place_pairs)
-    ins = [x for n in inputs if n is not None and str(n.path) for x in _expand(n)]
+    skip = set(skip_inputs)
+    ins = inputs if isinstance(inputs, FileIndex) else input_index(inputs)
     outs = [n for n in outputs if n is not None and str(n.path)]
-    seen: list[Named] = []
+    seen = FileIndex()
     for out in outs:
-        for other in seen:
-            if same_file(out.path, other.path):
-                raise FacsimileError(
-                    f"{out.role} {out.path} and {other.role} {other.path} are the same file; give each output its own"
-                )
-        for src in ins:
-            if not same_file(out.path, src.path):
+        for other in seen.find(out.path):
+            raise FacsimileError(
+                f"{out.role} {out.path} and {other.role} {other.path} are the same file; give each output its own"
+            )
+        for src in ins.find(out.path):
+            if src.role in skip:
                 continue
             if (out.role, src.role) not in pairs:
                 raise FacsimileError(
@@ -98,7 +136,7 @@ def check_outputs(
                     f"{out.role} {out.path} is the input file {src.role} {src.path}; choose another {out.role} or "
                     "pass --in-place"
                 )
-        seen.append(out)
+        seen.add(out)
     if writable:
         for out in outs:
             check_writable_dir(out.path)
