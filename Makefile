@@ -50,8 +50,10 @@ test-py313: venv313
 test-install: venv
 	PYTHON311=$(PYTHON) PYTHON313=$(PYTHON313) $(PY) -m pytest -q -m install
 
+## Long checks, and the property-based tests of every entry point with many random examples (about 15 minutes).
 test-slow: venv
 	$(PY) -m pytest -q -m slow
+	FACSIMILE_HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_properties.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -7,12 +7,11 @@ never leaves a half-written file, and the input is never overwritten unless the 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import bpy
 
-from .core.atomic_io import check_writable_dir
+from .core.atomic_io import atomic_output, check_writable_dir
 from .core.errors import FacsimileError
 
 _BLEND_MAGIC = (b"BLENDER", b"\x28\xb5\x2f\xfd", b"\x1f\x8b")  # plain, zstd- and gzip-compressed .blend
@@ -63,22 +62,14 @@ def check_output(out: str | Path, source: Path | None, in_place: bool) -> Path:
 
 
 def save_blend_atomic(out: str | Path) -> Path:
-    """Save the current session as a copy to `out`, through a temporary file in the same folder."""
+    """Save the current session as a copy to `out`, through a temporary file in the same folder (core.atomic_io:
+    removed on any failure, Ctrl-C included, and swept on the next save when a killed run left it)."""
     out = check_writable_dir(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".blend", dir=out.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        result = bpy.ops.wm.save_as_mainfile(filepath=tmp, copy=True, check_existing=False)
+    with atomic_output(out, suffix=".blend") as tmp:
+        try:
+            result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        except RuntimeError as exc:
+            raise FacsimileError(f"could not save {out}: {str(exc).strip()}") from exc
         if "FINISHED" not in result or not os.path.getsize(tmp):
             raise FacsimileError(f"Blender did not save {out}")
-        os.replace(tmp, out)
-    except RuntimeError as exc:
-        raise FacsimileError(f"could not save {out}: {str(exc).strip()}") from exc
-    finally:
-        for leftover in (tmp, tmp + "1"):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
     return out

@@ -66,9 +66,9 @@ def import_bvh(path: str | Path) -> bpy.types.Object:
     path = Path(path)
     if not path.is_file():
         raise FacsimileError(f"BVH file {path} does not exist")
-    with open(path, "rb") as f:
-        if not f.read(64).lstrip().upper().startswith(b"HIERARCHY"):
-            raise FacsimileError(f"{path} is not a BVH file (it does not start with HIERARCHY)")
+    from .core.formats.bvh_check import check_bvh
+
+    check_bvh(path)  # a truncated or damaged file is one clear line, not the importer's traceback
     before = set(bpy.data.objects)
     try:
         bpy.ops.import_anim.bvh(

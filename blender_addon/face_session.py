@@ -248,6 +248,13 @@ class BakeJob:
         frames = self.scene_frames(len(w))
         keep = np.concatenate([[True], np.diff(frames) > 0])  # a slower scene rate maps frames onto one key
         w, frames = w[keep], frames[keep]
+        from .core import validate
+
+        if int(frames[-1]) > validate.MAX_FRAME:
+            raise FacsimileError(
+                f"the keys would run to frame {int(frames[-1])}, past Blender's last frame {validate.MAX_FRAME}; "
+                "use an earlier start frame or a shorter range"
+            )
         report = bake_keyframes(self.obj, self.rmap, w, frames.astype(np.float64))
         store_last_solve(self.obj, w, scene_fps(self.scene))
         device = device_used(self.solver)
@@ -258,6 +265,11 @@ class BakeJob:
         )
         if missing:
             summary += f"; {missing} frame(s) without a face"
+        if self.total > 0 and len(self.weights) < self.total:
+            summary += (
+                f"; warning: {self.path.name} ended after {len(self.weights)} of the {self.total} frames its header "
+                "promises (truncated or damaged?), only those were keyed"
+            )
         return BakeResult(
             frames=len(frames),
             missing=missing,

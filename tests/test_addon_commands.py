@@ -249,7 +249,7 @@ def test_batch_rejects_two_jobs_writing_one_output(tmp_path):
     row = {"blend": "a.blend", "object": "X", "image": "p.jpg", "output": "same.blend"}
     jobs.write_text(json.dumps([row, row]))
     parsed = batch.read_jobs(jobs)
-    assert not parsed[0].problem and "also the output of job 1" in parsed[1].problem
+    assert not parsed[0].problem and "job 1 output" in parsed[1].problem and "same file" in parsed[1].problem
     assert np.all([j.spec["blend"].startswith(str(tmp_path)) for j in parsed[:1]])
 
 

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     )
     seq = opts.load()  # bad weights fail before Blender loads anything
     (obj_name, result), out = edit_blend(
-        args.blend, args.object, args.out, args.in_place, lambda obj: (obj.name, apply_weights(obj, opts, seq))
+        args.blend, args.object, args.out, args.in_place, lambda obj: (obj.name, apply_weights(obj, opts, seq)), opts
     )
     print(f"facsimile apply: {result.summary} of '{obj_name}'; saved {out}")
     report = result.report

@@ -62,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(file=sys.stderr)
 
-    result, out = edit_blend(args.blend, args.object, args.out, args.in_place, work)
+    result, out = edit_blend(args.blend, args.object, args.out, args.in_place, work, opts)
     print(f"facsimile bake: {result.summary}; saved {out}")
     return 0

@@ -41,7 +41,6 @@ _KNOWN = {
     "last",
     "smoothing",
 }
-_INTS = {"face", "key_frame", "start_frame", "stride", "first", "last"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +77,7 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    status: str  # done | skipped | FAILED
+    status: str  # done | skipped | FAILED | not run (after Ctrl-C)
     seconds: float = 0.0
     message: str = ""
     extra: dict = field(default_factory=dict)
@@ -88,20 +87,23 @@ class Outcome:
 
 
 def _coerce(key: str, value: object, where: str) -> object:
+    """A row's field as the type it means (core.validate): whole numbers for frames and counts (never a boolean or
+    2.5), a finite number for smoothing, true/false for mirror, text for the rest."""
+    from ..core import validate
     from ..core.errors import FacsimileError
 
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    if key in _INTS:
-        try:
-            return int(value)
-        except (TypeError, ValueError) as exc:
-            raise FacsimileError(f"{where}: {key} must be a whole number, got {value!r}") from exc
+    if key in ("start_frame", "key_frame"):
+        return validate.frame(value, f"{where}: {key}")
+    if key in ("first", "last"):
+        return validate.whole(value, f"{where}: {key}", 0, validate.MAX_SOURCE_FRAME)
+    if key == "stride":
+        return validate.whole(value, f"{where}: stride", 1, validate.MAX_SOURCE_FRAME)
+    if key == "face":
+        return validate.whole(value, f"{where}: face", 0, 999)
     if key == "smoothing":
-        try:
-            return float(value)
-        except (TypeError, ValueError) as exc:
-            raise FacsimileError(f"{where}: smoothing must be a number, got {value!r}") from exc
+        return validate.number(value, f"{where}: smoothing", 0.0, 1000.0)
     if key == "mirror":
         if isinstance(value, bool):
             return value
@@ -111,14 +113,15 @@ def _coerce(key: str, value: object, where: str) -> object:
         if text in ("0", "false", "no", "n"):
             return False
         raise FacsimileError(f"{where}: mirror must be true or false, got {value!r}")
-    return str(value).strip()
+    if not isinstance(value, str):
+        raise FacsimileError(f"{where}: {key} must be text, got {value!r}")
+    return value.strip()
 
 
 def _resolve(base: Path, value: str | None) -> str | None:
+    """Relative to the job file; '~' expanded. A pattern stays a pattern (core.formats.video_io decides)."""
     if not value:
         return value
-    if any(ch in value for ch in "*?[") and not os.path.isabs(value):
-        return str(base / value)
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (base / p))
 
@@ -180,16 +183,47 @@ def read_jobs(path: str | Path) -> list[Job]:
             job.problem = str(exc)
             job.spec = {k: str(v) for k, v in row.items()} if isinstance(row, dict) else {}
         jobs.append(job)
-    seen: dict[str, int] = {}
+    _guard_jobs(jobs, path)
+    return jobs
+
+
+def _guard_jobs(jobs: list[Job], job_list: Path) -> None:
+    """One run, one rule (core.output_guard): no job's output or record may be the job list, any job's input (its own
+    scene only with --in-place, checked when it runs) or another job's output. A job that breaks it fails alone."""
+    from ..core.errors import FacsimileError
+    from ..core.output_guard import FileIndex, Named, check_outputs, input_index, preset_input
+
+    inputs: list[Named | None] = [Named("the job list", job_list)]
+    for job in jobs:
+        if not job.problem:
+            s, n = job.spec, job.number
+            media = s.get("video") or s.get("image")
+            inputs += [
+                Named(f"job {n} blend", s["blend"]),
+                Named(f"job {n} media", media),
+                preset_input(s.get("preset")),
+            ]
+    index = input_index(inputs)  # built once: each job's check is then a lookup
+    taken = FileIndex()
     for job in jobs:
         if job.problem:
             continue
-        key = os.path.normcase(os.path.abspath(job.output))
-        if key in seen:
-            job.problem = f"job {job.number}: output {job.output} is also the output of job {seen[key]}"
-        else:
-            seen[key] = job.number
-    return jobs
+        mine = [
+            Named(f"job {job.number} output", job.output),
+            Named(f"job {job.number} record", record_path(job.output)),
+        ]
+        try:
+            for out in mine:
+                for other in taken.find(out.path):
+                    raise FacsimileError(
+                        f"{out.role} {out.path} and {other.role} {other.path} are the same file; give each its own"
+                    )
+            check_outputs(index, mine, writable=False, skip_inputs=[f"job {job.number} blend"])
+        except FacsimileError as exc:
+            job.problem = str(exc)
+            continue
+        for out in mine:
+            taken.add(out)
 
 
 # ---------------------------------------------------------------- the record beside each output
@@ -295,12 +329,13 @@ def _run_use_case(job: Job, device: str, in_place: bool) -> None:
     else:
         from ..usecases.photo import apply_photo as use_case
     opts.check()
-    edit_blend(job.spec["blend"], job.spec["object"], job.output, in_place, lambda obj: use_case(obj, opts))
+    edit_blend(job.spec["blend"], job.spec["object"], job.output, in_place, lambda obj: use_case(obj, opts), opts)
 
 
 def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
     from ..core.atomic_io import atomic_write_text
     from ..core.errors import FacsimileError
+    from ..core.formats.video_io import is_pattern
 
     if job.problem:
         return Outcome(job, "FAILED", message=job.problem)
@@ -308,7 +343,7 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
     try:
         for key in ("blend", "video", "image"):
             value = job.spec.get(key)
-            if value and not any(ch in value for ch in "*?[") and not Path(value).exists():
+            if value and not is_pattern(value) and not Path(value).exists():
                 raise FacsimileError(f"{key} {value} does not exist")
         if _same_file(job.spec["blend"], job.output) and not in_place:
             raise FacsimileError(f"output {job.output} is the input .blend; give another output or pass --in-place")
@@ -322,8 +357,9 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
     except (FacsimileError, OSError) as exc:
         msg = str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.strerror}: {exc.filename}"
         return Outcome(job, "FAILED", time.perf_counter() - start, msg)
-    except Exception as exc:  # noqa: BLE001 - one broken job must not stop the batch; the traceback is kept
-        traceback.print_exc(file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - one broken job must not stop the batch
+        if os.environ.get("FACSIMILE_DEBUG"):
+            traceback.print_exc(file=sys.stderr)
         return Outcome(job, "FAILED", time.perf_counter() - start, f"internal error {type(exc).__name__}: {exc}")
 
 
@@ -353,16 +389,29 @@ def run(args: argparse.Namespace) -> int:
     jobs = read_jobs(args.jobs)
     device = requested_device(args.device)  # once for every job, and recorded beside each output
     outcomes = []
-    for job in jobs:
-        print(f"[{job.number}/{len(jobs)}] {job.kind} -> {job.output or '?'}", flush=True)
-        outcome = run_job(job, device, args.in_place, args.force)
-        if outcome.status == "FAILED":
-            print(f"  FAILED: {outcome.message}", file=sys.stderr, flush=True)
-        outcomes.append(outcome)
+    interrupted = False
+    try:
+        for job in jobs:
+            print(f"[{job.number}/{len(jobs)}] {job.kind} -> {job.output or '?'}", flush=True)
+            outcome = run_job(job, device, args.in_place, args.force)
+            if outcome.status == "FAILED":
+                print(f"  FAILED: {outcome.message}", file=sys.stderr, flush=True)
+            outcomes.append(outcome)
+    except KeyboardInterrupt:
+        # Ctrl-C: the running job's temporaries are already gone (atomic outputs); say where it stopped, keep the
+        # summary of what ran, and leave the rest for a rerun, which skips the finished jobs.
+        interrupted = True
+        done_numbers = {o.job.number for o in outcomes}
+        for job in jobs:
+            if job.number not in done_numbers:
+                outcomes.append(Outcome(job, "not run", message="interrupted (Ctrl-C); a rerun resumes here"))
     print()
     print(format_table(outcomes))
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "FAILED")}
-    print(f"\n{counts['done']} done, {counts['skipped']} skipped, {counts['FAILED']} failed of {len(outcomes)} jobs")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "FAILED", "not run")}
+    line = f"{counts['done']} done, {counts['skipped']} skipped, {counts['FAILED']} failed of {len(outcomes)} jobs"
+    if interrupted:
+        line += f"; interrupted, {counts['not run']} not run (run the same command again to resume)"
+    print(f"\n{line}", flush=True)
     if args.summary_json:
         payload = [
             {
@@ -375,4 +424,6 @@ def run(args: argparse.Namespace) -> int:
             for o in outcomes
         ]
         atomic_write_text(args.summary_json, json.dumps(payload, indent=1) + "\n")
+    if interrupted:
+        raise KeyboardInterrupt  # the command line says so in one line and exits 130
     return 1 if counts["FAILED"] else 0

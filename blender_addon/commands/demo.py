@@ -90,8 +90,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 8 <= args.resolution <= 4096:
         raise FacsimileError(f"--resolution {args.resolution} is out of range (8..4096)")
-    if args.samples < 1:
-        raise FacsimileError("--samples must be at least 1")
+    from ..core import validate
+
+    validate.whole(args.samples, "--samples", 1, 4096)
+    validate.whole(args.face, "--face", 0, 999)
+    if args.sequence:
+        validate.whole(args.frames, "--frames", 1, 100000)
+        validate.fps(args.fps, "--fps")
     seq = None
     photo = None
     if args.sequence:
@@ -104,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
         if not photo.is_file():
             raise FacsimileError(f"photo {photo} does not exist")
     out = _check_out_dir(Path(args.out))
+    from ..core.output_guard import Named, check_outputs, named
+
+    names = (BLEND_NAME, PHOTO_NAME, SHEET_NAME, GRID_NAME)
+    check_outputs([named("photo", photo)], [Named(f"--out {n}", out / n) for n in names])
 
     import tempfile
 

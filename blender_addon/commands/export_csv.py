@@ -26,11 +26,14 @@ def run(args: argparse.Namespace) -> int:
     import bpy
 
     from ..blend_io import get_object, open_blend
+    from ..core.output_guard import Named, check_outputs
     from ..headless import ensure_registered
     from ..usecases.export import ExportCsvOptions, export_csv
     from ._options import parse_frame_range
 
-    ExportCsvOptions(out=Path(args.out)).check()  # before the scene is loaded
+    ExportCsvOptions(out=Path(args.out), preset=args.preset).check()  # before the scene is loaded
+    scene_path = args.blend or bpy.data.filepath
+    check_outputs([Named("scene", scene_path) if scene_path else None], [Named("output", args.out)])
     ensure_registered()
     open_blend(args.blend)
     scene = bpy.context.scene

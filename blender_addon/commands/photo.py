@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     opts = options(args)
     opts.check()  # what costs nothing first, so bad input never waits for a model or a scene
     (name, result), out = edit_blend(
-        args.blend, args.object, args.out, args.in_place, lambda obj: (obj.name, apply_photo(obj, opts))
+        args.blend, args.object, args.out, args.in_place, lambda obj: (obj.name, apply_photo(obj, opts)), opts
     )
     face, report = result.face, result.report
     print(

@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     import bpy
 
     from ..blend_io import open_blend
+    from ..core.output_guard import Named, check_outputs
+
+    scene_path = args.blend or bpy.data.filepath
+    check_outputs([Named("scene", scene_path) if scene_path else None], [Named("output", args.out)])
 
     progress = _Progress(args.quiet)
     t0 = time.perf_counter()

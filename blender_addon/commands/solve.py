@@ -3,8 +3,10 @@
 JSON (--json, else stdout): {"results": [{"file": PATH, "faces": [{"box": [x, y, w, h], "confidence": c,
 "in_range": bool, "weights": {"eyeBlinkLeft": v, ...}}]}]}, faces largest first, weights in contract order. A file that
 cannot be read gets {"file": PATH, "error": MESSAGE} and the run goes on; the exit code is 1 when any input failed.
-A video (file, image folder or glob) is tracked and smoothed, one CSV row per frame (--csv; with several videos --csv
-names a folder and each video gets <name>.csv); its JSON entry says where the CSV went and how many frames had a face.
+A photo or video without a face is such an error too. A video (file, image folder or glob) is tracked and smoothed,
+one CSV row per frame (--csv; with several videos --csv names a folder and each video gets <name>.csv, or
+<folder>_<name>.csv when two share a name); its JSON entry says where the CSV went and how many frames had a face.
+No output may be an input or another output; all is checked before any solving.
 """
 
 from __future__ import annotations
@@ -48,17 +50,16 @@ def _face_entry(face) -> dict:
     return entry
 
 
-def _csv_path(csv_out: str | None, video: str, n_videos: int) -> Path | None:
-    if csv_out is None:
-        return None
-    if n_videos == 1 and not csv_out.endswith(("/", "\\")) and not Path(csv_out).is_dir():
-        return Path(csv_out)
-    folder = Path(csv_out)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = Path(video.rstrip("/\\")).stem or "video"
-    for ch in "*?[]":
-        stem = stem.replace(ch, "_")
-    return folder / f"{stem}.csv"
+def csv_paths(csv_out: str | None, videos: list[str]) -> dict[str, Path]:
+    """Where each video's CSV goes: --csv itself for one video (unless it names a folder), else one file per video in
+    that folder, never two videos onto one name (a/clip.mp4, b/clip.mp4 -> a_clip.csv, b_clip.csv)."""
+    from ..core.output_guard import outputs_in_folder
+
+    if csv_out is None or not videos:
+        return {}
+    if len(videos) == 1 and not csv_out.endswith(("/", "\\")) and not Path(csv_out).is_dir():
+        return {videos[0]: Path(csv_out)}
+    return dict(zip(videos, outputs_in_folder(csv_out, videos, ".csv")))
 
 
 def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
@@ -75,6 +76,11 @@ def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
     out_of_range = sum(1 for f in frames if f.face is not None and not f.face.in_range)
     if out_of_range:
         entry["video"]["frames_out_of_range"] = out_of_range
+    if 0 < source.frame_count and len(frames) < source.frame_count:
+        entry["video"]["warning"] = (
+            f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
+        )
+        print(f"facsimile solve: {path}: warning: {entry['video']['warning']}", file=sys.stderr)
     if found == 0:
         entry["error"] = "no face found in any frame; nothing written"
         return entry
@@ -85,18 +91,32 @@ def _solve_video(solver, path: str, csv_path: Path | None, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core import validate
     from ..core.errors import FacsimileError
     from ..core.face.pipeline import FaceSolver
-    from ..core.formats.video_io import is_video_path
+    from ..core.formats.video_io import is_pattern, is_video_path, sequence_files
     from ..core.models.device import resolve_device
+    from ..core.output_guard import Named, check_outputs, named
 
-    if args.max_faces < 1:
-        raise FacsimileError("--max-faces must be at least 1")
-    if args.smoothing < 0:
-        raise FacsimileError("--smoothing must be 0 (off) or more")
-    videos = [p for p in args.inputs if is_video_path(p)]
+    validate.whole(args.max_faces, "--max-faces", 1, 100)
+    validate.number(args.smoothing, "--smoothing", 0.0, 1000.0)
+    if args.fps is not None:
+        validate.fps(args.fps, "--fps")
+    videos = list(dict.fromkeys(p for p in args.inputs if is_video_path(p)))
     if videos and args.csv_out is None:
         print("facsimile solve: note: no --csv given, video weights are only summarised in the JSON", file=sys.stderr)
+    if args.csv_out is not None and not videos:
+        raise FacsimileError("--csv is for videos and image sequences, and no input is one")
+    csv_for = csv_paths(args.csv_out, videos)
+    # Before any solving: no output is an input or another output, and every output folder can be written.
+    check_outputs(
+        [Named("input", p) for p in args.inputs],
+        [named("--json", args.json_out), *(Named("--csv", c) for c in csv_for.values())],
+    )
+    for p in args.inputs:
+        if is_pattern(p):
+            print(f"facsimile solve: note: {p} does not exist; read as a pattern matching "
+                  f"{len(sequence_files(p))} image(s)", file=sys.stderr)  # fmt: skip
     device = resolve_device(args.device)  # no Blender here, so no add-on preference: --device, then the environment
     solver = FaceSolver(device=device, max_faces=args.max_faces)
     print(f"facsimile solve: running on {solver.device_info}", file=sys.stderr)
@@ -105,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     for path in args.inputs:
         try:
             if is_video_path(path):
-                entry = _solve_video(solver, path, _csv_path(args.csv_out, path, len(videos)), args)
+                entry = _solve_video(solver, path, csv_for.get(path), args)
             else:
                 entry = {"file": path, "faces": [_face_entry(f) for f in solver.solve_file(path)]}
+                if not entry["faces"]:  # as for a video without a face: said, and the exit code is 1
+                    entry["error"] = "no face found; use a photo where a face is clearly visible and roughly frontal"
         except (FacsimileError, OSError) as exc:
             entry = {"file": path, "error": str(exc)}
         if "error" in entry:

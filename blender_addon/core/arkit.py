@@ -150,6 +150,8 @@ def weights_from_mapping(values: Mapping[str, float], *, strict: bool = True) ->
         if i is None:
             unknown.append(str(key))
             continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ValueError(f"weight for {key!r} must be a number, got {value!r}")  # "0.5" or true is not a weight
         v = float(value)
         if not np.isfinite(v):
             raise ValueError(f"weight for {key!r} is {value!r}; every weight must be a finite number")

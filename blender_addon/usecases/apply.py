@@ -30,7 +30,20 @@ class ApplyOptions:
 
     def load(self) -> WeightsSequence:
         """Read and check the weights (before touching Blender, so bad input costs nothing)."""
+        from ..core import validate
+
+        validate.optional_frame(self.start_frame, "start frame")
+        if self.source_fps is not None:
+            validate.fps(self.source_fps, "source fps")
         return load_weights_file(self.weights, source_fps=self.source_fps)
+
+    def inputs(self) -> list:
+        from ..core.output_guard import Named, preset_input
+
+        return [Named("weights file", self.weights), preset_input(self.preset)]
+
+    def outputs(self) -> list:
+        return []
 
 
 @dataclass

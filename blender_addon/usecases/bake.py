@@ -31,13 +31,30 @@ class BakeOptions:
     json_out: Path | None = None  # also write the solved ARKit weights (every frame) here
 
     def check(self) -> None:
-        """What costs little, so bad input fails before a scene or a model is loaded: the clip opens."""
-        from ..core.atomic_io import check_writable_dir
+        """What costs little, so bad input fails before a scene or a model is loaded: numbers in range, the clip
+        opens, no output is an input or another output, every output folder is writable."""
+        from ..core import validate
         from ..core.formats.video_io import open_video
+        from ..core.output_guard import check_outputs
 
+        first = validate.whole(self.first, "first source frame", 0, validate.MAX_SOURCE_FRAME)
+        if self.last is not None:
+            validate.whole(self.last, "last source frame", first, validate.MAX_SOURCE_FRAME)
+        validate.whole(self.stride, "stride", 1, validate.MAX_SOURCE_FRAME)
+        validate.optional_frame(self.start_frame, "start frame")
+        validate.number(self.smoothing, "smoothing", 0.0, 1000.0)
         open_video(self.clip)
-        if self.json_out is not None:
-            check_writable_dir(self.json_out)
+        check_outputs(self.inputs(), self.outputs())
+
+    def inputs(self) -> list:
+        from ..core.output_guard import Named, preset_input
+
+        return [Named("clip", self.clip), preset_input(self.preset)]
+
+    def outputs(self) -> list:
+        from ..core.output_guard import named
+
+        return [named("JSON", self.json_out)]
 
 
 def start_bake(obj: bpy.types.Object, opts: BakeOptions, scene: bpy.types.Scene | None = None) -> BakeJob:

@@ -20,11 +20,25 @@ class ExportCsvOptions:
     preset: str | None = None  # override the object's preset; None = the object's
 
     def check(self) -> None:
-        from ..core.atomic_io import check_writable_dir
+        from ..core import validate
+        from ..core.output_guard import check_outputs
 
         if Path(self.out).suffix.lower() != ".csv":
             raise FacsimileError(f"output {self.out} must end in .csv")
-        check_writable_dir(self.out)
+        if self.frames is not None:
+            validate.frame(self.frames[0], "first frame")
+            validate.frame(self.frames[1], "last frame")
+        check_outputs(self.inputs(), self.outputs())
+
+    def inputs(self) -> list:
+        from ..core.output_guard import preset_input
+
+        return [preset_input(self.preset)]
+
+    def outputs(self) -> list:
+        from ..core.output_guard import Named
+
+        return [Named("output", self.out)]
 
 
 @dataclass
@@ -64,10 +78,26 @@ def export_solved_json(obj: bpy.types.Object, out: Path) -> ExportResult:
 def output_path(raw: str, suffix: str) -> Path:
     """A file-browser path made absolute with the right extension, in a folder that exists and can be written."""
     from ..core.atomic_io import check_writable_dir
+    from ..core.output_guard import Named, check_outputs
 
     if not raw:
         raise FacsimileError("no output file given: choose where to save")
     path = Path(bpy.path.abspath(raw))
     if path.suffix.lower() != suffix:
         path = path.with_name(path.name + suffix)
+    check_outputs(open_inputs(), [Named("output", path)], writable=False)
     return check_writable_dir(path)
+
+
+def open_inputs() -> list:
+    from ..core.output_guard import Named
+
+    """What the panel reads, which no operator output may replace: the open .blend, the photo, the clip, the map
+    file (core.output_guard)."""
+    inputs = [Named("open .blend file", bpy.data.filepath) if bpy.data.filepath else None]
+    st = getattr(bpy.context.scene, "facsimile", None)
+    for role, attr in (("photo", "photo_path"), ("clip", "clip_path")):
+        raw = getattr(st, attr, "") if st is not None else ""
+        if raw:
+            inputs.append(Named(role, bpy.path.abspath(raw)))
+    return inputs

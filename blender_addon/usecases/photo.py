@@ -28,14 +28,26 @@ class PhotoOptions:
     json_out: Path | None = None  # also write the solved ARKit weights here
 
     def check(self) -> None:
-        """What costs nothing, so bad input fails before a scene or a model is loaded."""
-        from ..core.atomic_io import check_writable_dir
+        """What costs nothing, so bad input fails before a scene or a model is loaded: numbers in range, the photo
+        exists, no output is an input or another output, every output folder is writable."""
+        from ..core import validate
+        from ..core.output_guard import check_outputs
 
+        validate.whole(self.face, "face", 0, 999)
+        validate.optional_frame(self.key_frame, "key frame")
         if not Path(self.photo).is_file():
             raise FacsimileError(f"photo {self.photo} does not exist")
-        for out in (self.preview_png, self.json_out):
-            if out is not None:
-                check_writable_dir(out)
+        check_outputs(self.inputs(), self.outputs())
+
+    def inputs(self) -> list:
+        from ..core.output_guard import Named, preset_input
+
+        return [Named("photo", self.photo), preset_input(self.preset)]
+
+    def outputs(self) -> list:
+        from ..core.output_guard import named
+
+        return [named("preview", self.preview_png), named("JSON", self.json_out)]
 
 
 @dataclass

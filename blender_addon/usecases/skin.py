@@ -30,6 +30,9 @@ class SkinOptions:
 
     def check(self) -> None:
         """What costs nothing, before the scene is loaded."""
+        from ..core import validate
+        from ..core.output_guard import Named, check_outputs, named
+
         out = Path(self.out)
         if out.suffix.lower() != ".pc2":
             raise FacsimileError(f"--out {out} must end in .pc2")
@@ -37,6 +40,11 @@ class SkinOptions:
             raise FacsimileError(f"output folder {out.parent} does not exist")
         if self.bvh and not Path(self.bvh).is_file():
             raise FacsimileError(f"BVH file {self.bvh} does not exist")
+        if self.frames is not None:
+            validate.frame(self.frames[0], "first frame")
+            validate.frame(self.frames[1], "last frame")
+        joint_map = self.joint_map if self.joint_map and self.joint_map.lower().endswith(".json") else None
+        check_outputs([named("BVH file", self.bvh), named("joint map", joint_map)], [Named("output", out)])
 
 
 @dataclass
@@ -68,6 +76,11 @@ def action_poses(rig, action_name: str | None, frames: tuple[int, int] | None, p
         action = anim.action if anim else None
         if action is None:
             raise FacsimileError(f"armature '{rig.armature.name}' has no Action; pick one or use a BVH file")
+    targets = {getattr(slot, "target_id_type", "") for slot in getattr(action, "slots", ())}
+    targets.add(getattr(action, "id_root", "") or "")
+    if "OBJECT" not in targets and targets - {"", "UNSPECIFIED"}:
+        kinds = ", ".join(sorted(t.lower().replace("key", "shape key") for t in targets - {"", "UNSPECIFIED"}))
+        raise FacsimileError(f"Action '{action.name}' animates {kinds} data, not an armature; pick the rig's Action")
     lo, hi = (int(round(x)) for x in action.frame_range)
     first, last = frames if frames else (lo, hi)
     return capture_frames(rig, range(first, last + 1), action=action, progress=progress), first

@@ -7,14 +7,14 @@ Writes go to a temporary file renamed into place, so a failed bake never leaves 
 
 from __future__ import annotations
 
-import os
+import contextlib
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic_io import atomic_output
 from ..errors import FacsimileError
 
 SIGNATURE = b"POINTCACHE2\0"
@@ -31,7 +31,10 @@ class PC2Header:
 
 
 class PC2Writer:
-    """Stream samples into a PC2 file: `with PC2Writer(path, n_points, n_samples) as w: w.write(block)`."""
+    """Stream samples into a PC2 file: `with PC2Writer(path, n_points, n_samples) as w: w.write(block)`.
+
+    The samples go to a temporary file (core.atomic_io) renamed into place only when every sample was written; on any
+    error, Ctrl-C included, the temporary is removed and `path` is left as it was."""
 
     def __init__(self, path: str | Path, num_points: int, num_samples: int, start_frame: float = 1.0,
                  sample_rate: float = 1.0) -> None:  # fmt: skip
@@ -45,13 +48,14 @@ class PC2Writer:
                                    self.num_samples)  # fmt: skip
         self.written = 0
         self._f = None
-        self._tmp = None
+        self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> PC2Writer:
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        self._tmp = tmp
-        self._f = os.fdopen(fd, "wb")
-        self._f.write(self.header)
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_output(self.path, suffix=".pc2"))
+            self._f = stack.enter_context(open(tmp, "wb"))
+            self._f.write(self.header)
+            self._stack = stack.pop_all()
         return self
 
     def write(self, samples: np.ndarray) -> None:
@@ -68,16 +72,13 @@ class PC2Writer:
         self._f.write(np.ascontiguousarray(samples).tobytes())
         self.written += samples.shape[0]
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._f.close()
+    def __exit__(self, exc_type, exc, tb) -> bool | None:
+        stack, self._stack = self._stack, None
         if exc_type is None and self.written != self.num_samples:
-            os.unlink(self._tmp)
-            raise FacsimileError(f"point cache incomplete: {self.written} of {self.num_samples} samples written")
-        if exc_type is not None:
-            os.unlink(self._tmp)
-            return
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+            err = FacsimileError(f"point cache incomplete: {self.written} of {self.num_samples} samples written")
+            stack.__exit__(FacsimileError, err, None)  # closes and removes the temporary
+            raise err
+        return stack.__exit__(exc_type, exc, tb)
 
 
 def write_pc2(path: str | Path, samples: np.ndarray, start_frame: float = 1.0, sample_rate: float = 1.0) -> Path:

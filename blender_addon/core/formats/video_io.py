@@ -31,12 +31,31 @@ class VideoReadError(FacsimileError, ValueError):
     """A video or image sequence that cannot be read."""
 
 
+def is_pattern(path: str | os.PathLike) -> bool:
+    """A glob pattern ('shots/*.png') only when no file or folder of that name exists: a path that exists is a path,
+    so 'face [1].jpg' is that photo, never a pattern matching 'face 1.jpg'."""
+    s = os.fspath(path)
+    return any(ch in s for ch in "*?[") and not os.path.exists(s)
+
+
+def sequence_files(path: str | os.PathLike) -> list[str]:
+    """The images of a folder (sorted by name) or of a glob pattern; [] when there are none."""
+    s = os.fspath(path)
+    if os.path.isdir(s):
+        names = sorted(os.listdir(s))  # listed, never globbed: a folder name may hold '[' or '*'
+        files = [os.path.join(s, n) for n in names]
+    elif is_pattern(s):
+        files = sorted(glob.glob(s))
+    else:
+        return []
+    return [f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and os.path.isfile(f)]
+
+
 def is_video_path(path: str | os.PathLike) -> bool:
-    """True for a video file extension, a folder (image sequence) or a glob pattern."""
-    s = str(path)
-    if any(ch in s for ch in "*?["):
+    """True for a video file extension, a folder (image sequence) or a glob pattern (a name that does not exist)."""
+    if is_pattern(path):
         return True
-    p = Path(s)
+    p = Path(os.fspath(path))
     return p.suffix.lower() in VIDEO_EXTENSIONS or p.is_dir()
 
 
@@ -145,7 +164,7 @@ class _SequenceSource(VideoSource):
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None) -> VideoSource:
-    """A video file, a folder of images (sorted by name) or a glob pattern -> VideoSource.
+    """A video file, a folder of images (sorted by name) or a glob pattern (a name that does not exist) -> VideoSource.
 
     fps: overrides the file's rate; image sequences default to 30 fps.
     """
@@ -154,9 +173,8 @@ def open_video(path: str | os.PathLike, fps: float | None = None) -> VideoSource
     s = str(path)
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
         raise FacsimileError(f"fps must be a positive number, got {fps!r}")
-    if any(ch in s for ch in "*?[") or Path(s).is_dir():
-        pattern = os.path.join(s, "*") if Path(s).is_dir() else s
-        files = sorted(f for f in glob.glob(pattern) if Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+    if is_pattern(s) or Path(s).is_dir():
+        files = sequence_files(s)
         if not files:
             raise VideoReadError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found for {s}")
         return _SequenceSource(s, fps or DEFAULT_SEQUENCE_FPS, files)

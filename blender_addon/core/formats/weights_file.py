@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import validate
 from ..arkit import weights_from_mapping, weights_to_mapping
 from ..atomic_io import atomic_write_text
 from ..errors import FacsimileError
@@ -26,6 +27,8 @@ class WeightsSequence:
 def _frame(obj: object, where: str) -> np.ndarray:
     if not isinstance(obj, dict):
         raise FacsimileError(f"{where}: expected an object of ARKit name -> weight, got {type(obj).__name__}")
+    if not obj:
+        raise FacsimileError(f'{where}: names no ARKit channel; give at least one, e.g. {{"jawOpen": 0.5}}')
     try:
         return weights_from_mapping(obj)
     except (ValueError, TypeError) as exc:
@@ -37,12 +40,19 @@ def scene_frames(seq: WeightsSequence, scene_fps: float, start_frame: int = 1) -
     frame per row."""
     n = seq.weights.shape[0]
     if seq.fps is None and seq.seconds is None:
+        validate.frame_span(start_frame, n, "start frame")
         return start_frame + np.arange(n), seq.weights
     if scene_fps <= 0:
         raise FacsimileError(f"scene fps must be positive, got {scene_fps}")
     seconds = seq.seconds if seq.seconds is not None else np.arange(n) / float(seq.fps)
     t = seconds - seconds[0]
-    count = int(np.floor(t[-1] * scene_fps + 1e-6)) + 1
+    span = t[-1] * scene_fps
+    if not np.isfinite(span) or span > validate.MAX_FRAME - validate.MIN_FRAME:
+        raise FacsimileError(
+            f"the take lasts {t[-1]:g} s, more than Blender's frame range holds at {scene_fps:g} fps; check its fps"
+        )
+    count = int(np.floor(span + 1e-6)) + 1
+    validate.frame_span(start_frame, count, "start frame")
     times = np.arange(count) / scene_fps
     out = np.empty((count, seq.weights.shape[1]), dtype=np.float32)
     for c in range(seq.weights.shape[1]):
@@ -57,15 +67,22 @@ def parse_weights_json(data: object, source: str = "JSON") -> WeightsSequence:
         if not isinstance(frames, list) or not frames:
             raise FacsimileError(f"{source}: 'frames' must be a non-empty list of ARKit weight objects")
         fps = data.get("fps")
-        if fps is not None and (not isinstance(fps, int | float) or fps <= 0):
-            raise FacsimileError(f"{source}: 'fps' must be a positive number, got {fps!r}")
+        if fps is not None:
+            if isinstance(fps, bool) or not isinstance(fps, int | float):
+                raise FacsimileError(f"{source}: 'fps' must be a positive number, got {fps!r}")
+            fps = validate.fps(fps, f"{source}: 'fps'")
         w = np.stack([_frame(f, f"{source} frame {i}") for i, f in enumerate(frames)])
         return WeightsSequence(w, float(fps) if fps else None)
     if isinstance(data, dict) and "results" in data:
         rows, problems = [], []
-        for r in data["results"] or []:
+        results = data["results"] or []
+        if not isinstance(results, list):
+            raise FacsimileError(f"{source}: 'results' must be a list, as `facsimile solve` writes it")
+        for r in results:
             name = r.get("file", "?") if isinstance(r, dict) else "?"
             faces = r.get("faces") if isinstance(r, dict) else None
+            if faces and (not isinstance(faces, list) or not isinstance(faces[0], dict)):
+                raise FacsimileError(f"{source}: result {name}: 'faces' must be a list of objects with 'weights'")
             if not faces:
                 problems.append(f"{name} ({r.get('error', 'no face found') if isinstance(r, dict) else 'bad entry'})")
                 continue

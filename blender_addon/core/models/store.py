@@ -34,7 +34,14 @@ def model_dirs() -> list[Path]:
 
 
 def models_dir() -> Path:
-    """The first model folder that has a manifest."""
+    """The first model folder that has a manifest. A $FACSIMILE_MODELS_DIR without one is an error, never a silent
+    fall-back to the bundled models (the user asked for those files)."""
+    env = os.environ.get("FACSIMILE_MODELS_DIR")
+    if env and not (Path(env) / MANIFEST_NAME).is_file():
+        raise ModelFileError(
+            f"$FACSIMILE_MODELS_DIR is {env}, which holds no {MANIFEST_NAME}; point it at a model folder "
+            "(exported_models/ of a checkout) or unset it to use the bundled models"
+        )
     for d in model_dirs():
         if (d / MANIFEST_NAME).is_file():
             return d

@@ -1,0 +1,136 @@
+"""core.output_guard, core.atomic_io temporaries and core.formats.video_io's path rules (issue 12, findings 1, 3, 4, 8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from blender_addon.core import atomic_io
+from blender_addon.core.errors import FacsimileError
+from blender_addon.core.formats import pc2
+from blender_addon.core.formats.video_io import is_pattern, is_video_path, open_video, sequence_files
+from blender_addon.core.output_guard import Named, check_outputs, outputs_in_folder, same_file
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "scene.blend").write_bytes(b"BLENDER-v")
+    (tmp_path / "p.jpg").write_bytes(b"jpg")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "seq").mkdir()
+    (tmp_path / "seq" / "f0.png").write_bytes(b"png")
+    os.symlink(tmp_path / "scene.blend", tmp_path / "link.blend")
+    os.link(tmp_path / "p.jpg", tmp_path / "hard.jpg")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "out",
+    ["scene.blend", "link.blend", "sub/../scene.blend", "./p.jpg", "hard.jpg", "seq/f0.png"],
+)
+def test_an_output_that_is_an_input_is_refused(files, out, monkeypatch):
+    ins = [Named("--blend", files / "scene.blend"), Named("--image", files / "p.jpg"), Named("--video", files / "seq")]
+    monkeypatch.chdir(files)
+    with pytest.raises(FacsimileError, match="never replaces an input"):
+        check_outputs(ins, [Named("--out", files / "o.blend"), Named("--json", out)])
+
+
+def test_in_place_only_for_the_main_output(files):
+    ins = [Named("--blend", files / "scene.blend")]
+    pairs = [("--out", "--blend")]
+    with pytest.raises(FacsimileError, match="pass --in-place"):
+        check_outputs(ins, [Named("--out", files / "link.blend")], pairs)
+    check_outputs(ins, [Named("--out", files / "link.blend")], pairs, in_place=True)
+    with pytest.raises(FacsimileError, match="never replaces an input"):
+        check_outputs(ins, [Named("--out", files / "o.blend"), Named("--json", files / "scene.blend")], pairs, True)
+
+
+def test_two_outputs_one_file(files):
+    outs = [Named("--out", files / "o.blend"), Named("--preview", files / "sub" / ".." / "o.blend")]
+    with pytest.raises(FacsimileError, match="--preview .* and --out .* are the same file"):
+        check_outputs([], outs)
+    check_outputs([], [Named("--out", files / "o.blend"), None, Named("--json", "")])
+
+
+def test_unwritable_output_is_found_before_the_work(files):
+    blocker = files / "p.jpg"
+    with pytest.raises(FacsimileError, match="cannot create output folder"):
+        check_outputs([], [Named("--json", blocker / "x" / "w.json")])
+    check_outputs([], [Named("--json", blocker / "x" / "w.json")], writable=False)
+
+
+def test_same_file_resolves_links(files):
+    assert same_file(files / "link.blend", files / "scene.blend")
+    assert same_file(files / "hard.jpg", files / "p.jpg")
+    assert not same_file(files / "p.jpg", files / "scene.blend")
+
+
+def test_outputs_in_folder_never_share_a_name(tmp_path):
+    got = outputs_in_folder(tmp_path, ["a/clip.mp4", "b/clip.mp4", "x/other.mp4", "shots/*.png", "a/clip.mov"], ".csv")
+    names = [p.name for p in got]
+    assert names == ["a_clip.csv", "b_clip.csv", "other.csv", "shots.csv", "a_clip_2.csv"]
+    assert len(set(names)) == len(names)
+
+
+def test_an_existing_path_is_never_a_pattern(tmp_path):
+    (tmp_path / "face [1].jpg").write_bytes(b"x")
+    (tmp_path / "face 1.jpg").write_bytes(b"y")
+    assert not is_pattern(tmp_path / "face [1].jpg") and not is_video_path(tmp_path / "face [1].jpg")
+    assert is_pattern(tmp_path / "face [2].jpg")  # does not exist: a pattern
+    folder = tmp_path / "shots [a]*"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"f{i}.png").write_bytes(b"p")
+    assert not is_pattern(folder) and is_video_path(folder)
+    assert [os.path.basename(f) for f in sequence_files(folder)] == ["f0.png", "f1.png", "f2.png"]
+    assert open_video(folder).frame_count == 3
+    assert open_video(str(tmp_path / "shots*" / "*.png")).frame_count == 3
+
+
+def test_pc2_onto_a_folder_leaves_nothing(tmp_path):
+    (tmp_path / "out.pc2").mkdir()
+    with pytest.raises(FacsimileError, match="is a folder"):
+        pc2.write_pc2(tmp_path / "out.pc2", np.zeros((2, 3, 3)))
+    with pytest.raises(FacsimileError, match="incomplete"):
+        with pc2.PC2Writer(tmp_path / "a.pc2", 3, 4) as w:
+            w.write(np.zeros((1, 3, 3)))
+    assert sorted(os.listdir(tmp_path)) == ["out.pc2"]
+
+
+def test_failed_and_interrupted_writes_leave_no_temporary(tmp_path):
+    target = tmp_path / "w.json"
+    for exc in (FacsimileError("x"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)):
+            with atomic_io.atomic_output(target) as tmp:
+                tmp.write_text("half")
+                raise exc
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_killed_writer_s_temporary_is_swept_by_the_next_write(tmp_path):
+    target = tmp_path / "w.json"
+    code = (
+        "import sys, time\n"
+        "from blender_addon.core.atomic_io import atomic_output\n"
+        "with atomic_output(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half'); print(tmp, flush=True); time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
+    tmp_name = child.stdout.readline().strip()
+    assert atomic_io.TEMP_MARK in tmp_name and os.path.exists(tmp_name)
+    assert atomic_io.stale_temporaries(target) == []  # its writer still runs: not stale
+    child.send_signal(signal.SIGKILL)
+    child.wait(30)
+    deadline = time.monotonic() + 10
+    while not atomic_io.stale_temporaries(target) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [str(p) for p in atomic_io.stale_temporaries(target)] == [tmp_name]
+    (tmp_path / ".other.json.1.facsimile-tmp.x.json").write_text("not this target's")
+    atomic_io.atomic_write_text(target, "{}")
+    assert sorted(os.listdir(tmp_path)) == [".other.json.1.facsimile-tmp.x.json", "w.json"]

@@ -1,0 +1,354 @@
+"""Property-based tests of every entry point (issue 12): generated argument values and input files for solve, apply,
+photo, bake, export-csv, batch and skin (each run as `python -m blender_addon.cli ...` in a child process, as a user
+runs it) and for the face operators (in a child Blender session).
+
+Generated: numbers at and past their limits (Blender's frame range, 0, negatives, 2**63), NaN and infinities, wrong
+types (text where a number is meant, booleans and strings in batch rows and weights files), odd file names (spaces,
+unicode, brackets, '*', '?', a leading '-'), empty, truncated and wrong-format files, and outputs that collide with an
+input or with another output.
+
+Invariants, for every run: the process ends within a bound; it exits 0, 1 or 2 (the documented codes); it prints no
+traceback and no "internal error"; every input file is byte-identical afterwards; no temporary file is left.
+
+The default profile is short and derandomised (a few minutes for the whole file, same examples every run);
+`make test-slow` runs the `long` profile (FACSIMILE_HYPOTHESIS_PROFILE=long: many more, random examples).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from addon_fixtures import moving_frames, photo, write_sequence, write_video
+from conftest import REPO_ROOT, shared_path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reliability_assets import BODY, HEAD, build_scene, child_env, digests, facsimile
+
+from blender_addon.core.arkit import ARKIT_NAMES
+from blender_addon.core.atomic_io import TEMP_MARK
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("default", max_examples=5, derandomize=True, **_COMMON)
+settings.register_profile("long", max_examples=60, **_COMMON)
+settings.load_profile(os.environ.get("FACSIMILE_HYPOTHESIS_PROFILE", "default"))
+
+LIMIT_S = 180  # a run takes 2-10 s; anything near this is a hang
+
+# ---------------------------------------------------------------- strategies
+
+INT_EDGES = [-(2**63), -1048575, -1048574, -1, 0, 1, 2, 1048574, 1048575, 2**31, 10**12, 2**63]
+FLOAT_EDGES = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-300, 1e308, -1.0, 0.5, 24.0, 1000.5]
+TEXT_JUNK = ["", "abc", "1.5", "true", "-1", "0x10", "1e400", "NaN", " 3 ", "1:2:3", "９"]
+ODD_NAMES = ["a b", "ünïcødé", "[1]", "face [1]", "*", "x?y", "-leading", "--json", "a'b\"c", "日本"]
+
+
+def number_text() -> st.SearchStrategy[str]:
+    """What a user may type where a number is meant."""
+    return st.one_of(
+        st.sampled_from(INT_EDGES).map(str),
+        st.sampled_from(FLOAT_EDGES).map(repr),
+        st.sampled_from(TEXT_JUNK),
+        st.integers(-(10**7), 10**7).map(str),
+    )
+
+
+def json_value() -> st.SearchStrategy[object]:
+    """What a JSON job row or weights file may hold where a number is meant."""
+    return st.one_of(
+        st.sampled_from(INT_EDGES),
+        st.sampled_from([v for v in FLOAT_EDGES if math.isfinite(v)]),
+        st.sampled_from(TEXT_JUNK),
+        st.booleans(),
+        st.none(),
+        st.just([1, 2]),
+        st.just({"a": 1}),
+    )
+
+
+FILE_KINDS = ["good", "empty", "truncated", "text", "random"]
+
+
+def make_file(path: Path, kind: str, good: Path) -> Path:
+    """`good` copied, or an empty / truncated / wrong-format file with the same name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "good":
+        if good.is_dir():
+            shutil.copytree(good, path)
+        else:
+            shutil.copy(good, path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        src = good if good.is_file() else sorted(good.iterdir())[0]
+        data = src.read_bytes()
+        path.write_bytes(data[: max(1, len(data) // 3)])
+    elif kind == "text":
+        path.write_text("this is not the file you are looking for\n")
+    else:
+        path.write_bytes(np.random.default_rng(len(str(path))).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return path
+
+
+# ---------------------------------------------------------------- the world and the invariants
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("props")
+    scene = build_scene(root / "scene.blend", driver=False)
+    seq = write_sequence(root / "seq", moving_frames("happy-baby.jpeg", 3, size=200))
+    video = write_video(root / "v.mp4", moving_frames("neutral.jpeg", 3, size=200), fps=24.0)
+    shutil.copy(photo("happy-baby.jpeg"), root / "p.jpg")
+    bvh = shared_path("mocap", "bvh", "cmu_subject02_walk.bvh")
+    return {"root": root, "scene": scene, "seq": seq, "video": video, "photo": root / "p.jpg", "bvh": bvh}
+
+
+class Case:
+    """One generated run: a private folder, its inputs, and the checks every run must pass."""
+
+    def __init__(self, world: dict):
+        self.dir = Path(tempfile.mkdtemp(prefix="facsimile-prop-"))
+        self.world = world
+        self.inputs: list[Path] = []
+        self.outputs: list[Path] = []
+
+    def input(self, name: str, kind: str, good: Path) -> Path:
+        p = make_file(self.dir / "in" / name, kind, good)
+        self.inputs.append(p)
+        return p
+
+    def scene(self) -> Path:
+        p = self.dir / "in" / "scene.blend"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.world["scene"], p)
+        self.inputs.append(p)
+        return p
+
+    def output(self, choice: str, name: str) -> str:
+        """A fresh output path, or one that collides with an input or an earlier output."""
+        if choice == "input" and self.inputs:
+            return str(self.inputs[0])
+        if choice == "output" and self.outputs:
+            return str(self.outputs[0])
+        if choice == "dotdot" and self.inputs:
+            return str(self.inputs[0].parent / ".." / self.inputs[0].parent.name / self.inputs[0].name)
+        p = self.dir / "out" / name
+        self.outputs.append(p)
+        return str(p)
+
+    def run(self, *args: str, env: dict | None = None):
+        before = digests(self.inputs)
+        result = facsimile(*args, timeout=LIMIT_S, cwd=self.dir, env=env)
+        self.check(result, before)
+        return result
+
+    def check(self, result, before) -> None:
+        assert result.code in (0, 1, 2), f"exit code {result.code}: {result.err[-2000:]}"
+        assert "Traceback" not in result.err and "internal error" not in result.err, result.err[-3000:]
+        assert digests(self.inputs) == before, "an input file changed"
+        left = [str(p) for p in self.dir.rglob("*") if TEMP_MARK in p.name or p.name.endswith(".blend@")]
+        assert left == [], f"temporaries left: {left}"
+        if result.code == 1:
+            assert result.err.strip(), "exit 1 without a message"
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+collide = st.sampled_from(["fresh", "fresh", "input", "output", "dotdot"])
+kinds = st.sampled_from(FILE_KINDS)
+odd = st.sampled_from(ODD_NAMES)
+
+
+# ---------------------------------------------------------------- commands
+
+
+@given(kind=kinds, name=odd, faces=number_text(), smoothing=number_text(), fps=number_text(), json_to=collide,
+       csv_to=collide, use_video=st.booleans())  # fmt: skip
+def test_solve(world, kind, name, faces, smoothing, fps, json_to, csv_to, use_video):
+    case = Case(world)
+    try:
+        src = case.input(f"{name}.mp4" if use_video else f"{name}.jpg", kind, world["video" if use_video else "photo"])
+        args = ["solve", str(src), "--max-faces", faces, "--smoothing", smoothing, "--fps", fps]
+        args += ["--json", case.output(json_to, "w.json"), "--csv", case.output(csv_to, "c.csv")]
+        case.run(*args)
+    finally:
+        case.close()
+
+
+@given(content=st.one_of(st.dictionaries(st.sampled_from([*ARKIT_NAMES[:4], "jawOpen", "notAKey", "fps"]), json_value(),
+                                          max_size=4),
+                         st.fixed_dictionaries({"fps": json_value(), "frames": st.lists(
+                             st.dictionaries(st.sampled_from(["jawOpen", "eyeBlinkLeft"]), json_value(), max_size=2),
+                             max_size=3)})),
+       kind=kinds, start=number_text(), source_fps=number_text(), out_to=collide, name=odd)  # fmt: skip
+def test_apply(world, content, kind, start, source_fps, out_to, name):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        good = case.dir / "good.json"
+        good.write_text(json.dumps(content, allow_nan=True))
+        weights = case.input(f"{name}.json", kind, good)
+        args = ["apply", "--blend", str(scene), "--object", HEAD, "--weights", str(weights)]
+        args += ["--start-frame", start, "--source-fps", source_fps, "--out", case.output(out_to, "o.blend")]
+        case.run(*args)
+    finally:
+        case.close()
+
+
+@given(kind=kinds, name=odd, face=number_text(), key=number_text(), out_to=collide, preview_to=collide,
+       json_to=collide)  # fmt: skip
+def test_photo(world, kind, name, face, key, out_to, preview_to, json_to):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        image = case.input(f"{name}.jpg", kind, world["photo"])
+        args = ["photo", "--blend", str(scene), "--object", HEAD, "--image", str(image), "--face", face]
+        args += ["--key-frame", key, "--out", case.output(out_to, "o.blend")]
+        args += ["--preview", case.output(preview_to, "p.png"), "--json", case.output(json_to, "w.json")]
+        case.run(*args)
+    finally:
+        case.close()
+
+
+@given(kind=kinds, name=odd, use_video=st.booleans(), stride=number_text(), first=number_text(),
+       start=number_text(), smoothing=number_text(), out_to=collide)  # fmt: skip
+def test_bake(world, kind, name, use_video, stride, first, start, smoothing, out_to):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        clip = case.input(f"{name}.mp4" if use_video else name, kind if use_video else "good",
+                          world["video" if use_video else "seq"])  # fmt: skip
+        args = ["bake", "--blend", str(scene), "--object", HEAD, "--video", str(clip), "--stride", stride]
+        args += ["--first", first, "--start-frame", start, "--smoothing", smoothing, "--quiet"]
+        args += ["--out", case.output(out_to, "o.blend")]
+        case.run(*args)
+    finally:
+        case.close()
+
+
+@given(a=number_text(), b=number_text(), out_to=collide, name=odd)
+def test_export_csv(world, a, b, out_to, name):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        out = case.output(out_to, f"{name}.csv")
+        case.run("export-csv", "--blend", str(scene), "--object", HEAD, "--frames", f"{a}:{b}", "--out", out)
+    finally:
+        case.close()
+
+
+@given(rows=st.lists(st.fixed_dictionaries({"face": json_value(), "key_frame": json_value(), "stride": json_value(),
+                                            "smoothing": json_value(), "mirror": json_value()}), min_size=1, max_size=2),
+       use_video=st.booleans(), out_to=collide, csv=st.booleans())  # fmt: skip
+def test_batch(world, rows, use_video, out_to, csv):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        media = case.input("clip.mp4" if use_video else "p.jpg", "good", world["video" if use_video else "photo"])
+        jobs = []
+        for i, extra in enumerate(rows):
+            row = {"blend": str(scene), "object": HEAD, "output": case.output(out_to, f"o{i}.blend")}
+            row["video" if use_video else "image"] = str(media)
+            row.update({k: v for k, v in extra.items() if not (use_video and k in ("face", "key_frame"))
+                        and not (not use_video and k in ("stride", "smoothing"))})  # fmt: skip
+            jobs.append(row)
+        if csv:
+            import csv as csv_module
+
+            job_list = case.dir / "in" / "jobs.csv"
+            with open(job_list, "w", newline="", encoding="utf-8") as f:
+                w = csv_module.DictWriter(f, fieldnames=sorted({k for r in jobs for k in r}))
+                w.writeheader()
+                w.writerows(jobs)
+        else:
+            job_list = case.dir / "in" / "jobs.json"
+            job_list.write_text(json.dumps(jobs, allow_nan=True))
+        case.inputs.append(job_list)
+        case.run("batch", str(job_list), "--summary-json", case.output("fresh", "s.json"))
+    finally:
+        case.close()
+
+
+@given(action=st.sampled_from(["Walk", "FacsimileHeadAction", "", "nope", "-x"]), a=number_text(), b=number_text(),
+       bvh_kind=st.sampled_from([None, *FILE_KINDS]), out_to=collide, name=odd)  # fmt: skip
+def test_skin(world, action, a, b, bvh_kind, out_to, name):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        args = ["skin", "--blend", str(scene), "--object", BODY, "--frames", f"{a}:{b}"]
+        if bvh_kind is not None and world["bvh"] is not None:
+            args += ["--bvh", str(case.input(f"{name}.bvh", bvh_kind, world["bvh"]))]
+        else:
+            args += ["--action", action]
+        case.run(*args, "--out", case.output(out_to, f"{name}.pc2"))
+    finally:
+        case.close()
+
+
+# ---------------------------------------------------------------- operators (a child Blender session)
+
+_OPERATOR_SCRIPT = r"""
+import json, sys, bpy
+import blender_addon
+from blender_addon import process_exit
+process_exit.install()
+spec = json.loads(sys.argv[1])
+bpy.ops.wm.open_mainfile(filepath=spec["scene"])
+blender_addon.register()
+try:
+    head = bpy.data.objects[spec["object"]]
+    bpy.context.view_layer.objects.active = head
+    st = bpy.context.scene.facsimile
+    st.target = head
+    results = []
+    for op, kwargs in spec["calls"]:
+        try:
+            results.append(sorted(getattr(bpy.ops.facsimile, op)(**kwargs)))
+        except (RuntimeError, TypeError, ValueError, OverflowError) as exc:  # Blender's own refusal of a value
+            results.append(["REFUSED", type(exc).__name__])
+    print("RESULTS", json.dumps(results))
+finally:
+    blender_addon.unregister()
+"""
+
+
+@given(kind=kinds, name=odd, face=st.sampled_from([-(2**31), -2, -1, 0, 1, 5, 2**31 - 1]), out_to=collide)
+def test_face_operators(world, kind, name, face, out_to):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        image = case.input(f"{name}.jpg", kind, world["photo"])
+        take = case.input(f"{name}.json", "good", world["photo"])  # a JPEG named .json: a wrong-format take
+        calls = [
+            ["apply_photo", {"filepath": str(image), "face": face}],
+            ["import_livelink", {"filepath": str(take)}],
+            ["export_livelink", {"filepath": case.output(out_to, "take.csv")}],
+            ["export_weights_json", {"filepath": case.output(out_to, "w.json")}],
+        ]
+        spec = {"scene": str(scene), "object": HEAD, "calls": calls}
+        before = digests(case.inputs)
+        done = subprocess.run([sys.executable, "-c", _OPERATOR_SCRIPT, json.dumps(spec)], env=child_env(),
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=LIMIT_S)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr[-3000:]
+        assert "RESULTS" in done.stdout
+        assert digests(case.inputs) == before
+        assert [p for p in case.dir.rglob("*") if TEMP_MARK in p.name] == []
+    finally:
+        case.close()
+
+
+def test_a_generated_bad_value_reaches_the_command():
+    """Guard against a suite that cannot fail: the junk really arrives and is refused with exit code 1 or 2."""
+    run = facsimile("solve", str(REPO_ROOT / "README.md"), "--max-faces", "nan", timeout=LIMIT_S)
+    assert run.code in (1, 2) and "max-faces" in run.err
