@@ -16,6 +16,10 @@ import numpy as np
 from blender_addon.core.arkit import ARKIT_NAMES
 
 TRUST_LOW, TRUST_HIGH = 0.3, 0.6  # Pearson at or below LOW: no trust; at or above HIGH: full trust; linear between
+# Channels the training renders cannot show: the ICT heads are hairless (no brows), so MediaPipe's blendshape head, which
+# reads the brow hair, has nothing to follow there (Pearson 0.10-0.32 on the renders) while it reads brows on real faces.
+# Its render Pearson on these channels measures the renders, not MediaPipe, so it is no trust estimate for them.
+RENDER_BLIND = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
 
 def channel_pearson(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -30,6 +34,14 @@ def channel_pearson(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def trust_from_pearson(pearson: np.ndarray, low: float = TRUST_LOW, high: float = TRUST_HIGH) -> np.ndarray:
     """(52,) weights in [0, 1] for the pseudo-label loss."""
     return np.clip((np.asarray(pearson) - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def trust_render_blind_full(trust: np.ndarray) -> np.ndarray:
+    """Trust with the RENDER_BLIND channels at 1: where the renders cannot measure MediaPipe, its pseudo-label is
+    taken at full weight instead of the (render-biased) near-zero estimate; every other channel is unchanged."""
+    out = np.asarray(trust, np.float32).copy()
+    out[[ARKIT_NAMES.index(n) for n in RENDER_BLIND]] = 1.0
+    return out
 
 
 def mediapipe_on_renders(renders_dir: Path, split: str = "train", log=print) -> tuple[np.ndarray, np.ndarray]:

@@ -22,14 +22,22 @@ from ..data.synth import POSE_LIMITS
 from ..export.onnx_export import export_onnx, record_model
 from ..paths import ONNX_PATH, RUNS_DIR
 from ..select.resting import first_stage_pick, resting_face_selection
-from .arms import arm_plan, evaluate_candidate, real_selection
+from .arms import EXTRA_ARMS, arm_plan, evaluate_candidate, real_selection
 from .config import TINY, TrainConfig
 from .dataset import build_data
 from .loop import train_one
 
 
-def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None = None, record: bool = True) -> dict:
-    """The whole pipeline: data -> ablation (critic on/off) -> pick -> ONNX -> manifest. Returns the report dict."""
+def run(
+    cfg: TrainConfig,
+    out_dir: Path,
+    onnx_path: Path,
+    ict_path: str | None = None,
+    record: bool = True,
+    only: list[str] | None = None,
+) -> dict:
+    """The whole pipeline: data -> ablation (critic on/off) -> pick -> ONNX -> manifest. Returns the report dict.
+    `only`: train just these arms of the plan (a partial rerun; the selection rule then chooses among them)."""
     torch.set_num_threads(cfg.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     logf = open(out_dir / "train.log", "w")
@@ -43,7 +51,14 @@ def run(cfg: TrainConfig, out_dir: Path, onnx_path: Path, ict_path: str | None =
     log(f"config: {json.dumps(asdict(cfg))}")
     data = build_data(cfg, ict_path, log)
     arms = {}
-    for spec in arm_plan(cfg, data):
+    plan = arm_plan(cfg, data)
+    if only:
+        plan += [s for s in EXTRA_ARMS if data.get("real_train") is not None and data["detector"] is not None]
+        unknown = set(only) - {s.name for s in plan}
+        if unknown:
+            raise SystemExit(f"unknown arm(s) {sorted(unknown)}; the plan has {[s.name for s in plan]}")
+        plan = [s for s in plan if s.name in only]
+    for spec in plan:
         t = time.time()
         model, hist = train_one(
             cfg, data, spec.critic_weight, log, spec.detector(data), real=spec.real_term(cfg, data), mirror=spec.mirror
@@ -153,13 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ict", default=None, help="ICT-FaceKit npz or FaceXModel folder (default: ../shared)")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--arms", default="", help="comma-separated arm names: train only these (default: every arm)")
     args = ap.parse_args(argv)
     cfg = TINY if args.tiny else TrainConfig()
     if args.epochs:
         cfg.epochs = args.epochs
     if args.n_train:
         cfg.n_train = args.n_train
-    run(cfg, Path(args.out), Path(args.onnx), args.ict, record=not args.tiny)
+    run(
+        cfg,
+        Path(args.out),
+        Path(args.onnx),
+        args.ict,
+        record=not args.tiny,
+        only=[a for a in args.arms.split(",") if a] or None,
+    )
     return 0
 
 
