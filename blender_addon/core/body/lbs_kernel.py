@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .binding import LBSBinding, SkinningError
-from .matrices import bone_table, check_finite
+from .matrices import bone_table
 
 
 def skin_lbs(
@@ -28,12 +28,8 @@ def skin_lbs(
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Deform the rest vertices by P poses of mesh-space bone matrices (P, B, 4, 4): returns (P, V, 3) float32."""
-    mesh_mats = np.asarray(mesh_mats)
-    if mesh_mats.ndim != 4:
-        raise SkinningError(f"bone matrices must be (P, B, 4, 4), got {mesh_mats.shape}")
-    check_finite("bone matrices", mesh_mats)
-    p_count = mesh_mats.shape[0]
     table = bone_table(mesh_mats, binding.num_bones)
+    p_count = table.shape[0]
     v_count = binding.num_vertices
     if out is None:
         out = np.empty((p_count, v_count, 3), dtype=np.float32)

@@ -18,7 +18,7 @@ import numpy as np
 from ..models.onnx_session import DeviceUnavailableError, cuda_worth_it
 from ..models.specs import LBS
 from .binding import LBSBinding, SkinningError, weighted_rest
-from .matrices import bone_table, check_finite
+from .matrices import bone_table
 
 # Poses per CUDA run, capped so that the output and the (V, 3P) product together stay under DEVICE_BATCH_BYTES on the
 # device. Measured on two H200 machines (63k vertices, benchmarks/gpu_check.py): 64 poses per run 0.105 and 0.059
@@ -82,10 +82,6 @@ class OnnxLBS:
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """(P, B, 4, 4) mesh-space bone matrices -> (P, V, 3) float32 vertices (written into `out` when given)."""
-        mesh_mats = np.asarray(mesh_mats)
-        if mesh_mats.ndim != 4:
-            raise SkinningError(f"bone matrices must be (P, B, 4, 4), got {mesh_mats.shape}")
-        check_finite("bone matrices", mesh_mats)
         table = bone_table(mesh_mats, self.binding.num_bones)
         p_count = table.shape[0]
         v_count = self.binding.num_vertices

@@ -66,7 +66,12 @@ def mesh_space_matrices(chan: np.ndarray, premat: np.ndarray, postmat: np.ndarra
 
 
 def bone_table(mesh_mats: np.ndarray, num_bones: int) -> np.ndarray:
-    """(P, B, 4, 4) -> (P, B+1, 3, 4) float32 with the identity bone appended."""
+    """(P, B, 4, 4) -> (P, B+1, 3, 4) float32 with the identity bone appended; checks shape and finiteness once
+    for every kernel (numpy and ONNX) that skins with it."""
+    mesh_mats = np.asarray(mesh_mats)
+    if mesh_mats.ndim != 4:
+        raise SkinningError(f"bone matrices must be (P, B, 4, 4), got {mesh_mats.shape}")
+    check_finite("bone matrices", mesh_mats)
     p = mesh_mats.shape[0]
     if mesh_mats.shape[1:] != (num_bones, 4, 4):
         raise SkinningError(f"expected matrices for {num_bones} deform bones, got shape {mesh_mats.shape}")
