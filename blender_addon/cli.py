@@ -3,13 +3,14 @@
 
 Each sub-command lives in blender_addon/commands/<name>.py with `add_parser(subparsers)` and `run(args) -> int`.
 Exit codes: 0 done; 1 a user error (FacsimileError, OSError: one clear line, no traceback) or, for solve and batch, any
-input or job failed; 2 a bad command line (argparse); 130 interrupted (Ctrl-C or SIGTERM: temporaries removed, batch
+input or job failed; 2 a bad command line (argparse); 130 interrupted (Ctrl-C, SIGTERM or SIGHUP: temporaries and created folders removed, batch
 prints its summary so far). An unexpected exception is one "internal error" line (FACSIMILE_DEBUG=1 re-raises it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"{_PACKAGE}.commands.{name}")
         module.add_parser(sub)
+    for command in sub.choices.values():  # every command replaces an output the user changed only when asked
+        if not any("--force" in a.option_strings for a in command._actions):
+            command.add_argument(
+                "--force",
+                action="store_true",
+                help="replace outputs that were changed since Facsimile wrote them (default: stop with an error)",
+            )
     return parser
 
 
@@ -50,11 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
         if "--" in argv:  # inside Blender: blender -b ... -P cli.py -- <command> ...
             argv = argv[argv.index("--") + 1 :]
+    from .core.output_plan import run_scope
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous_term = _stop_on_sigterm()
+    previous = _stop_on_signals()
     try:
-        return int(args.run(args) or 0)
+        with run_scope(force=bool(getattr(args, "force", False))):
+            return int(args.run(args) or 0)
     except FacsimileError as exc:
         print(f"facsimile {args.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -62,12 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"facsimile {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
+    except RecursionError:
+        print(f"facsimile {args.command}: error: an input is nested too deeply to read", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(
-            f"facsimile {args.command}: interrupted; no output was left half-written (a rerun starts again"
-            f"{', skipping finished jobs' if args.command == 'batch' else ''})",
-            file=sys.stderr,
-        )
+        with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone
+            print(
+                f"facsimile {args.command}: {_STOPPED.get('why', 'interrupted')}; no output was left half-written "
+                f"(a rerun starts again{', skipping finished jobs' if args.command == 'batch' else ''})",
+                file=sys.stderr,
+            )
         return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("FACSIMILE_DEBUG"):
@@ -79,25 +94,38 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
-        sys.stdout.flush()
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         from . import process_exit
 
         process_exit.install()  # a .blend with a Python driver would otherwise hang the process at exit
 
 
-def _stop_on_sigterm():
-    """SIGTERM (kill, a scheduler's timeout) stops like Ctrl-C: temporaries removed, batch summary printed. Returns
-    the previous handler (None where signals cannot be set: not the main thread)."""
+_STOPPED: dict[str, str] = {}
+_SIGNAL_WHY = {"SIGTERM": "stopped (SIGTERM)", "SIGHUP": "stopped (the terminal closed: SIGHUP)"}
+
+
+def _stop_on_signals() -> dict:
+    """SIGTERM (kill, a scheduler's timeout) and SIGHUP (the terminal closed) stop like Ctrl-C: temporaries and the
+    folders the run created removed, batch summary printed, exit 130. Returns the previous handlers (none where
+    signals cannot be set: not the main thread, or a platform without SIGHUP)."""
 
     def stop(signum, frame):
+        _STOPPED["why"] = _SIGNAL_WHY.get(signal.Signals(signum).name, "interrupted")
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, stop)
-    except ValueError:
-        return None
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, stop)
+        except (ValueError, OSError):
+            pass
+    return previous
 
 
 def _run_as_blender_script() -> int:

@@ -175,16 +175,18 @@ class BakeJob:
         is_file = self.path.suffix.lower() in VIDEO_EXTENSIONS and self.path.is_file()
         self.source = open_video(self.path, None if is_file else scene_fps(self.scene))
         self.stride = stride
+        self.first = first
         self.start_frame = start_frame
         count = self.source.frame_count
         stop = last + 1 if last is not None else None
         if count > 0:
-            stop = count if stop is None else min(stop, count)
-            self.total = len(range(first, stop, stride))
+            self.total = len(range(first, count if stop is None else min(stop, count), stride))
             if self.total == 0:
                 raise FacsimileError(f"{self.path.name} has {count} frames; the range starting at {first} is empty")
         else:
             self.total = -1
+        # A video's frame count is the header's estimate (duration x nominal rate; wrong for a variable rate): the
+        # clip is read to its real end, never cut at the estimate.
         frames = itertools.islice(self.source.frames(), first, stop, stride)
         self.solver = solver_for(device)
         self._gen = self.solver.solve_video(frames, smoothing=smoothing, fps=self.source.fps / stride)
@@ -226,10 +228,36 @@ class BakeJob:
         if close is not None:
             close()
 
+    def source_times(self, n: int) -> np.ndarray | None:
+        """Seconds (from the first solved frame) of the first n solved frames by the video's own timestamps, or None
+        where there are none (an image sequence)."""
+        times = getattr(self.source, "times", ())
+        index = self.first + np.arange(n) * self.stride
+        if len(times) == 0 or index[-1] >= len(times):
+            return None
+        t = np.asarray(times, dtype=np.float64)[index]
+        return t - t[0]
+
     def scene_frames(self, n: int) -> np.ndarray:
-        """Scene frame of each solved frame: source timing kept (stride and a differing scene rate included)."""
+        """Scene frame of each solved frame: source timing kept (stride and a differing scene rate included). A video
+        is keyed by its frames' own timestamps, so a variable-frame-rate clip lands where its frames were shown."""
+        times = self.source_times(n) if n else None
+        if times is not None:
+            return self.start_frame + np.round(times * scene_fps(self.scene)).astype(np.int64)
         ratio = scene_fps(self.scene) / self.source.fps
         return self.start_frame + np.round(np.arange(n) * self.stride * ratio).astype(np.int64)
+
+    def _ended_early(self) -> bool:
+        """Whether the clip stopped well before the end its header promises: by time for a video (a variable rate
+        makes the header's frame count an estimate), by frame count otherwise."""
+        if not (self.total > 0 and len(self.weights) < self.total):
+            return False
+        times = getattr(self.source, "times", ())
+        header_s = self.source.header_seconds() if hasattr(self.source, "header_seconds") else -1.0
+        if len(times) and header_s > 0:
+            shown = times[-1] + 1.0 / self.source.fps  # the last frame is shown for about one frame
+            return shown < 0.95 * header_s
+        return True
 
     def finish(self) -> BakeResult:
         """Write the keyframes (one bulk write per shape key) and keep the raw solve for JSON export."""
@@ -265,7 +293,7 @@ class BakeJob:
         )
         if missing:
             summary += f"; {missing} frame(s) without a face"
-        if self.total > 0 and len(self.weights) < self.total:
+        if self._ended_early():
             summary += (
                 f"; warning: {self.path.name} ended after {len(self.weights)} of the {self.total} frames its header "
                 "promises (truncated or damaged?), only those were keyed"

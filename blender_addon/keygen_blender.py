@@ -10,7 +10,6 @@ Orthographic cameras make each landmark pixel one ray along the view direction.
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from collections.abc import Sequence
@@ -376,7 +375,9 @@ def load_landmark_file(path: str | Path) -> LandmarkHits:
         if p.suffix.lower() == ".npy":
             arr = np.load(p, allow_pickle=False)
         else:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            from .core.formats.json_file import read_json_file
+
+            data = read_json_file(p, "landmark file")
             arr = np.asarray(data["landmarks"] if isinstance(data, dict) else data, dtype=np.float64)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FacsimileError(f"cannot read landmark file {p}: {exc}") from exc

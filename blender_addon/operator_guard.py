@@ -7,6 +7,7 @@ import functools
 import bpy
 
 from .core.errors import FacsimileError
+from .core.output_plan import run_scope
 
 
 def report_user_error(op: bpy.types.Operator, exc: BaseException) -> set[str]:
@@ -21,7 +22,8 @@ USER_ERRORS = (FacsimileError, FileNotFoundError, PermissionError, IsADirectoryE
 
 
 def guarded(method):
-    """Turn user-facing errors into an operator report; anything else is a bug and keeps its traceback.
+    """Turn user-facing errors into an operator report; anything else is a bug and keeps its traceback. Each call is
+    one run of the output plan (core.output_plan): what it writes is checked and committed as one.
 
     Blender checks the argument count of execute/invoke, so the wrapper keeps the method's exact arity.
     """
@@ -30,7 +32,8 @@ def guarded(method):
         @functools.wraps(method)
         def wrapper3(self, context, event):
             try:
-                return method(self, context, event)
+                with run_scope():
+                    return method(self, context, event)
             except USER_ERRORS as exc:
                 return report_user_error(self, exc)
 
@@ -39,7 +42,8 @@ def guarded(method):
     @functools.wraps(method)
     def wrapper2(self, context):
         try:
-            return method(self, context)
+            with run_scope():
+                return method(self, context)
         except USER_ERRORS as exc:
             return report_user_error(self, exc)
 

@@ -20,9 +20,11 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -352,3 +354,382 @@ def test_a_generated_bad_value_reaches_the_command():
     """Guard against a suite that cannot fail: the junk really arrives and is refused with exit code 1 or 2."""
     run = facsimile("solve", str(REPO_ROOT / "README.md"), "--max-faces", "nan", timeout=LIMIT_S)
     assert run.code in (1, 2) and "max-faces" in run.err
+
+
+# ---------------------------------------------------------------- issue 21: paths, values, formats, writers, signals
+# Invariants as above, plus: the run ends within its bound, nothing is left in the case folder but the inputs and
+# the named outputs (and batch records), and an input file under 10 MB never costs more than 1.5 GB of memory.
+
+_SHORT = (
+    settings(max_examples=3)
+    if os.environ.get("FACSIMILE_HYPOTHESIS_PROFILE", "default") == "default"
+    else (settings(max_examples=40))
+)
+PATH_KINDS = [
+    "fresh",
+    "fifo",
+    "read-only",
+    "long-ok",
+    "too-long",
+    "loop",
+    "dangling",
+    "folder",
+    "new-folder",
+    "devnull",
+]
+
+
+def hostile_path(case: Case, kind: str, name: str) -> str:
+    """An output path of the given kind inside the case folder (`devnull`: /dev/null, a character device)."""
+    out = case.dir / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    p = out / name
+    if kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "read-only":
+        p.write_bytes(b"protected")
+        os.chmod(p, 0o444)
+        case.inputs.append(p)  # it must come back byte-identical
+    elif kind == "long-ok":
+        p = out / ("l" * (250 - len(name)) + name)
+    elif kind == "too-long":
+        p = out / ("l" * 260 + name)
+    elif kind == "loop":
+        os.symlink(name, p)
+    elif kind == "dangling":
+        os.symlink("nowhere/" + name, p)
+    elif kind == "folder":
+        p.mkdir()
+    elif kind == "new-folder":
+        p = out / "a" / "b" / name
+    elif kind == "devnull":
+        return os.devnull
+    return str(p)
+
+
+def _left_over(case: Case, named: list[str]) -> list[str]:
+    """Files in the case folder that are neither inputs nor named outputs (nor a named output's batch record)."""
+    allowed = {os.path.realpath(p) for p in [*map(str, case.inputs), *named]}
+    allowed |= {a + ".facsimile.json" for a in allowed}
+    left = []
+    for p in case.dir.rglob("*"):
+        if p.is_file() and not p.is_symlink() and os.path.realpath(p) not in allowed and "/in/" not in str(p):
+            left.append(str(p))
+    return left
+
+
+@_SHORT
+@given(command=st.sampled_from(["apply", "export-csv", "skin", "solve"]), kind=st.sampled_from(PATH_KINDS),
+       input_fifo=st.booleans())  # fmt: skip
+def test_hostile_output_paths(world, command, kind, input_fifo):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        suffix = {"apply": ".blend", "export-csv": ".csv", "skin": ".pc2", "solve": ".json"}[command]
+        out = hostile_path(case, kind, f"o{suffix}")
+        weights = case.dir / "in" / "w.json"
+        if input_fifo:
+            os.mkfifo(weights)
+        else:
+            weights.write_text(json.dumps({"jawOpen": 0.5}))
+            case.inputs.append(weights)
+        args = {
+            "apply": ["apply", "--blend", str(scene), "--object", HEAD, "--weights", str(weights), "--out", out],
+            "export-csv": ["export-csv", "--blend", str(scene), "--object", HEAD, "--out", out],
+            "skin": ["skin", "--blend", str(scene), "--object", BODY, "--action", "Walk", "--out", out, "--map",
+                     str(weights)],
+            "solve": ["solve", str(world["photo"]), "--json", out],
+        }[command]  # fmt: skip
+        result = case.run(*args)
+        if kind in ("fifo", "read-only", "too-long", "loop", "folder", "devnull"):
+            assert result.code == 1, f"{kind} output accepted: {result.err[-1000:]}"
+        assert _left_over(case, [out]) == []
+        if result.code != 0:
+            assert not (case.dir / "out" / "a").exists(), "a failed run left the folders it created"
+    finally:
+        case.close()
+
+
+def _deep_json(depth: int) -> str:
+    return "[" * depth + "0" + "]" * depth
+
+
+huge_values = st.one_of(
+    st.integers(20, 20000).map(_deep_json),
+    st.integers(300, 6000).map(lambda n: "9" * n),
+    st.sampled_from(["1e39", "-1e39", "3.4e38", "1e308", "-1e-320", "1e6", '"' + "x" * 200_000 + '"']),
+)
+
+
+@_SHORT
+@given(value=huge_values, where=st.sampled_from(["weight", "fps", "frames", "job face", "job stride", "job list"]))
+def test_nested_and_huge_values(world, value, where):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        f = case.dir / "in" / ("jobs.json" if where.startswith("job") else "w.json")
+        if where == "weight":
+            text = '{"jawOpen": ' + value + "}"
+        elif where == "fps":
+            text = '{"fps": ' + value + ', "frames": [{"jawOpen": 0.5}]}'
+        elif where == "frames":
+            text = '{"fps": 24, "frames": ' + value + "}"
+        elif where == "job list":
+            text = value
+        else:
+            field = where.split()[1]
+            row = {"blend": str(scene), "object": HEAD, "image": str(world["photo"]), "output": "o.blend"}
+            text = json.dumps([row])[:-2] + f', "{field}": {value}' + "}]"
+        f.write_text(text)
+        case.inputs.append(f)
+        if f.name == "jobs.json":
+            result = case.run("batch", str(f))
+        else:
+            result = case.run("apply", "--blend", str(scene), "--object", HEAD, "--weights", str(f), "--out",
+                              str(case.dir / "out" / "o.blend"))  # fmt: skip
+        assert "Warning" not in result.err, result.err[-1000:]
+    finally:
+        case.close()
+
+
+def _peak_memory_run(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
+    code = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['facsimile', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('blender_addon.cli', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], env=child_env(), cwd=cwd, capture_output=True,
+                          text=True, timeout=LIMIT_S)  # fmt: skip
+    peak = float(done.stderr.rsplit("PEAK_MB", 1)[1].split()[0]) if "PEAK_MB" in done.stderr else float("inf")
+    return done, peak
+
+
+@_SHORT
+@given(fmt=st.sampled_from(["tiff", "bigtiff", "webp", "webp-lossless", "bmp", "ppm", "gif"]),
+       side=st.sampled_from([9000, 16383, 30000, 65535]), other=st.integers(1, 65535))  # fmt: skip
+def test_huge_dimension_images(world, fmt, side, other):
+    from reliability_media import huge_bmp, huge_gif, huge_pnm, huge_tiff, huge_webp
+
+    case = Case(world)
+    try:
+        p = case.dir / "in" / f"big.{fmt.split('-')[0]}"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        w, h = side, min(other, 16384 if fmt.startswith("webp") else 65535)
+        {"tiff": lambda: huge_tiff(p, w, h), "bigtiff": lambda: huge_tiff(p, w, h, big=True),
+         "webp": lambda: huge_webp(p, min(w, 16384), h), "webp-lossless": lambda: huge_webp(p, min(w, 16384), h, "VP8L"),
+         "bmp": lambda: huge_bmp(p, w, h), "ppm": lambda: huge_pnm(p, w, h), "gif": lambda: huge_gif(p, w, h)}[fmt]()  # fmt: skip
+        case.inputs.append(p)
+        before = digests(case.inputs)
+        done, peak = _peak_memory_run(["solve", str(p)], case.dir)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr and "internal error" not in done.stderr
+        assert digests(case.inputs) == before
+        assert peak < 1500, f"{fmt} {w}x{h}: peak memory {peak:.0f} MB"
+    finally:
+        case.close()
+
+
+@_SHORT
+@given(delay=st.floats(0.0, 1.5), same_side=st.booleans())
+def test_concurrent_writers(world, delay, same_side):
+    """Two runs writing one output at once: each ends 0 or 1, the output is one whole scene, no temporary stays."""
+    case = Case(world)
+    try:
+        scene = case.scene()
+        weights = case.dir / "in" / "w.json"
+        weights.write_text(json.dumps({"jawOpen": 0.5}))
+        case.inputs.append(weights)
+        out = case.dir / "out" / "o.blend"
+        side = case.dir / "out" / "w.json"
+        args = [sys.executable, "-m", "blender_addon.cli", "apply", "--blend", str(scene), "--object", HEAD,
+                "--weights", str(weights), "--out", str(out)]  # fmt: skip
+        before = digests(case.inputs)
+        procs = []
+        for i in range(2):
+            extra = ["--json", str(side if same_side else case.dir / "out" / f"w{i}.json")]
+            procs.append(subprocess.Popen(args + extra, env=child_env(), cwd=case.dir, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))  # fmt: skip
+            time.sleep(delay)
+        for p in procs:
+            _, err = p.communicate(timeout=LIMIT_S)
+            assert p.returncode in (0, 1) and "Traceback" not in err and "internal error" not in err, err[-2000:]
+        assert out.read_bytes()[:7] in (b"BLENDER", b"\x28\xb5\x2f\xfd"[:4] + out.read_bytes()[4:7])
+        assert digests(case.inputs) == before
+        assert [p for p in case.dir.rglob("*") if TEMP_MARK in p.name or p.name.endswith("@")] == []
+    finally:
+        case.close()
+
+
+@_SHORT
+@given(sig=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP]), delay=st.floats(0.5, 8.0),
+       command=st.sampled_from(["bake", "batch"]))  # fmt: skip
+def test_signals(world, sig, delay, command):
+    """A run stopped at any moment: exit 130 (or 0/1 when it was already done), nothing half-written, no temporary,
+    the inputs intact, Blender's temp folder gone."""
+    case = Case(world)
+    try:
+        scene = case.scene()
+        tmpdir = case.dir / "tmp"
+        tmpdir.mkdir()
+        out = case.dir / "out" / "o.blend"
+        if command == "bake":
+            args = ["bake", "--blend", str(scene), "--object", HEAD, "--video", str(world["seq"]), "--out", str(out)]
+        else:
+            jobs = case.dir / "in" / "jobs.json"
+            jobs.write_text(json.dumps([{"blend": str(scene), "object": HEAD, "image": str(world["photo"]),
+                                         "output": f"../out/o{i}.blend"} for i in range(2)]))  # fmt: skip
+            case.inputs.append(jobs)
+            args = ["batch", str(jobs), "--allow-outside"]
+        before = digests(case.inputs)
+        proc = subprocess.Popen([sys.executable, "-m", "blender_addon.cli", *args], env=child_env(TMPDIR=str(tmpdir)),
+                                cwd=case.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=LIMIT_S)
+        assert proc.returncode in (0, 1, 130), err[-2000:]
+        assert "Traceback" not in err and "internal error" not in err, err[-2000:]
+        assert digests(case.inputs) == before
+        assert [p for p in case.dir.rglob("*") if TEMP_MARK in p.name or p.name.endswith("@")] == []
+        assert list(tmpdir.iterdir()) == [], list(tmpdir.iterdir())
+        if out.exists():
+            assert out.read_bytes()[:4] in (b"BLEN", b"\x28\xb5\x2f\xfd")
+    finally:
+        case.close()
+
+
+# ---------------------------------------------------------------- the LBS operators and the modal bake (Blender)
+
+_LBS_SCRIPT = r"""
+import json, sys, bpy
+import blender_addon
+from blender_addon import process_exit
+process_exit.install()
+spec = json.loads(sys.argv[1])
+bpy.ops.wm.open_mainfile(filepath=spec["scene"])
+blender_addon.register()
+try:
+    body = bpy.data.objects[spec["object"]]
+    bpy.context.view_layer.objects.active = body
+    results = []
+    for op, kwargs in spec["calls"]:
+        try:
+            results.append(sorted(getattr(bpy.ops.facsimile, op)(**kwargs)))
+        except (RuntimeError, TypeError, ValueError, OverflowError) as exc:  # Blender's own refusal of a value
+            results.append(["REFUSED", type(exc).__name__, str(exc)[:200]])
+    print("RESULTS", json.dumps(results))
+finally:
+    blender_addon.unregister()
+"""
+
+
+def _blender_child(script: str, spec: dict, case: Case) -> subprocess.CompletedProcess:
+    before = digests(case.inputs)
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(spec)], env=child_env(), cwd=case.dir,
+                          capture_output=True, text=True, timeout=LIMIT_S)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "internal error" not in done.stderr, done.stderr[-3000:]
+    for line in done.stderr.splitlines():  # a user error is reported, never raised through the operator
+        assert not line.startswith("Traceback"), done.stderr[-3000:]
+    assert "RESULTS" in done.stdout, done.stdout[-2000:]
+    assert digests(case.inputs) == before
+    assert [p for p in case.dir.rglob("*") if TEMP_MARK in p.name or p.name.endswith("@")] == []
+    return done
+
+
+@_SHORT
+@given(source=st.sampled_from(["ACTION", "BVH"]), action=st.sampled_from(["Walk", "", "nope", "FacsimileHeadAction"]),
+       a=st.sampled_from([-1, 0, 1, 3, 1048574, 2**31 - 1]), b=st.sampled_from([-1, 0, 2, 4, 1048574]),
+       bvh_kind=kinds, path_kind=st.sampled_from(PATH_KINDS), dqs=st.booleans(),
+       device=st.sampled_from(["auto", "cpu", "cuda"]), joint_map=st.sampled_from(["", "cmu", "nope", "file"]))  # fmt: skip
+def test_lbs_operators(world, source, action, a, b, bvh_kind, path_kind, dqs, device, joint_map):
+    case = Case(world)
+    try:
+        scene = case.scene()
+        bvh = case.input("walk.bvh", bvh_kind, world["bvh"]) if world["bvh"] is not None else case.dir / "no.bvh"
+        if joint_map == "file":
+            joint_map = str(case.dir / "in" / "map.json")
+            Path(joint_map).write_text(json.dumps({"Hips": "hips"}))
+            case.inputs.append(Path(joint_map))
+        out = hostile_path(case, path_kind, "body.pc2")
+        calls = [
+            ["lbs_bake_pc2", {"filepath": out, "source": source, "action": action, "bvh_path": str(bvh),
+                              "joint_map": joint_map, "frame_start": a, "frame_end": b, "dqs": dqs, "device": device,
+                              "attach": False}],
+            ["lbs_preview", {}],
+            ["lbs_clear_preview", {}],
+            ["lbs_pose_shape_keys", {"dqs": dqs}],
+        ]  # fmt: skip
+        done = _blender_child(_LBS_SCRIPT, {"scene": str(scene), "object": BODY, "calls": calls}, case)
+        results = json.loads(done.stdout.split("RESULTS", 1)[1].strip().splitlines()[0])
+        if path_kind in ("fifo", "read-only", "too-long", "loop", "folder", "devnull"):
+            assert results[0] != ["FINISHED"], f"{path_kind} output accepted"
+    finally:
+        case.close()
+
+
+_MODAL_SCRIPT = r"""
+import json, sys, bpy
+import numpy as np
+import blender_addon
+from blender_addon import process_exit
+from blender_addon.core.errors import FacsimileError
+from blender_addon.usecases import bake as bake_uc
+process_exit.install()
+spec = json.loads(sys.argv[1])
+bpy.ops.wm.open_mainfile(filepath=spec["scene"])
+blender_addon.register()
+try:
+    head = bpy.data.objects[spec["object"]]
+    keys = head.data.shape_keys
+    def state():
+        action = keys.animation_data.action if keys.animation_data else None
+        return [sorted((fc.data_path, len(fc.keyframe_points)) for fc in action.fcurves) if action else [],
+                [round(k.value, 6) for k in keys.key_blocks]]
+    before = state()
+    opts = bake_uc.BakeOptions(clip=spec["clip"], first=spec["first"], stride=spec["stride"])
+    result = "?"
+    try:
+        job = bake_uc.start_bake(head, opts)   # what the modal operator does on invoke
+        steps = 0
+        try:
+            while not job.step(spec["chunk"]):   # one timer event each
+                steps += 1
+                assert 0.0 <= job.fraction <= 1.0
+                if steps == spec["cancel_after"]:
+                    break
+            else:
+                bake_uc.finish_bake(job, opts)
+                result = "finished"
+        finally:
+            job.close()
+        if result != "finished":
+            result = "cancelled"
+            assert state() == before, "a cancelled bake changed the object"
+    except FacsimileError as exc:
+        result = "refused: " + str(exc)[:200]
+        assert state() == before, "a refused bake changed the object"
+    print("RESULTS", json.dumps([result]))
+finally:
+    blender_addon.unregister()
+"""
+
+
+@_SHORT
+@given(chunk=st.integers(1, 40), cancel_after=st.integers(0, 6), first=st.integers(0, 4), stride=st.integers(1, 3),
+       use_video=st.booleans())  # fmt: skip
+def test_modal_bake_steps(world, chunk, cancel_after, first, stride, use_video):
+    """The modal bake's engine (start, a step per timer event, Esc = close without finish): any chunk size and any
+    cancel point leaves the object untouched unless the bake finished."""
+    case = Case(world)
+    try:
+        scene = case.scene()
+        clip = world["video"] if use_video else world["seq"]
+        spec = {"scene": str(scene), "object": HEAD, "clip": str(clip), "chunk": chunk, "cancel_after": cancel_after,
+                "first": first, "stride": stride}  # fmt: skip
+        _blender_child(_MODAL_SCRIPT, spec, case)
+    finally:
+        case.close()

@@ -27,7 +27,7 @@ from reliability_assets import (
     weights_json,
 )
 
-from blender_addon.core.atomic_io import TEMP_MARK
+from blender_addon.core.atomic_io import TEMP_MARK, host_id
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +313,8 @@ def test_finding8_no_temporaries_left_and_stale_ones_swept(world, tmp_path):
     assert _temporaries(tmp_path) == [] and os.listdir(tmp_path) == ["dir.pc2"]
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".o.blend.{dead.pid}{TEMP_MARK}abc.blend"
+    # this machine's id and a dead PID: certainly stale (issue 21 finding 9: a PID alone is judged only by age)
+    stale = tmp_path / f".o.blend.{host_id()}.{dead.pid}{TEMP_MARK}abc.blend"
     stale.write_bytes(b"half a blend")
     run = facsimile("apply", "--blend", str(scene), "--object", HEAD, "--weights",
                     str(weights_json(tmp_path / "w.json")), "--out", str(tmp_path / "o.blend"), timeout=120)  # fmt: skip

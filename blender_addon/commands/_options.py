@@ -63,26 +63,40 @@ def optional_path(value: str | None) -> Path | None:
 
 
 def edit_blend(
-    blend: str | None, object_name: str, out: str, in_place: bool, work: Callable[[object], T], opts=None
+    blend: str | None,
+    object_name: str,
+    out: str,
+    in_place: bool,
+    work: Callable[[object], T],
+    opts=None,
+    extra_outputs: tuple = (),
 ) -> tuple[T, Path]:
     """Open the scene, run work(object) on the named object and save the result atomically to `out` (never the
     input unless in_place); the saved path comes back with work's result.
 
     Before anything is opened, `out` and the use case's side outputs (opts.outputs()) are checked against the scene
-    and the use case's inputs (opts.inputs()): no output may be an input or another output (core.output_guard)."""
+    and the use case's inputs (opts.inputs()), with `extra_outputs` (core.output_guard.Named: what the command writes
+    after the scene, e.g. a report): no output may be an input or another output, and each must be replaceable
+    (core.output_guard, core.output_plan). The scene is the run's main output: side outputs wait for it."""
+    import os
+
     import bpy
 
     from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
+    from ..core import output_plan
     from ..core.output_guard import Named, check_outputs
     from ..headless import ensure_registered
 
     scene = blend or bpy.data.filepath or None
     check_outputs(
         [Named("scene", scene) if scene else None, *(opts.inputs() if opts is not None else ())],
-        [Named("output", out), *(opts.outputs() if opts is not None else ())],
+        [Named("output", out), *(opts.outputs() if opts is not None else ()), *extra_outputs],
         in_place_pairs=[("output", "scene")],
         in_place=in_place,
     )
+    if scene and os.path.isfile(scene):  # the saved scene is about the size of the one it was opened from
+        output_plan.check_free_space(out, os.path.getsize(scene))
+    output_plan.declare_main(out)  # side outputs written by the work wait for the saved scene
     ensure_registered()
     source = open_blend(blend)
     target = check_output(out, source, in_place)

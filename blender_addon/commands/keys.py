@@ -34,28 +34,50 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.atomic_io import check_writable_dir
-
-    report_path = check_writable_dir(args.report) if args.report else None
+    from ..core.output_guard import named
     from ..usecases.keys import KeysOptions, generate_keys
     from ._options import edit_blend
 
     if args.landmarks != "auto":
+        from ..core.output_plan import check_input
         from ..keygen_blender import load_landmark_file
 
+        check_input("landmark file", args.landmarks)  # a named pipe would block the read below
         load_landmark_file(args.landmarks)  # a bad landmark file fails before Blender loads anything
     options = KeysOptions(
         landmarks=args.landmarks,
         eyes=tuple(args.eyes) if args.eyes else None,
         teeth=args.teeth,
     )
-    report, out = edit_blend(args.blend, args.object, args.out, args.in_place, lambda obj: generate_keys(obj, options))
+    landmarks = named("landmark file", args.landmarks) if args.landmarks != "auto" else None
+    report, out = edit_blend(
+        args.blend,
+        args.object,
+        args.out,
+        args.in_place,
+        lambda obj: generate_keys(obj, options),
+        _KeysPaths(landmarks),
+        extra_outputs=(named("--report", args.report),),
+    )
     lines = report.lines()
     print(f"facsimile keys: {lines[0]}; saved {out}")
     for line in lines[1:]:
         print(line)
-    if report_path is not None:
+    if args.report:
         from ..core.atomic_io import atomic_write_text
 
-        atomic_write_text(report_path, json.dumps(report.as_dict(), indent=1))
+        atomic_write_text(args.report, json.dumps(report.as_dict(), indent=1))
     return 0
+
+
+class _KeysPaths:
+    """The paths of a keys run beside the scene and --out, for edit_blend's one check (core.output_guard)."""
+
+    def __init__(self, landmarks) -> None:
+        self._landmarks = landmarks
+
+    def inputs(self) -> list:
+        return [self._landmarks]
+
+    def outputs(self) -> list:
+        return []

@@ -138,6 +138,9 @@ def canonical_name(name: str) -> str | None:
     return None if i is None else ARKIT_NAMES[i]
 
 
+MAX_WEIGHT = 1e6  # far past any real weight (about 0..1), far below float32's largest value
+
+
 def weights_from_mapping(values: Mapping[str, float], *, strict: bool = True) -> np.ndarray:
     """A dict of ARKit name -> weight as a (52,) float32 vector in contract order; missing names are 0.
 
@@ -152,9 +155,15 @@ def weights_from_mapping(values: Mapping[str, float], *, strict: bool = True) ->
             continue
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ValueError(f"weight for {key!r} must be a number, got {value!r}")  # "0.5" or true is not a weight
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            v = float("inf")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}...({len(repr(value))} characters)"
         if not np.isfinite(v):
-            raise ValueError(f"weight for {key!r} is {value!r}; every weight must be a finite number")
+            raise ValueError(f"weight for {key!r} is {shown}; every weight must be a finite number")
+        if abs(v) > MAX_WEIGHT:  # past float32's range it would be stored as infinity
+            raise ValueError(f"weight for {key!r} is {shown}; weights are about 0 to 1 (at most {MAX_WEIGHT:g})")
         out[i] = v
     if unknown and strict:
         raise ValueError(

@@ -37,11 +37,17 @@ def preset_input(preset: str | None) -> Named | None:
 
 
 def file_key(path: str | os.PathLike) -> str:
-    """The file a path names: absolute, `..` and symlinks resolved (also for a file that does not exist yet)."""
-    return os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(path))))
+    """The file a path names: absolute, `..` and symlinks resolved (also for a file that does not exist yet; a
+    symlink loop stays as written, and opening it is refused by core.output_plan)."""
+    try:
+        return os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(path))))
+    except (OSError, RuntimeError):
+        return os.path.normcase(os.path.abspath(os.fspath(path)))
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same resolved path (symlinks followed, also for a file that does not
+    exist yet), or one existing file reached twice (a hard link, a case-insensitive file system)."""
     if file_key(a) == file_key(b):
         return True
     try:
@@ -113,10 +119,18 @@ def check_outputs(
     in_place_pairs: (output role, input role) pairs that --in-place lets be one file (`--out` and `--blend`);
     in_place: whether it was given. skip_inputs: input roles not compared here (checked elsewhere).
     """
+    from .output_plan import check_input, check_replaceable
+
     pairs = set(in_place_pairs)
     skip = set(skip_inputs)
+    if not isinstance(inputs, FileIndex):
+        inputs = [n for n in inputs if n is not None and str(n.path)]
+        for n in inputs:
+            check_input(n.role, n.path)
     ins = inputs if isinstance(inputs, FileIndex) else input_index(inputs)
     outs = [n for n in outputs if n is not None and str(n.path)]
+    for out in outs:
+        check_replaceable(out.path, out.role, changes=not out.role.endswith("record"))
     seen = FileIndex()
     for out in outs:
         for other in seen.find(out.path):

@@ -8,7 +8,6 @@ found no target, so a user sees what will not move instead of discovering it in 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -223,13 +222,10 @@ def load_user_map(path: str | Path) -> dict[str, tuple[str, ...]]:
 
     ARKit names are matched case-insensitively; an unknown ARKit name is an error listing every unknown one.
     """
+    from .formats.json_file import read_json_file
+
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FacsimileError(f"mapping file {path} does not exist") from exc
-    except json.JSONDecodeError as exc:
-        raise FacsimileError(f"mapping file {path} is not valid JSON: {exc}") from exc
+    raw = read_json_file(path, "mapping file")
     if not isinstance(raw, dict):
         raise FacsimileError(f"mapping file {path} must hold a JSON object of ARKit name -> shape key name(s)")
     out: dict[str, tuple[str, ...]] = {}

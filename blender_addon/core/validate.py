@@ -19,28 +19,34 @@ MAX_FPS = 1000.0  # a source or scene rate above this is a typo, not a camera
 MAX_SOURCE_FRAME = 10**9  # video frame indices
 
 
+def _show(value: object) -> str:
+    """A value for a message, cut short (a 400-digit integer is not worth printing)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def whole(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (3, '3', 3.0), never a boolean or 2.5, within [lo, hi]."""
     if isinstance(value, bool):
-        raise FacsimileError(f"{name} must be a whole number, got {value!r}")
+        raise FacsimileError(f"{name} must be a whole number, got {_show(value)}")
     if isinstance(value, Integral):
         n = int(value)
     elif isinstance(value, Real):
         v = float(value)
         if not math.isfinite(v) or v != int(v):
-            raise FacsimileError(f"{name} must be a whole number, got {value!r}")
+            raise FacsimileError(f"{name} must be a whole number, got {_show(value)}")
         n = int(v)
     elif isinstance(value, str):
         try:
             n = int(value.strip())
-        except ValueError:
-            raise FacsimileError(f"{name} must be a whole number, got {value!r}") from None
+        except ValueError:  # not a number, or too many digits for Python's int conversion
+            raise FacsimileError(f"{name} must be a whole number, got {_show(value)}") from None
     else:
         raise FacsimileError(f"{name} must be a whole number, got {type(value).__name__}")
     if lo is not None and n < lo:
-        raise FacsimileError(f"{name} must be at least {lo}, got {n}")
+        raise FacsimileError(f"{name} must be at least {lo}, got {_show(n)}")
     if hi is not None and n > hi:
-        raise FacsimileError(f"{name} must be at most {hi}, got {n}")
+        raise FacsimileError(f"{name} must be at most {hi}, got {_show(n)}")
     return n
 
 
@@ -49,18 +55,21 @@ def number(
 ) -> float:
     """A finite number (never a boolean), >= lo, <= hi, > above."""
     if isinstance(value, bool):
-        raise FacsimileError(f"{name} must be a number, got {value!r}")
+        raise FacsimileError(f"{name} must be a number, got {_show(value)}")
     if isinstance(value, Real):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an integer past a float's range
+            v = math.copysign(math.inf, value)
     elif isinstance(value, str):
         try:
             v = float(value.strip())
         except ValueError:
-            raise FacsimileError(f"{name} must be a number, got {value!r}") from None
+            raise FacsimileError(f"{name} must be a number, got {_show(value)}") from None
     else:
         raise FacsimileError(f"{name} must be a number, got {type(value).__name__}")
     if not math.isfinite(v):
-        raise FacsimileError(f"{name} must be a finite number, got {value!r}")
+        raise FacsimileError(f"{name} must be a finite number, got {_show(value)}")
     if above is not None and not v > above:
         raise FacsimileError(f"{name} must be more than {above:g}, got {v:g}")
     if lo is not None and v < lo:
@@ -96,7 +105,7 @@ def frame_span(start: int, count: int, name: str) -> None:
 def weight(value: object, name: str) -> float:
     """A blendshape weight: a finite number; a string or a boolean is not a weight."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise FacsimileError(f"weight for {name!r} must be a number, got {value!r}")
+        raise FacsimileError(f"weight for {name!r} must be a number, got {_show(value)}")
     v = float(value)
     if not math.isfinite(v):
         raise FacsimileError(f"weight for {name!r} is {value!r}; every weight must be a finite number")

@@ -3,6 +3,7 @@ vertices of every frame as a PC2 point cache (played through a Mesh Cache modifi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,23 @@ class SkinOptions:
         if self.frames is not None:
             validate.frame(self.frames[0], "first frame")
             validate.frame(self.frames[1], "last frame")
-        joint_map = self.joint_map if self.joint_map and self.joint_map.lower().endswith(".json") else None
+        joint_map = self.joint_map or None
+        if joint_map and not (joint_map.lower().endswith(".json") or os.path.lexists(joint_map)):
+            joint_map = None  # a preset name, not a file
         check_outputs([named("BVH file", self.bvh), named("joint map", joint_map)], [Named("output", out)])
+        check_device_now(self.device)
+
+
+def check_device_now(explicit: str | None) -> None:
+    """The device is resolved (and CUDA, when asked for, checked) before any work: never after the poses are read."""
+    from ..preferences import requested_device
+
+    if requested_device(explicit) == "cuda":
+        from ..core.body.lbs_onnx import LBS
+        from ..core.models.onnx_session import create_session
+        from ..core.models.store import verified_model_path
+
+        create_session(verified_model_path(LBS.file_name), device="cuda")  # DeviceUnavailableError: one line
 
 
 @dataclass

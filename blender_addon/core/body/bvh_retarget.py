@@ -16,7 +16,6 @@ Everything is numpy, vectorised over frames; the loop is over the target hierarc
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,13 +181,13 @@ def _detect(names: set[str], presets: dict[str, dict[str, str]]) -> tuple[str | 
 
 def load_user_map(path: str | Path) -> dict[str, str]:
     """A JSON joint map: {"SourceJoint": "target_bone"} (or {"map": {...}})."""
+    from ..formats.json_file import read_json_file
+
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FacsimileError(f"joint map {path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FacsimileError(f"cannot read joint map {path}: {exc}") from exc
+        data = read_json_file(path, "joint map")
+    except OSError as exc:
+        raise FacsimileError(f"cannot read joint map {path}: {exc.strerror or exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("map"), dict):
         data = data["map"]
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):

@@ -18,45 +18,16 @@ from ..errors import FacsimileError
 
 # Landmarks need nothing near this; it bounds memory (3 bytes/pixel) for any input.
 DEFAULT_MAX_SIDE = 4096
-# Refuse absurd headers (decompression bombs) before decoding: 400 megapixels.
+# Refuse absurd headers (decompression bombs) before decoding: 400 megapixels for a baseline JPEG (decoded reduced,
+# straight from the DCT), 64 megapixels for every other format (and progressive JPEG), which cv2 decodes at full size
+# (up to 16 bits x 4 channels) before it can be shrunk: that bounds a decode to well under 1.5 GB.
 MAX_PIXELS = 400_000_000
-_SUPPORTED = "JPEG, PNG, TIFF, BMP, WebP"
+MAX_FULL_DECODE_PIXELS = 64_000_000
+_SUPPORTED = "JPEG, PNG, TIFF, BMP, WebP, GIF, PNM, JPEG 2000, OpenEXR, HDR"
 
 
 class ImageLoadError(FacsimileError, ValueError):
     """The file is not a readable image."""
-
-
-def _jpeg_size(data: np.ndarray) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's SOF header, or None when it is not a JPEG / header not found."""
-    buf = data[: 1 << 20].tobytes()  # SOF sits near the start; EXIF thumbnails live in APP1 which is skipped
-    if buf[:2] != b"\xff\xd8":
-        return None
-    i = 2
-    while i + 9 < len(buf):
-        if buf[i] != 0xFF:
-            return None
-        marker = buf[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        length = int.from_bytes(buf[i + 2 : i + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h = int.from_bytes(buf[i + 5 : i + 7], "big")
-            w = int.from_bytes(buf[i + 7 : i + 9], "big")
-            return w, h
-        i += 2 + length
-    return None
-
-
-def _png_size(data: np.ndarray) -> tuple[int, int] | None:
-    head = data[:24].tobytes()
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def load_image(path: str | os.PathLike, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
@@ -68,6 +39,9 @@ def load_image(path: str | os.PathLike, max_side: int = DEFAULT_MAX_SIDE) -> np.
     if not p.exists():
         raise ImageLoadError(f"image file not found: {p}")
     if not p.is_file():
+        from ..output_plan import check_input
+
+        check_input("image", p)  # a named pipe or a device: say what it is
         raise ImageLoadError(f"{p} is not a file; choose an image file ({_SUPPORTED})")
     if p.stat().st_size == 0:
         raise ImageLoadError(f"image file {p} is empty (0 bytes); choose another photo")
@@ -75,23 +49,31 @@ def load_image(path: str | os.PathLike, max_side: int = DEFAULT_MAX_SIDE) -> np.
         data = np.fromfile(p, dtype=np.uint8)
     except OSError as exc:
         raise ImageLoadError(f"cannot read image file {p}: {exc}") from exc
-    size = _jpeg_size(data) or _png_size(data)
+    from .image_header import read_header
+
+    header = read_header(data)
+    if header is None:
+        raise ImageLoadError(f"{p} is not a supported image ({_SUPPORTED}); convert it to JPEG or PNG")
+    if header.width <= 0 or header.height <= 0:
+        raise ImageLoadError(f"cannot read the size of {p} from its {header.format} header: it is damaged or truncated")
+    pixels = header.width * header.height
+    reducible = header.format == "JPEG" and not header.progressive
+    limit = MAX_PIXELS if reducible else MAX_FULL_DECODE_PIXELS
+    if pixels > limit:
+        raise ImageLoadError(
+            f"image {p} is {header.width}x{header.height} pixels ({header.format}), more than this tool accepts "
+            f"({limit // 1_000_000} megapixels{'' if reducible else ' for this format'}); downscale it first"
+        )
     flags = cv2.IMREAD_COLOR
-    if size is not None:
-        if size[0] * size[1] > MAX_PIXELS:
-            raise ImageLoadError(
-                f"image {p} is {size[0]}x{size[1]} pixels, more than this tool accepts "
-                f"({MAX_PIXELS // 1_000_000} megapixels); downscale it first"
-            )
-        if _jpeg_size(data) is not None:
-            ratio = max(size) / max_side
-            for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4)):
-                if ratio >= factor:
-                    flags = flag
-                    break
-            else:
-                if ratio >= 2:
-                    flags = cv2.IMREAD_REDUCED_COLOR_2
+    if reducible:
+        ratio = max(header.width, header.height) / max_side
+        for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4)):
+            if ratio >= factor:
+                flags = flag
+                break
+        else:
+            if ratio >= 2:
+                flags = cv2.IMREAD_REDUCED_COLOR_2
     try:
         bgr = cv2.imdecode(data, flags)
     except cv2.error as exc:

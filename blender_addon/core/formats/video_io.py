@@ -123,8 +123,18 @@ class VideoSource:
 
 
 class _CaptureSource(VideoSource):
+    """A video file. Each decoded frame's own timestamp (seconds from the first frame) is appended to `times` as it
+    is decoded: a variable-frame-rate clip is keyed by them, never by frame index / fps."""
+
+    times: list[float] | tuple = ()  # filled by frames()
+
     def frames(self) -> Iterator[np.ndarray]:
+        self.times = []
         return prefetched(self._decode)
+
+    def header_seconds(self) -> float:
+        """How long the header says the clip lasts (frame count / rate); -1 when unknown."""
+        return self.frame_count / self.fps if self.frame_count > 0 and self.fps > 0 else -1.0
 
     def _decode(self) -> Iterator[np.ndarray]:
         import cv2
@@ -134,10 +144,22 @@ class _CaptureSource(VideoSource):
             if not cap.isOpened():
                 raise VideoReadError(f"cannot open video {self.path}; is it a video file cv2/FFmpeg can decode?")
             n = 0
+            times = self.times
+            first_ms = None
             while True:
                 ok, frame = cap.read()
                 if not ok:
                     break
+                ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))
+                if first_ms is None:
+                    first_ms = ms
+                # The frame's presentation time; a container without one (or going backwards) continues evenly.
+                t = (ms - first_ms) / 1000.0 if math.isfinite(ms) else -1.0
+                if not times:
+                    t = 0.0
+                elif not t > times[-1]:
+                    t = times[-1] + 1.0 / self.fps
+                times.append(t)
                 n += 1
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             if n == 0:

@@ -99,7 +99,10 @@ def parse_weights_json(data: object, source: str = "JSON") -> WeightsSequence:
 
 def load_weights_file(path: str | Path, source_fps: float | None = None) -> WeightsSequence:
     """Load .json (any form above) or .csv (Live Link Face) weights, with errors that name the file and problem."""
+    from ..output_plan import check_input
+
     path = Path(path)
+    check_input("weights file", path)
     if not path.is_file():
         raise FacsimileError(f"weights file {path} does not exist")
     suffix = path.suffix.lower()
@@ -108,11 +111,9 @@ def load_weights_file(path: str | Path, source_fps: float | None = None) -> Weig
         return WeightsSequence(take.weights, take.source_fps, take.seconds)
     if suffix != ".json":
         raise FacsimileError(f"weights file {path} must be .json or a Live Link Face .csv")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FacsimileError(f"{path} is not valid JSON: {exc}") from exc
-    return parse_weights_json(data, str(path))
+    from .json_file import read_json_file
+
+    return parse_weights_json(read_json_file(path, "weights file"), str(path))
 
 
 def write_weights_json(path: str | Path, weights: np.ndarray, fps: float | None = None) -> Path:

@@ -167,6 +167,15 @@ def create_session(
         providers = ["CPUExecutionProvider"]
     try:
         session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
+    except (RuntimeError, ValueError, OSError) as exc:  # onnxruntime's own errors (InvalidProtobuf, Fail, ...)
+        if not type(exc).__module__.startswith("onnxruntime") and not isinstance(exc, OSError):
+            raise
+        what = model_name or "the model"
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise FacsimileError(
+            f"onnxruntime cannot load {what} ({reason}): the file is damaged; reinstall the extension or point "
+            "FACSIMILE_MODELS_DIR at a good model folder"
+        ) from None
     finally:
         if try_cuda:
             # Errors only, also after: the CUDA provider's warnings (cuDNN "Fallback mode" notices, one per

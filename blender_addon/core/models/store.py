@@ -64,9 +64,9 @@ def read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"cannot read model manifest {path}: {exc}") from exc
-    if not isinstance(data.get("models"), dict):
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, an endless integer
+        raise ModelFileError(f"cannot read model manifest {path}: {str(exc)[:200]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ModelFileError(f"model manifest {path} has no 'models' table")
     return data
 

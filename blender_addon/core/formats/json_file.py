@@ -1,0 +1,67 @@
+"""Reading a user's JSON file (weights, job lists, joint and shape-key maps, landmarks) so that any content is one
+clear line: not a plain file (a named pipe would block the read), too large, not text, not JSON, nested deeper than
+the parser's stack, or an integer too long to convert."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import FacsimileError
+
+MAX_JSON_BYTES = 256 * 1024 * 1024  # far beyond any weights take or job list; bounds memory
+MAX_DEPTH = 64  # no file of ours nests deeper than a handful of levels
+
+
+def _depth_ok(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether no bracket nesting in `text` goes deeper than `limit` (a cheap scan that skips strings)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def read_json_file(path: str | os.PathLike, what: str) -> object:
+    """The parsed JSON of `path` (`what` names it in errors: "weights file", "job list")."""
+    from ..output_plan import check_input
+
+    path = Path(path)
+    check_input(what, path)
+    if not path.is_file():
+        raise FacsimileError(f"{what} {path} does not exist")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise FacsimileError(f"{what} {path} is larger than {MAX_JSON_BYTES >> 20} MB; is it the right file?")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise FacsimileError(f"{what} {path} is not a text file (UTF-8 JSON expected)") from None
+    return parse_json_text(text, f"{what} {path}")
+
+
+def parse_json_text(text: str, where: str) -> object:
+    if not _depth_ok(text):
+        raise FacsimileError(f"{where} nests lists or objects more than {MAX_DEPTH} deep; it is not a file of ours")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FacsimileError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FacsimileError(f"{where} nests too deeply to read") from None
+    except ValueError as exc:  # an integer of thousands of digits (Python's int conversion limit)
+        raise FacsimileError(f"{where} holds a number too long to read ({str(exc)[:60]})") from None
