@@ -58,14 +58,21 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
         if "--" in argv:  # inside Blender: blender -b ... -P cli.py -- <command> ...
             argv = argv[argv.index("--") + 1 :]
+    from .core import interrupt
     from .core.output_plan import run_scope
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    interrupt.clear()
     previous = _stop_on_signals()
     try:
-        with run_scope(force=bool(getattr(args, "force", False))):
-            return int(args.run(args) or 0)
+        try:
+            with run_scope(force=bool(getattr(args, "force", False))):
+                return int(args.run(args) or 0)
+        except Exception:
+            if interrupt.requested():  # a signal that surfaced as another error (inside an import, a library)
+                raise KeyboardInterrupt from None
+            raise
     except FacsimileError as exc:
         print(f"facsimile {args.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone
             print(
-                f"facsimile {args.command}: {_STOPPED.get('why', 'interrupted')}; no output was left half-written "
+                f"facsimile {args.command}: {interrupt.requested() or 'interrupted'}; no output was left half-written "
                 f"(a rerun starts again{', skipping finished jobs' if args.command == 'batch' else ''})",
                 file=sys.stderr,
             )
@@ -103,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         process_exit.install()  # a .blend with a Python driver would otherwise hang the process at exit
 
 
-_STOPPED: dict[str, str] = {}
-_SIGNAL_WHY = {"SIGTERM": "stopped (SIGTERM)", "SIGHUP": "stopped (the terminal closed: SIGHUP)"}
+_SIGNAL_WHY = {
+    "SIGINT": "interrupted",
+    "SIGTERM": "stopped (SIGTERM)",
+    "SIGHUP": "stopped (the terminal closed: SIGHUP)",
+}
 
 
 def _stop_on_signals() -> dict:
@@ -112,16 +122,20 @@ def _stop_on_signals() -> dict:
     folders the run created removed, batch summary printed, exit 130. Returns the previous handlers (none where
     signals cannot be set: not the main thread, or a platform without SIGHUP)."""
 
+    from .core import interrupt
+
     def stop(signum, frame):
-        _STOPPED["why"] = _SIGNAL_WHY.get(signal.Signals(signum).name, "interrupted")
+        interrupt.note(_SIGNAL_WHY.get(signal.Signals(signum).name, "interrupted"))
         raise KeyboardInterrupt
 
     previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is None:
             continue
         try:
+            if name == "SIGINT" and signal.getsignal(signum) is not signal.default_int_handler:
+                continue  # someone (Blender, a test runner) handles Ctrl-C: leave it
             previous[signum] = signal.signal(signum, stop)
         except (ValueError, OSError):
             pass

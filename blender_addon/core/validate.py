@@ -60,7 +60,7 @@ def number(
         try:
             v = float(value)
         except OverflowError:  # an integer past a float's range
-            v = math.copysign(math.inf, value)
+            v = math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         try:
             v = float(value.strip())

@@ -451,15 +451,25 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
             with atomic_output(record_path(job.output), check_changes=False) as tmp:
                 tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         return Outcome(job, "done", time.perf_counter() - start, "")
-    except (FacsimileError, OSError) as exc:
-        msg = str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.strerror}: {exc.filename}"
-        return Outcome(job, "FAILED", time.perf_counter() - start, msg)
-    except RecursionError:
-        return Outcome(job, "FAILED", time.perf_counter() - start, "an input is nested too deeply to read")
     except Exception as exc:  # noqa: BLE001 - one broken job must not stop the batch
-        if os.environ.get("FACSIMILE_DEBUG"):
-            traceback.print_exc(file=sys.stderr)
-        return Outcome(job, "FAILED", time.perf_counter() - start, f"internal error {type(exc).__name__}: {exc}")
+        from ..core import interrupt
+
+        if interrupt.requested():  # a stop signal that surfaced as another error: stop the batch, not this job
+            raise KeyboardInterrupt from None
+        return Outcome(job, "FAILED", time.perf_counter() - start, _failure_message(exc))
+
+
+def _failure_message(exc: Exception) -> str:
+    """One line for a failed job: the user's problem as said, a bug as "internal error"."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    if isinstance(exc, (FacsimileError, OSError)):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read"
+    if os.environ.get("FACSIMILE_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    return f"internal error {type(exc).__name__}: {exc}"
 
 
 def run_batch(

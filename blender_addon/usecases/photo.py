@@ -35,6 +35,9 @@ class PhotoOptions:
 
         validate.whole(self.face, "face", 0, 999)
         validate.optional_frame(self.key_frame, "key frame")
+        from ..core.output_plan import check_input
+
+        check_input("photo", self.photo)  # a named pipe: said so, never opened
         if not Path(self.photo).is_file():
             raise FacsimileError(f"photo {self.photo} does not exist")
         check_outputs(self.inputs(), self.outputs())

@@ -125,7 +125,7 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
     out_of_range = sum(1 for f in frames if f.face is not None and not f.face.in_range)
     if out_of_range:
         video["frames_out_of_range"] = out_of_range
-    if 0 < source.frame_count and len(frames) < source.frame_count:
+    if source.ended_early(len(frames)):
         video["warning"] = (
             f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
         )

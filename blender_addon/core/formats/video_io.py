@@ -121,6 +121,10 @@ class VideoSource:
     def frames(self) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
+    def ended_early(self, decoded: int) -> bool:
+        """Whether reading the whole source gave fewer frames than its header promises (truncated or damaged)."""
+        return 0 < self.frame_count and decoded < self.frame_count
+
 
 class _CaptureSource(VideoSource):
     """A video file. Each decoded frame's own timestamp (seconds from the first frame) is appended to `times` as it
@@ -135,6 +139,15 @@ class _CaptureSource(VideoSource):
     def header_seconds(self) -> float:
         """How long the header says the clip lasts (frame count / rate); -1 when unknown."""
         return self.frame_count / self.fps if self.frame_count > 0 and self.fps > 0 else -1.0
+
+    def ended_early(self, decoded: int) -> bool:
+        """By time, not by count: a variable frame rate makes the header's frame count (duration x nominal rate) an
+        estimate. The last frame is shown for about one frame interval."""
+        if not super().ended_early(decoded):
+            return False
+        if len(self.times) and self.header_seconds() > 0:
+            return self.times[-1] + 1.0 / self.fps < 0.95 * self.header_seconds()
+        return True
 
     def _decode(self) -> Iterator[np.ndarray]:
         import cv2

@@ -167,7 +167,7 @@ def create_session(
         providers = ["CPUExecutionProvider"]
     try:
         session = ort.InferenceSession(source, sess_options=_session_options(threads), providers=providers)
-    except (RuntimeError, ValueError, OSError) as exc:  # onnxruntime's own errors (InvalidProtobuf, Fail, ...)
+    except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, Fail, ...): a damaged model file
         if not type(exc).__module__.startswith("onnxruntime") and not isinstance(exc, OSError):
             raise
         what = model_name or "the model"
