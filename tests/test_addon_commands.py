@@ -22,8 +22,8 @@ from addon_fixtures import (  # noqa: F401
 )
 
 from blender_addon import cli
-from blender_addon.commands import batch
 from blender_addon.core.formats.livelink_csv import read_livelink_csv
+from blender_addon.usecases import batch
 
 HEAD = "FacsimileHead"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -134,3 +135,91 @@ def test_a_killed_writer_s_temporary_is_swept_by_the_next_write(tmp_path):
     (tmp_path / ".other.json.1.facsimile-tmp.x.json").write_text("not this target's")
     atomic_io.atomic_write_text(target, "{}")
     assert sorted(os.listdir(tmp_path)) == [".other.json.1.facsimile-tmp.x.json", "w.json"]
+
+
+# ---------------------------------------------------------------- issue 21: the output plan (core/output_plan.py)
+
+
+def test_side_outputs_wait_for_the_main_output(tmp_path):
+    from blender_addon.core import output_plan
+
+    main, side = tmp_path / "o.blend", tmp_path / "w.json"
+    side.write_text("old")
+    with pytest.raises(FacsimileError):
+        with output_plan.run_scope():
+            output_plan.declare_main(main)
+            atomic_io.atomic_write_text(side, "new")
+            assert side.read_text() == "old"  # waits as a temporary
+            raise FacsimileError("the save failed")
+    assert side.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["w.json"]
+    with output_plan.run_scope():
+        output_plan.declare_main(main)
+        atomic_io.atomic_write_text(side, "new")
+        assert side.read_text() == "old"
+        atomic_io.atomic_write_text(main, "scene")
+        assert side.read_text() == "new"  # follows the main output at once
+    assert sorted(os.listdir(tmp_path)) == ["o.blend", "w.json"]
+
+
+def test_a_replaced_output_keeps_its_mode_and_a_read_only_one_is_refused(tmp_path):
+    target = tmp_path / "w.json"
+    target.write_text("x")
+    os.chmod(target, 0o600)
+    atomic_io.atomic_write_text(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and target.read_text() == "y"
+    os.chmod(target, 0o444)
+    with pytest.raises(FacsimileError, match="read-only"):
+        atomic_io.atomic_write_text(target, "z")
+    assert target.read_text() == "y"
+
+
+def test_an_output_changed_since_written_needs_force(tmp_path):
+    from blender_addon.core import output_plan, write_record
+
+    target = tmp_path / "w.json"
+    atomic_io.atomic_write_text(target, "ours")
+    assert write_record.recorded_digests(target) == [write_record.digest_of(target)]
+    atomic_io.atomic_write_text(target, "ours again")  # unchanged since: replaced
+    with open(target, "a") as f:
+        f.write(" and the user's edit")
+    with pytest.raises(FacsimileError, match="changed since Facsimile wrote it"):
+        atomic_io.atomic_write_text(target, "new")
+    with output_plan.run_scope(force=True):
+        atomic_io.atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_a_failed_run_removes_the_folders_it_created(tmp_path):
+    from blender_addon.core import output_plan
+
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with output_plan.run_scope():
+            atomic_io.check_writable_dir(tmp_path / "new" / "deeper" / "o.json")
+            atomic_io.check_writable_dir(tmp_path / "kept" / "sub" / "o.json")
+            raise KeyboardInterrupt
+    assert sorted(os.listdir(tmp_path)) == ["kept"] and os.listdir(tmp_path / "kept") == []
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".webp", ".bmp", ".ppm", ".pgm", ".jp2", ".hdr", ".exr"])
+def test_image_headers_give_the_real_size(tmp_path, ext):
+    import cv2
+
+    from blender_addon.core.formats.image_header import read_header
+
+    img = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    if ext == ".pgm":
+        img = img[:, :, 0]
+    if ext in (".hdr", ".exr"):
+        img = img.astype(np.float32) / 255
+    path = tmp_path / f"a{ext}"
+    if ext == ".exr":
+        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    try:
+        ok = cv2.imwrite(str(path), img)
+    except cv2.error:
+        ok = False
+    if not ok:
+        pytest.skip(f"this cv2 cannot write {ext}")
+    header = read_header(path.read_bytes())
+    assert header is not None and (header.width, header.height) == (53, 37), header

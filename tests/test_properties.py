@@ -557,7 +557,7 @@ def test_concurrent_writers(world, delay, same_side):
         for p in procs:
             _, err = p.communicate(timeout=LIMIT_S)
             assert p.returncode in (0, 1) and "Traceback" not in err and "internal error" not in err, err[-2000:]
-        assert out.read_bytes()[:7] in (b"BLENDER", b"\x28\xb5\x2f\xfd"[:4] + out.read_bytes()[4:7])
+        assert out.read_bytes()[:4] in (b"BLEN", b"\x28\xb5\x2f\xfd"), "the output is not one whole scene"
         assert digests(case.inputs) == before
         assert [p for p in case.dir.rglob("*") if TEMP_MARK in p.name or p.name.endswith("@")] == []
     finally:

@@ -96,7 +96,10 @@ def edit_blend(
     )
     if scene and os.path.isfile(scene):  # the saved scene is about the size of the one it was opened from
         output_plan.check_free_space(out, os.path.getsize(scene))
-    output_plan.declare_main(out)  # side outputs written by the work wait for the saved scene
+    from ..core.output_guard import same_file
+
+    # Side outputs written by the work wait for the saved scene.
+    output_plan.declare_main(out, in_place=bool(in_place and scene and same_file(out, scene)))
     ensure_registered()
     source = open_blend(blend)
     target = check_output(out, source, in_place)

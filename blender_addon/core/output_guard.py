@@ -112,12 +112,15 @@ def check_outputs(
     in_place: bool = False,
     writable: bool = True,
     skip_inputs: Iterable[str] = (),
+    check_changes: bool = True,
 ) -> None:
     """Refuse any output that is an input or another output (FacsimileError naming both); with `writable`, also check
     that every output's folder can be written, so a bad path fails before the work, not after it.
 
     in_place_pairs: (output role, input role) pairs that --in-place lets be one file (`--out` and `--blend`);
-    in_place: whether it was given. skip_inputs: input roles not compared here (checked elsewhere).
+    in_place: whether it was given. skip_inputs: input roles not compared here (checked elsewhere). check_changes:
+    refuse an output changed since Facsimile wrote it (core.write_record) unless the run forces; False where the
+    check is made later, in the run that writes it (a batch job).
     """
     from .output_plan import check_input, check_replaceable
 
@@ -129,8 +132,7 @@ def check_outputs(
             check_input(n.role, n.path)
     ins = inputs if isinstance(inputs, FileIndex) else input_index(inputs)
     outs = [n for n in outputs if n is not None and str(n.path)]
-    for out in outs:
-        check_replaceable(out.path, out.role, changes=not out.role.endswith("record"))
+    own_input: set[str] = set()  # outputs that --in-place lets replace their own input
     seen = FileIndex()
     for out in outs:
         for other in seen.find(out.path):
@@ -150,7 +152,12 @@ def check_outputs(
                     f"{out.role} {out.path} is the input file {src.role} {src.path}; choose another {out.role} or "
                     "pass --in-place"
                 )
+            own_input.add(out.role)
         seen.add(out)
+    for out in outs:
+        # An in-place output is the user's own input (their edits are the input), and a batch record is ours.
+        changes = check_changes and not out.role.endswith("record") and out.role not in own_input
+        check_replaceable(out.path, out.role, changes=changes)
     if writable:
         for out in outs:
             check_writable_dir(out.path)

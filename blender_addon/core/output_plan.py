@@ -36,13 +36,14 @@ class OutputPlan:
     force: bool = False  # replace outputs changed since Facsimile wrote them
     main: str | None = None  # the main output's file key; sides wait for it
     main_done: bool = False
+    main_in_place: bool = False  # the main output is its own input (--in-place): the user's edits are the input
     pending: list[tuple[Path, Path, str]] = field(default_factory=list)  # (temporary, target, digest)
     created: list[Path] = field(default_factory=list)  # output folders this run made
 
-    def declare_main(self, path: str | os.PathLike) -> None:
+    def declare_main(self, path: str | os.PathLike, in_place: bool = False) -> None:
         from .output_guard import file_key
 
-        self.main, self.main_done = file_key(path), False
+        self.main, self.main_done, self.main_in_place = file_key(path), False, in_place
 
     def commit_pending(self) -> None:
         from .atomic_io import commit, discard
@@ -102,10 +103,11 @@ def note_created_folders(folders: list[Path]) -> None:
         _current.created += folders
 
 
-def declare_main(path: str | os.PathLike) -> None:
-    """The run's main output: side outputs written before it is in place wait for it."""
+def declare_main(path: str | os.PathLike, in_place: bool = False) -> None:
+    """The run's main output: side outputs written before it is in place wait for it. in_place: it is also the
+    run's input, so it is replaced even when changed since Facsimile wrote it (the changes were read)."""
     if _current is not None:
-        _current.declare_main(path)
+        _current.declare_main(path, in_place)
 
 
 def defer(target: Path, tmp: Path, digest: str) -> bool:
@@ -224,10 +226,17 @@ def check_replaceable(path: str | os.PathLike, role: str = "output", changes: bo
             )
     from . import write_record
 
-    if changes and not forcing() and write_record.changed_since_written(p):
+    if changes and not forcing() and not _is_in_place_main(p) and write_record.changed_since_written(p):
         raise FacsimileError(
             f"{role} {p} was changed since Facsimile wrote it; pass --force to replace it, or choose another path"
         )
+
+
+def _is_in_place_main(path: Path) -> bool:
+    from .output_guard import file_key
+
+    plan = _current
+    return bool(plan and plan.main_in_place and plan.main == file_key(path))
 
 
 def check_free_space(path: str | os.PathLike, need: int, role: str = "output") -> None:

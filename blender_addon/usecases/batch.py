@@ -298,7 +298,7 @@ def _guard_jobs(jobs: list[Job], job_list: Path) -> None:
                     raise FacsimileError(
                         f"{out.role} {out.path} and {other.role} {other.path} are the same file; give each its own"
                     )
-            check_outputs(index, mine, writable=False, skip_inputs=[f"job {job.number} blend"])
+            check_outputs(index, mine, writable=False, skip_inputs=[f"job {job.number} blend"], check_changes=False)
         except FacsimileError as exc:
             job.problem = str(exc)
             continue
@@ -386,6 +386,19 @@ def is_finished(job: Job, record: dict) -> bool:
 # ---------------------------------------------------------------- running
 
 
+def _damaged_output(output: str) -> bool:
+    """An existing output that is no .blend at all (cut off by a crash outside Facsimile, overwritten with junk) is
+    damaged, not edited: the job redoes it. A valid .blend that differs from its record is the user's edit."""
+    try:
+        with open(output, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    from ..blend_io import _BLEND_MAGIC
+
+    return not head.startswith(_BLEND_MAGIC)
+
+
 def job_options(job: Job, device: str):
     """A job's row as the use case's options: BakeOptions for a video, PhotoOptions for a photo."""
     s = job.spec
@@ -436,7 +449,7 @@ def run_job(job: Job, device: str, in_place: bool, force: bool) -> Outcome:
         return Outcome(job, "FAILED", message=job.problem)
     start = time.perf_counter()
     try:
-        with output_plan.run_scope(force=force):
+        with output_plan.run_scope(force=force or _damaged_output(job.output)):
             for key in ("blend", "video", "image"):
                 value = job.spec.get(key)
                 if value and not is_pattern(value) and not Path(value).exists():

@@ -53,9 +53,11 @@ def load_image(path: str | os.PathLike, max_side: int = DEFAULT_MAX_SIDE) -> np.
 
     header = read_header(data)
     if header is None:
-        raise ImageLoadError(f"{p} is not a supported image ({_SUPPORTED}); convert it to JPEG or PNG")
+        raise ImageLoadError(
+            f"cannot decode {p}: it is not a supported image ({_SUPPORTED}); convert it to JPEG or PNG"
+        )
     if header.width <= 0 or header.height <= 0:
-        raise ImageLoadError(f"cannot read the size of {p} from its {header.format} header: it is damaged or truncated")
+        raise ImageLoadError(f"cannot decode {p}: its {header.format} header gives no size (damaged or truncated)")
     pixels = header.width * header.height
     reducible = header.format == "JPEG" and not header.progressive
     limit = MAX_PIXELS if reducible else MAX_FULL_DECODE_PIXELS
