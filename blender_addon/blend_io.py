@@ -31,8 +31,11 @@ def open_blend(path: str | Path | None) -> Path | None:
         head = f.read(8)
     if not head.startswith(_BLEND_MAGIC):
         raise FacsimileError(f"{path} is not a .blend file (or it is damaged)")
+    from .core.interrupt import held
+
     try:
-        bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        with held():  # Blender's load handlers would print a Ctrl-C as a traceback and go on
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
     except RuntimeError as exc:
         raise FacsimileError(f"Blender could not open {path}: {str(exc).strip()}") from exc
     return path
@@ -66,8 +69,11 @@ def save_blend_atomic(out: str | Path) -> Path:
     removed on any failure, Ctrl-C included, and swept on the next save when a killed run left it)."""
     out = check_writable_dir(out)
     with atomic_output(out, suffix=".blend") as tmp:
+        from .core.interrupt import held
+
         try:
-            result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+            with held():  # save handlers: as for opening
+                result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
         except RuntimeError as exc:
             raise FacsimileError(f"could not save {out}: {str(exc).strip()}") from exc
         if "FINISHED" not in result or not os.path.getsize(tmp):

@@ -21,6 +21,7 @@ from .blender_compat import add_shape_key, all_fcurves
 from .core.body import bvh_retarget as br
 from .core.errors import FacsimileError
 from .core.formats import pc2
+from .core.interrupt import held
 
 PREVIEW_MODIFIER = "Facsimile LBS"
 
@@ -111,7 +112,8 @@ def sample_armature(
         if muter:
             muter.__enter__()
         for i, f in enumerate(frames):
-            scene.frame_set(int(f))
+            with held():  # frame handlers and Python drivers would print a Ctrl-C as a traceback and go on
+                scene.frame_set(int(f))
             out[i] = rr.matrices(arm_obj.pose.bones)[idx]
             if progress is not None:
                 progress(i + 1, len(frames))

@@ -61,10 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     from .core import interrupt
     from .core.output_plan import run_scope
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     interrupt.clear()
-    previous = _stop_on_signals()
+    previous = _stop_on_signals()  # first: a signal while the commands are imported stops cleanly too
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        _restore(previous)
+        print("facsimile: interrupted before starting; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit:
+        _restore(previous)
+        raise
     try:
         try:
             with run_scope(force=bool(getattr(args, "force", False))):
@@ -103,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        _restore(previous)
         from . import process_exit
 
         process_exit.install()  # a .blend with a Python driver would otherwise hang the process at exit
@@ -115,6 +122,11 @@ _SIGNAL_WHY = {
     "SIGTERM": "stopped (SIGTERM)",
     "SIGHUP": "stopped (the terminal closed: SIGHUP)",
 }
+
+
+def _restore(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _stop_on_signals() -> dict:

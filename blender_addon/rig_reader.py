@@ -15,6 +15,7 @@ import numpy as np
 from .blender_compat import assign_first_slot, assigned_slot, restore_slot
 from .core.body import lbs
 from .core.errors import FacsimileError
+from .core.interrupt import held
 
 
 @dataclass
@@ -274,7 +275,8 @@ def capture_frames(
     try:
         with _ModifierMuted(rig.mesh):
             for i, f in enumerate(frames):
-                scene.frame_set(f)
+                with held():  # frame handlers and Python drivers would print a Ctrl-C as a traceback and go on
+                    scene.frame_set(f)
                 pose[i] = matrices(arm.pose.bones)[idx]
                 arm_w[i] = object_matrix(arm)
                 mesh_w[i] = object_matrix(rig.mesh)

@@ -4,6 +4,8 @@ disk), and a variable-frame-rate MP4 (cv2 writes constant-rate files only: its s
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -151,3 +153,27 @@ def write_vfr_mp4(path: Path, frames: list[np.ndarray], seconds_each: list[float
     _fix_movie_durations(out, sum(deltas) / track_scale[0], movie_scale[0])
     path.write_bytes(bytes(out))
     return path
+
+
+# ---------------------------------------------------------------- peak memory of a run
+
+
+_PEAK = (
+    "import resource, runpy, sys\n"
+    "sys.argv = ['facsimile', *sys.argv[1:]]\n"
+    "code = 0\n"
+    "try:\n"
+    "    runpy.run_module('blender_addon.cli', run_name='__main__')\n"
+    "except SystemExit as e:\n"
+    "    code = e.code\n"
+    "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def peak_memory_run(args: list[str], env: dict, cwd: Path, timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+    """`facsimile ARGS` in a child process; its result and its peak resident memory in MB (inf when not reported)."""
+    done = subprocess.run([sys.executable, "-c", _PEAK, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+    peak = float(done.stderr.rsplit("PEAK_MB", 1)[1].split()[0]) if "PEAK_MB" in done.stderr else float("inf")
+    return done, peak

@@ -267,13 +267,13 @@ def test_batch(world, rows, use_video, out_to, csv):
         if csv:
             import csv as csv_module
 
-            job_list = case.dir / "in" / "jobs.csv"
+            job_list = case.dir / "jobs.csv"  # beside in/ and out/: its jobs write inside its folder
             with open(job_list, "w", newline="", encoding="utf-8") as f:
                 w = csv_module.DictWriter(f, fieldnames=sorted({k for r in jobs for k in r}))
                 w.writeheader()
                 w.writerows(jobs)
         else:
-            job_list = case.dir / "in" / "jobs.json"
+            job_list = case.dir / "jobs.json"
             job_list.write_text(json.dumps(jobs, allow_nan=True))
         case.inputs.append(job_list)
         case.run("batch", str(job_list), "--summary-json", case.output("fresh", "s.json"))
@@ -492,28 +492,11 @@ def test_nested_and_huge_values(world, value, where):
         case.close()
 
 
-def _peak_memory_run(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
-    code = (
-        "import resource, runpy, sys\n"
-        "sys.argv = ['facsimile', *sys.argv[1:]]\n"
-        "try:\n"
-        "    runpy.run_module('blender_addon.cli', run_name='__main__')\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
-        "sys.exit(code)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, *args], env=child_env(), cwd=cwd, capture_output=True,
-                          text=True, timeout=LIMIT_S)  # fmt: skip
-    peak = float(done.stderr.rsplit("PEAK_MB", 1)[1].split()[0]) if "PEAK_MB" in done.stderr else float("inf")
-    return done, peak
-
-
 @_SHORT
 @given(fmt=st.sampled_from(["tiff", "bigtiff", "webp", "webp-lossless", "bmp", "ppm", "gif"]),
        side=st.sampled_from([9000, 16383, 30000, 65535]), other=st.integers(1, 65535))  # fmt: skip
 def test_huge_dimension_images(world, fmt, side, other):
-    from reliability_media import huge_bmp, huge_gif, huge_pnm, huge_tiff, huge_webp
+    from reliability_media import huge_bmp, huge_gif, huge_pnm, huge_tiff, huge_webp, peak_memory_run
 
     case = Case(world)
     try:
@@ -525,7 +508,7 @@ def test_huge_dimension_images(world, fmt, side, other):
          "bmp": lambda: huge_bmp(p, w, h), "ppm": lambda: huge_pnm(p, w, h), "gif": lambda: huge_gif(p, w, h)}[fmt]()  # fmt: skip
         case.inputs.append(p)
         before = digests(case.inputs)
-        done, peak = _peak_memory_run(["solve", str(p)], case.dir)
+        done, peak = peak_memory_run(["solve", str(p)], child_env(), case.dir, LIMIT_S)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr and "internal error" not in done.stderr
         assert digests(case.inputs) == before
         assert peak < 1500, f"{fmt} {w}x{h}: peak memory {peak:.0f} MB"
@@ -534,8 +517,8 @@ def test_huge_dimension_images(world, fmt, side, other):
 
 
 @_SHORT
-@given(delay=st.floats(0.0, 1.5), same_side=st.booleans())
-def test_concurrent_writers(world, delay, same_side):
+@given(delay=st.floats(0.0, 1.5), force=st.booleans())
+def test_concurrent_writers(world, delay, force):
     """Two runs writing one output at once: each ends 0 or 1, the output is one whole scene, no temporary stays."""
     case = Case(world)
     try:
@@ -544,13 +527,12 @@ def test_concurrent_writers(world, delay, same_side):
         weights.write_text(json.dumps({"jawOpen": 0.5}))
         case.inputs.append(weights)
         out = case.dir / "out" / "o.blend"
-        side = case.dir / "out" / "w.json"
         args = [sys.executable, "-m", "blender_addon.cli", "apply", "--blend", str(scene), "--object", HEAD,
                 "--weights", str(weights), "--out", str(out)]  # fmt: skip
         before = digests(case.inputs)
         procs = []
         for i in range(2):
-            extra = ["--json", str(side if same_side else case.dir / "out" / f"w{i}.json")]
+            extra = ["--force"] if force and i else []
             procs.append(subprocess.Popen(args + extra, env=child_env(), cwd=case.dir, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True))  # fmt: skip
             time.sleep(delay)
@@ -565,7 +547,7 @@ def test_concurrent_writers(world, delay, same_side):
 
 
 @_SHORT
-@given(sig=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP]), delay=st.floats(0.5, 8.0),
+@given(sig=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP]), delay=st.floats(0.0, 6.0),
        command=st.sampled_from(["bake", "batch"]))  # fmt: skip
 def test_signals(world, sig, delay, command):
     """A run stopped at any moment: exit 130 (or 0/1 when it was already done), nothing half-written, no temporary,
@@ -587,6 +569,11 @@ def test_signals(world, sig, delay, command):
         before = digests(case.inputs)
         proc = subprocess.Popen([sys.executable, "-m", "blender_addon.cli", *args], env=child_env(TMPDIR=str(tmpdir)),
                                 cwd=case.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        # From the moment Blender is up (its session folder appears; the command's handlers are set before that):
+        # before it, the interpreter itself is still starting and a signal's default action is the OS's.
+        deadline = time.monotonic() + LIMIT_S
+        while proc.poll() is None and not any(tmpdir.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=LIMIT_S)

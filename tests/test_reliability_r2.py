@@ -18,7 +18,15 @@ import pytest
 from addon_fixtures import moving_frames, photo, write_sequence
 from conftest import REPO_ROOT
 from reliability_assets import BODY, HEAD, build_scene, child_env, digests, facsimile, one_line_error, weights_json
-from reliability_media import huge_bmp, huge_gif, huge_pnm, huge_tiff, huge_webp, write_vfr_mp4
+from reliability_media import (
+    huge_bmp,
+    huge_gif,
+    huge_pnm,
+    huge_tiff,
+    huge_webp,
+    peak_memory_run,
+    write_vfr_mp4,
+)
 
 from blender_addon.core import atomic_io, write_record
 from blender_addon.core.atomic_io import TEMP_MARK
@@ -277,23 +285,6 @@ def test_r2_finding9_another_hosts_live_temporary_is_never_swept(tmp_path):
 # ---------------------------------------------------------------- 10: huge dimensions in every format
 
 
-def _peak_rss_mb(run_args, env=None, timeout=120):
-    code = (
-        "import resource, runpy, sys\n"
-        "sys.argv = ['facsimile', *sys.argv[1:]]\n"
-        "try:\n"
-        "    runpy.run_module('blender_addon.cli', run_name='__main__')\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
-        "sys.exit(code)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, *run_args], env=env or child_env(), cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
-    peak = float(done.stderr.rsplit("PEAK_MB", 1)[1].split()[0]) if "PEAK_MB" in done.stderr else float("inf")
-    return done, peak
-
-
 @pytest.mark.parametrize(
     "name, make",
     [
@@ -308,7 +299,7 @@ def _peak_rss_mb(run_args, env=None, timeout=120):
 )
 def test_r2_finding10_huge_dimensions_refused_from_the_header(tmp_path, name, make):
     image = make(tmp_path / name)
-    done, peak = _peak_rss_mb(["solve", str(image)])
+    done, peak = peak_memory_run(["solve", str(image)], child_env(), REPO_ROOT, 120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "megapixels" in done.stderr or "not a supported image" in done.stderr, done.stderr[-2000:]
     assert peak < 1500, f"peak memory {peak:.0f} MB"

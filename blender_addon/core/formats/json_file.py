@@ -11,30 +11,6 @@ from pathlib import Path
 from ..errors import FacsimileError
 
 MAX_JSON_BYTES = 256 * 1024 * 1024  # far beyond any weights take or job list; bounds memory
-MAX_DEPTH = 64  # no file of ours nests deeper than a handful of levels
-
-
-def _depth_ok(text: str, limit: int = MAX_DEPTH) -> bool:
-    """Whether no bracket nesting in `text` goes deeper than `limit` (a cheap scan that skips strings)."""
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > limit:
-                return False
-        elif ch in "]}":
-            depth -= 1
-    return True
 
 
 def read_json_file(path: str | os.PathLike, what: str) -> object:
@@ -55,13 +31,12 @@ def read_json_file(path: str | os.PathLike, what: str) -> object:
 
 
 def parse_json_text(text: str, where: str) -> object:
-    if not _depth_ok(text):
-        raise FacsimileError(f"{where} nests lists or objects more than {MAX_DEPTH} deep; it is not a file of ours")
+    """json.loads with every way it can fail as one FacsimileError naming `where`."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FacsimileError(f"{where} is not valid JSON: {exc}") from None
     except RecursionError:
-        raise FacsimileError(f"{where} nests too deeply to read") from None
+        raise FacsimileError(f"{where} nests lists or objects too deeply to read; it is not a file of ours") from None
     except ValueError as exc:  # an integer of thousands of digits (Python's int conversion limit)
         raise FacsimileError(f"{where} holds a number too long to read ({str(exc)[:60]})") from None
