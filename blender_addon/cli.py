@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keys",
 )
 
+_WITHOUT_BLENDER = {"solve"}  # commands that never load Blender (bpy is imported first, signals held, by the rest)
 _PACKAGE = __package__ or "blender_addon"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
@@ -66,9 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if args.command not in _WITHOUT_BLENDER:
+            with interrupt.held():  # bpy's start-up runs Python that would print a Ctrl-C as a traceback
+                import bpy  # noqa: F401
     except KeyboardInterrupt:
         _restore(previous)
-        print("facsimile: interrupted before starting; nothing was written", file=sys.stderr)
+        from . import process_exit
+
+        process_exit.install()  # Blender's shutdown (its temp folder) still runs at exit
+        with contextlib.suppress(OSError, ValueError):
+            print(f"facsimile: {interrupt.requested() or 'interrupted'} before starting; nothing was written",
+                  file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
     except SystemExit:
         _restore(previous)
