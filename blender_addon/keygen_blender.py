@@ -377,7 +377,11 @@ def load_landmark_file(path: str | Path) -> LandmarkHits:
         else:
             from .core.formats.json_file import read_json_file
 
-            data = read_json_file(p, "landmark file")
+            try:
+                data = read_json_file(p, "landmark file")
+            except FacsimileError as exc:  # one wording for every unreadable landmark file
+                detail = str(exc).removeprefix(f"landmark file {p} ")
+                raise FacsimileError(f"cannot read landmark file {p}: {detail}") from None
             arr = np.asarray(data["landmarks"] if isinstance(data, dict) else data, dtype=np.float64)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FacsimileError(f"cannot read landmark file {p}: {exc}") from exc
