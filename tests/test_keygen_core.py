@@ -171,3 +171,24 @@ def test_lower_teeth_follow_the_chin_rigidly(ict_head):
     rows = teeth[10:] + d["jawOpen"][10:]
     np.testing.assert_allclose(np.linalg.norm(rows - rows[0], axis=1), np.linalg.norm(teeth[10:] - teeth[10], axis=1),
                                rtol=0.02)  # fmt: skip
+
+
+def test_landmarks_of_a_mirrored_head_agree_across_the_mid_plane(model):
+    """A lid landmark that slipped on one eye of a mirror-built head is pulled back by its partner; a head that is not
+    mirror-built keeps its landmarks as found."""
+    from blender_addon.core.keygen.symmetry import symmetrize_landmarks
+
+    rng = np.random.default_rng(5)
+    r = _rotation(rng)
+    verts = 0.01 * model.neutral @ r.T + [0.2, 0.1, -0.4]
+    true = model.landmarks(verts)
+    iod = float(np.linalg.norm(true[33] - true[263]))
+    found = true.copy()
+    found[159] += 0.15 * iod * r[:, 2] * -1  # the right upper lid margin ray went into the eye hole
+    out, valid, applied = symmetrize_landmarks(verts, found, np.ones(468, bool), model, iod)
+    assert applied and valid.all()
+    assert np.linalg.norm(out[159] - true[159]) < 0.6 * np.linalg.norm(found[159] - true[159])
+    bumped = verts.copy()
+    bumped[verts @ r[:, 0] > (verts @ r[:, 0]).mean()] += 0.03 * iod * r[:, 2]  # one half of the face pushed out
+    _, _, applied = symmetrize_landmarks(bumped, found, np.ones(468, bool), model, iod)
+    assert not applied

@@ -25,6 +25,7 @@ from .landmark_sets import (
 from .quality import Gaps, KeyCheck, check_keys
 from .regions import opening_labels
 from .register import icp_refine
+from .symmetry import symmetrize_landmarks
 from .transfer import align_rotations, correspondences, falloff, transfer
 
 
@@ -41,6 +42,7 @@ class KeygenParams:
     warp_skip_lid_margins: bool = False  # the warp ignores the lid-margin landmarks (ICP places the lids)
     icp_rounds: int = 3  # non-rigid ICP rounds after the landmark warp (register.py)
     follow_normals: bool = False  # rotate each displacement with the local surface (deformation-transfer frame)
+    symmetric_landmarks: bool = True  # average mirror-partner landmarks when the head is mirror-symmetric
 
 
 @dataclass
@@ -164,6 +166,9 @@ def generate(
     valid = (
         np.isfinite(landmarks).all(1) if valid is None else (np.asarray(valid, bool) & np.isfinite(landmarks).all(1))
     )
+    if params.symmetric_landmarks and valid[[33, 263]].all():
+        iod0 = float(np.linalg.norm(landmarks[33] - landmarks[263]))
+        landmarks, valid, _ = symmetrize_landmarks(verts, landmarks, valid, model, iod0)
     fit = fit_ict(
         model,
         np.where(valid[:, None], landmarks, 0.0),
