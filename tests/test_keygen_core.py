@@ -192,3 +192,22 @@ def test_landmarks_of_a_mirrored_head_agree_across_the_mid_plane(model):
     bumped[verts @ r[:, 0] > (verts @ r[:, 0]).mean()] += 0.03 * iod * r[:, 2]  # one half of the face pushed out
     _, _, applied = symmetrize_landmarks(bumped, found, np.ones(468, bool), model, iod)
     assert not applied
+
+
+def test_lid_margin_landmarks_that_sank_into_the_eye_are_left_to_the_fit(model):
+    """A margin landmark cast past the lid into the socket is flagged; margins level with their lid (ICT's own, or a
+    lid shell standing in front of the eye) are kept."""
+    from blender_addon.core.keygen.lid_margins import sunken_margins
+
+    rng = np.random.default_rng(7)
+    r = _rotation(rng)
+    lm = model.landmarks(0.01 * model.neutral @ r.T + [1.0, 2.0, 3.0])
+    valid = np.ones(468, bool)
+    assert not sunken_margins(lm, valid).any()
+    width = float(np.linalg.norm(lm[33] - lm[133]))
+    forward = r[:, 2]  # ICT faces +Z
+    sunk = lm.copy()
+    sunk[[159, 158]] -= 0.5 * width * forward
+    sunk[386] += 0.3 * width * forward  # in front (a lid shell): kept
+    flagged = sunken_margins(sunk, valid)
+    assert sorted(np.nonzero(flagged)[0].tolist()) == [158, 159]
