@@ -236,9 +236,10 @@ def generate(
     deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation, local)
     if params.smoothing:
         # The head's own mesh spacing, not ICT's: blending 4 ICT vertices leaves ICT's sampling in the field.
-        still = weight == 0
-        for k in range(len(deltas)):
-            deltas[k] = smooth_field(deltas[k], edges, params.smoothing, fixed=still).astype(np.float32)
+        k, n = deltas.shape[:2]
+        flat = deltas.transpose(1, 0, 2).reshape(n, 3 * k)  # all keys in one pass over the edges
+        flat = smooth_field(flat, edges, params.smoothing, fixed=weight == 0)
+        deltas[:] = flat.reshape(n, k, 3).transpose(1, 0, 2)
     slide_on_spheres(verts, deltas, comp, main, iod)
     timings["transfer"] = time.perf_counter() - t0 - sum(timings.values())
 
