@@ -244,9 +244,15 @@ def _search_face(tracker, img: np.ndarray):
 
 
 def find_landmarks(
-    obj: bpy.types.Object, helpers: Sequence[bpy.types.Object] = (), tracker=None, debug_dir: Path | None = None
+    obj: bpy.types.Object,
+    helpers: Sequence[bpy.types.Object] = (),
+    tracker=None,
+    debug_dir: Path | None = None,
+    views: Sequence[tuple[float, float]] = FACE_VIEWS_DEG,
 ) -> LandmarkHits:
-    """478 landmarks on `obj`'s rest surface (object space) from renders; FacsimileError when no face is found."""
+    """478 landmarks on `obj`'s rest surface (object space) from renders; FacsimileError when no face is found.
+
+    views: the (yaw, pitch) close-ups that vote for each landmark (fewer: faster, noisier)."""
     from .core.face.tracking import FaceTracker
 
     tracker = tracker or FaceTracker(max_faces=2)
@@ -297,7 +303,7 @@ def find_landmarks(
             acc = np.zeros((478, 3))
             wsum = np.zeros(478)
             used, confs = [], []
-            for yaw, pitch in FACE_VIEWS_DEG:
+            for yaw, pitch in views:
                 got = _close_up(rig, bvh, tracker, frame, yaw, far, debug_dir, pitch)
                 if got is None:
                     continue

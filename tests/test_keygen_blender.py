@@ -173,12 +173,41 @@ def test_auto_landmarks_on_the_makehuman_head_against_the_artist_keys():
     skin[np.unique(np.concatenate([np.asarray(q) for q in f]))] = True
     mask = skin & ((np.abs(ref).max(-1).max(0) > 1e-6) | (np.abs(gen).max(-1).max(0) > 1e-6))
     cos, _ = compare(gen, ref, mask)
-    assert np.median(cos) >= 0.70, np.round(cos, 2)
+    assert np.median(cos) >= 0.72, np.round(cos, 2)  # measured 0.725 on 2026-12-07 (0.686 when the issue was filed)
     assert cos[INDEX["jawOpen"]] >= 0.85
     checks = {c.name: c for c in rep.checks}
     assert abs(checks["eyeBlinkLeft"].checks["gap_ratio"]) <= 0.1
     assert abs(checks["eyeBlinkRight"].checks["gap_ratio"]) <= 0.1
     assert np.abs(gen[:, v[:, 1] < 5.0]).max() == 0.0  # the body below the neck (Y up, dm; chin ~5.8) stays still
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_auto_landmarks_on_the_makehuman_head_short():
+    """The short version of the slow MakeHuman test inside `make test`: the head cut off the body (5,000-odd vertices
+    instead of 19,158) and three close-up views instead of seven, through the same auto path, against the artist's
+    keys. Floors below this version's measured figures (benchmarks/bench_keygen.py measures the full one)."""
+    from conftest import shared_path
+    from keygen_fixtures import build_subset, load_makehuman
+
+    from blender_addon.core.keygen.pipeline import generate
+    from blender_addon.core.keygen.quality import compare
+    from blender_addon.keygen_blender import FACE_VIEWS_DEG, find_landmarks, rest_coords, triangles
+
+    v, f, ref, _ = load_makehuman(shared_path("makehuman_arkit"))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    head_faces = [q for q in f if (v[q, 1] > 5.0).all()]  # Y up, decimetres: the chin is at about 5.8
+    head, ids = build_subset("MakeHumanHead", v, head_faces)
+    ref = ref[:, ids]
+    hits = find_landmarks(head, views=FACE_VIEWS_DEG[:3])
+    res = generate(rest_coords(head), triangles(head), hits.points[:468], hits.valid[:468])
+    gen = res.deltas
+    mask = (np.abs(ref).max(-1).max(0) > 1e-6) | (np.abs(gen).max(-1).max(0) > 1e-6)
+    cos, _ = compare(gen, ref, mask)
+    assert np.median(cos) >= 0.74, np.round(cos, 2)  # measured 0.747 (2026-12-07)
+    assert cos[INDEX["jawOpen"]] >= 0.85
+    checks = {c.name: c for c in res.checks}
+    assert abs(checks["eyeBlinkLeft"].checks["gap_ratio"]) <= 0.1
+    assert abs(checks["eyeBlinkRight"].checks["gap_ratio"]) <= 0.1
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 

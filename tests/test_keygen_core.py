@@ -102,11 +102,11 @@ def ict_head(model):
     res = generate(verts, tris, lm, model=model)
     ref = np.zeros_like(res.deltas)
     ref[:, : len(face)] = s * model.arkit_deltas @ r.T
-    return res, ref, len(face)
+    return res, ref, len(face), verts
 
 
 def test_ict_head_gets_its_own_expressions_back(ict_head):
-    res, ref, n_face = ict_head
+    res, ref, n_face, _ = ict_head
     mask = np.zeros(res.deltas.shape[1], bool)
     mask[:n_face] = np.abs(ref[:, :n_face]).max(-1).max(0) > 1e-5
     cos, rel = compare(res.deltas, ref, mask)
@@ -118,17 +118,96 @@ def test_ict_head_gets_its_own_expressions_back(ict_head):
 
 
 def test_body_part_and_scale_do_not_leak(ict_head):
-    res, _, n_face = ict_head
+    res, _, n_face, _ = ict_head
     assert np.abs(res.deltas[:, n_face:]).max() == 0.0  # the box never moves
     jaw = res.deltas[INDEX["jawOpen"]]
     assert 0.01 < np.linalg.norm(jaw, axis=1).max() < 0.08  # metres: ICT's jaw drop of a few cm, not cm as metres
 
 
 def test_quality_checks_pass_on_the_ict_head(ict_head):
-    res, _, _ = ict_head
+    res, _, _, _ = ict_head
     checks = {c.name: c for c in res.checks}
     for side in ("Left", "Right"):
         assert abs(checks[f"eyeBlink{side}"].checks["gap_ratio"]) <= 0.10
     assert checks["jawOpen"].checks["lips_part"] >= 0.05
     failed = [c.name for c in res.checks if not c.ok]
     assert not failed, failed
+
+
+def test_eye_look_turns_the_front_of_the_eye():
+    """eyeLook* are rigid turns of the eye mesh about its centre: the pupil (front) moves the named way, the size
+    stays."""
+    from blender_addon.core.keygen.rigid import eye_look_deltas
+
+    rng = np.random.default_rng(1)
+    ball = rng.normal(size=(200, 3))
+    ball = 0.012 * ball / np.linalg.norm(ball, axis=1, keepdims=True) + [0.03, 0.0, 0.0]  # subject's left eye
+    front = ball[:, 2].argmax()  # looks along +Z; right (towards the subject's left) = +X, up = +Y
+    d = eye_look_deltas(ball, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), "Left")
+    assert d["eyeLookUpLeft"][front, 1] > 0.003 and d["eyeLookDownLeft"][front, 1] < -0.003
+    assert d["eyeLookOutLeft"][front, 0] > 0.003 and d["eyeLookInLeft"][front, 0] < -0.003
+    for delta in d.values():
+        moved = ball + delta
+        centre = (ball.min(0) + ball.max(0)) / 2
+        np.testing.assert_allclose(np.linalg.norm(moved - centre, axis=1), np.linalg.norm(ball - centre, axis=1))
+
+
+def test_lower_teeth_follow_the_chin_rigidly(ict_head):
+    """Two rows of 'teeth' behind the ICT head's lips: the lower row takes the chin's rigid motion in jawOpen (down),
+    the upper row stays."""
+    from blender_addon.core.keygen.rigid import jaw_follow_deltas, lower_jaw
+
+    res, _, _, verts = ict_head
+    up, width = res.gaps.up, res.gaps.scale["mouth"]
+    across = np.cross(up, res.gaps.forward)
+    mouth = res.landmarks[[13, 14]].mean(0) - 0.2 * width * res.gaps.forward
+    upper_row = mouth + 0.2 * width * up + np.linspace(-0.3, 0.3, 10)[:, None] * width * across
+    teeth = np.vstack([upper_row, upper_row - 0.4 * width * up])
+    lower = lower_jaw(teeth, np.repeat([0, 1], 10), res, verts)
+    assert lower.tolist() == [False] * 10 + [True] * 10
+    d = jaw_follow_deltas(verts, res, teeth, lower)
+    assert np.abs(d["jawOpen"][:10]).max() == 0.0
+    assert (d["jawOpen"][10:] @ up).mean() < -0.1 * width  # the lower row drops
+    rows = teeth[10:] + d["jawOpen"][10:]
+    np.testing.assert_allclose(np.linalg.norm(rows - rows[0], axis=1), np.linalg.norm(teeth[10:] - teeth[10], axis=1),
+                               rtol=0.02)  # fmt: skip
+
+
+def test_landmarks_of_a_mirrored_head_agree_across_the_mid_plane(model):
+    """A lid landmark that slipped on one eye of a mirror-built head is pulled back by its partner; a head that is not
+    mirror-built keeps its landmarks as found."""
+    from blender_addon.core.keygen.symmetry import symmetrize_landmarks
+
+    rng = np.random.default_rng(5)
+    r = _rotation(rng)
+    verts = 0.01 * model.neutral @ r.T + [0.2, 0.1, -0.4]
+    true = model.landmarks(verts)
+    iod = float(np.linalg.norm(true[33] - true[263]))
+    found = true.copy()
+    found[159] += 0.15 * iod * r[:, 2] * -1  # the right upper lid margin ray went into the eye hole
+    out, valid, applied = symmetrize_landmarks(verts, found, np.ones(468, bool), model, iod)
+    assert applied and valid.all()
+    assert np.linalg.norm(out[159] - true[159]) < 0.6 * np.linalg.norm(found[159] - true[159])
+    bumped = verts.copy()
+    bumped[verts @ r[:, 0] > (verts @ r[:, 0]).mean()] += 0.03 * iod * r[:, 2]  # one half of the face pushed out
+    _, _, applied = symmetrize_landmarks(bumped, found, np.ones(468, bool), model, iod)
+    assert not applied
+
+
+def test_lid_margin_landmarks_that_sank_into_the_eye_are_left_to_the_fit(model):
+    """A margin landmark cast past the lid into the socket is flagged; margins level with their lid (ICT's own, or a
+    lid shell standing in front of the eye) are kept."""
+    from blender_addon.core.keygen.lid_margins import sunken_margins
+
+    rng = np.random.default_rng(7)
+    r = _rotation(rng)
+    lm = model.landmarks(0.01 * model.neutral @ r.T + [1.0, 2.0, 3.0])
+    valid = np.ones(468, bool)
+    assert not sunken_margins(lm, valid).any()
+    width = float(np.linalg.norm(lm[33] - lm[133]))
+    forward = r[:, 2]  # ICT faces +Z
+    sunk = lm.copy()
+    sunk[[159, 158]] -= 0.5 * width * forward
+    sunk[386] += 0.3 * width * forward  # in front (a lid shell): kept
+    flagged = sunken_margins(sunk, valid)
+    assert sorted(np.nonzero(flagged)[0].tolist()) == [158, 159]

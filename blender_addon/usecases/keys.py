@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from ..core.arkit import ARKIT_NAMES
-from ..core.errors import FacsimileError
+from ..core.keygen.geometry import components, edges_of
 from ..core.keygen.pipeline import KeygenParams, KeygenResult, generate
 from ..core.keygen.quality import KeyCheck
+from ..core.keygen.rigid import eye_look_deltas, jaw_follow_deltas, lower_jaw
 from ..keygen_blender import (
     find_landmarks,
     load_landmark_file,
@@ -27,8 +27,6 @@ from ..keygen_blender import (
     triangles,
     write_shape_keys,
 )
-
-EYE_ANGLES_DEG = {"Up": 25.0, "Down": 30.0, "In": 30.0, "Out": 30.0}
 
 
 @dataclass(frozen=True)
@@ -93,80 +91,28 @@ def _object(name: str, min_vertices: int = 100) -> bpy.types.Object:
     return require_mesh(bpy.data.objects.get(name), name, min_vertices)
 
 
-def _frame(result: KeygenResult) -> np.ndarray:
-    """(3, 3) columns: the face's right (towards the subject's left), up and forward axes in head object space."""
-    return result.fit.rotation.copy()
-
-
 def _to_object(obj: bpy.types.Object, head: bpy.types.Object, vecs: np.ndarray) -> np.ndarray:
     """Directions from head object space to obj's object space."""
     m = np.linalg.inv(np.array(obj.matrix_world))[:3, :3] @ np.array(head.matrix_world)[:3, :3]
     return vecs @ m.T
 
 
-def _rotate(points: np.ndarray, centre: np.ndarray, axis: np.ndarray, deg: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    a = np.radians(deg)
-    p = points - centre
-    rot = p * np.cos(a) + np.cross(axis, p) * np.sin(a) + np.outer(p @ axis, axis) * (1 - np.cos(a))
-    return rot + centre
-
-
-def _eye_keys(eye: bpy.types.Object, head: bpy.types.Object, frame: np.ndarray, side: str) -> dict[str, np.ndarray]:
-    """eyeLook* as rotations of the eye mesh about its centre (ARKit: the eyes turn, the lids follow on the head)."""
-    rest = rest_coords(eye)
-    centre = (rest.min(0) + rest.max(0)) / 2
-    right, up, _ = _to_object(eye, head, frame.T)
-    # Right-handed turns: about `up`, +angle swings the gaze towards `right` (the subject's left); about `right`,
-    # +angle swings it down.
-    nose = -1.0 if side == "Left" else 1.0  # sign of the turn about `up` that looks towards the nose
-    turns = {
-        "Up": (right, -EYE_ANGLES_DEG["Up"]),
-        "Down": (right, EYE_ANGLES_DEG["Down"]),
-        "In": (up, nose * EYE_ANGLES_DEG["In"]),
-        "Out": (up, -nose * EYE_ANGLES_DEG["Out"]),
-    }
-    out = {}
-    for what, (axis, deg) in turns.items():
-        out[f"eyeLook{what}{side}"] = _rotate(rest, centre, axis, deg) - rest
-    return out
+def _eye_keys(eye: bpy.types.Object, head: bpy.types.Object, result: KeygenResult, side: str) -> dict[str, np.ndarray]:
+    """eyeLook* on the eye mesh: the face's axes brought into the eye's object space, the turns from core."""
+    right, up, _ = _to_object(eye, head, result.fit.rotation.T)
+    return eye_look_deltas(rest_coords(eye), right, up, side)
 
 
 def _teeth_keys(
     teeth: bpy.types.Object, head: bpy.types.Object, result: KeygenResult, verts: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The part of the teeth/tongue mesh below the mouth follows the jaw rigidly, as the chin does in each jaw key."""
-    from ..core.keygen.geometry import components, edges_of, umeyama
-
-    rest_head = verts
-    up = result.gaps.up
-    mouth = result.gaps.pairs["mouth"]
-    mouth_h = float((rest_head[mouth].reshape(-1, 3) @ up).mean())
-    width = result.gaps.scale["mouth"]
-    chin = (result.weight > 0.99) & ((rest_head @ up) < mouth_h - 0.7 * width) & (result.labels != 0)
-    centre = rest_head[mouth].reshape(-1, 3).mean(0)
-    chin &= np.linalg.norm(rest_head - centre, axis=1) < 1.2 * width
-    if chin.sum() < 10:
-        raise FacsimileError("could not find the chin to move the teeth with; generate without --teeth")
+    """The lower teeth/tongue follow the chin (core/keygen/rigid.py), computed in head space, written in the teeth's."""
     t_rest = rest_coords(teeth)
     m_t = np.linalg.inv(np.array(teeth.matrix_world)) @ np.array(head.matrix_world)  # head object -> teeth object
     h_in_t = t_rest @ np.linalg.inv(m_t)[:3, :3].T + np.linalg.inv(m_t)[:3, 3]  # teeth verts in head space
-    # Lower jaw = the connected parts whose centre is below the mouth line (whole teeth rows and the tongue, not the
-    # tips of the upper teeth that reach below it); a single-piece mesh falls back to a per-vertex split.
     comp = components(len(t_rest), edges_of(triangles(teeth)))
-    height = h_in_t @ up
-    centre_h = np.bincount(comp, weights=height) / np.maximum(np.bincount(comp), 1)
-    lower = centre_h[comp] < mouth_h if len(np.unique(comp)) > 1 else height < mouth_h
-    out = {}
-    for name in ("jawOpen", "jawLeft", "jawRight", "jawForward"):
-        k = ARKIT_NAMES.index(name)
-        src = rest_head[chin]
-        s, r, t = umeyama(src, src + result.deltas[k][chin])
-        moved = h_in_t[lower] @ r.T + t  # rigid (scale dropped: the jaw does not grow)
-        d = np.zeros_like(t_rest)
-        d[lower] = (moved - h_in_t[lower]) @ m_t[:3, :3].T
-        out[name] = d
-    return out
+    lower = lower_jaw(h_in_t, comp, result, verts)
+    return {name: d @ m_t[:3, :3].T for name, d in jaw_follow_deltas(verts, result, h_in_t, lower).items()}
 
 
 def generate_keys(obj: bpy.types.Object | None, options: KeysOptions, tracker=None) -> KeysReport:
@@ -187,9 +133,8 @@ def generate_keys(obj: bpy.types.Object | None, options: KeysOptions, tracker=No
     t2 = time.perf_counter()
     created, replaced = write_shape_keys(head, verts, result.deltas)
     helpers = []
-    frame = _frame(result)
     for eye, side in zip(eyes, ("Left", "Right")[: len(eyes)], strict=True):
-        rigid_keys(eye, _eye_keys(eye, head, frame, side))
+        rigid_keys(eye, _eye_keys(eye, head, result, side))
         helpers.append(f"{eye.name} (eyeLook{side})")
     if teeth is not None:
         rigid_keys(teeth, _teeth_keys(teeth, head, result, verts))

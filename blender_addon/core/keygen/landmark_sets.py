@@ -29,3 +29,10 @@ OPENINGS = (
 # eyeball); the registration may skip them and let the surface (ICP) place the lids.
 LID_MARGINS = (246, 161, 160, 159, 158, 157, 173, 7, 163, 144, 145, 153, 154, 155,
                466, 388, 387, 386, 385, 384, 398, 249, 390, 373, 374, 380, 381, 382)  # fmt: skip
+# The margin rows themselves (ring 0 between the corners), each beside the ring-1 row on the same side of the eye.
+LID_MARGIN_ROWS = (
+    ((246, 161, 160, 159, 158, 157, 173), EYE_R_UPPER),
+    ((7, 163, 144, 145, 153, 154, 155), EYE_R_LOWER),
+    ((466, 388, 387, 386, 385, 384, 398), EYE_L_UPPER),
+    ((249, 390, 373, 374, 380, 381, 382), EYE_L_LOWER),
+)

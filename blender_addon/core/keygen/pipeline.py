@@ -10,7 +10,7 @@ import numpy as np
 from ..arkit import ARKIT_NAMES
 from ..errors import FacsimileError
 from .fit import Fit, fit_ict
-from .geometry import adjacency, components, edges_of, knn, vertex_normals
+from .geometry import adjacency, components, edges_of, knn, smooth_field, vertex_normals
 from .ict_data import KeygenModel, load_model
 from .landmark_sets import (
     EYE_L_CORNERS,
@@ -22,9 +22,11 @@ from .landmark_sets import (
     MOUTH_CORNERS,
     OPENINGS,
 )
+from .lid_margins import sunken_margins
 from .quality import Gaps, KeyCheck, check_keys
 from .regions import opening_labels
 from .register import icp_refine
+from .symmetry import symmetrize_landmarks
 from .transfer import align_rotations, correspondences, falloff, transfer
 
 
@@ -41,6 +43,9 @@ class KeygenParams:
     warp_skip_lid_margins: bool = False  # the warp ignores the lid-margin landmarks (ICP places the lids)
     icp_rounds: int = 3  # non-rigid ICP rounds after the landmark warp (register.py)
     follow_normals: bool = False  # rotate each displacement with the local surface (deformation-transfer frame)
+    symmetric_landmarks: bool = True  # average mirror-partner landmarks when the head is mirror-symmetric
+    smoothing: int = 3  # neighbour-averaging rounds of each transferred key over the head's own mesh
+    drop_sunken_margins: bool = True  # lid-margin landmarks behind the lid (ray slipped into the eye) left to the fit
 
 
 @dataclass
@@ -164,6 +169,11 @@ def generate(
     valid = (
         np.isfinite(landmarks).all(1) if valid is None else (np.asarray(valid, bool) & np.isfinite(landmarks).all(1))
     )
+    if params.drop_sunken_margins:
+        valid = valid & ~sunken_margins(landmarks, valid)
+    if params.symmetric_landmarks and valid[[33, 263]].all():
+        iod0 = float(np.linalg.norm(landmarks[33] - landmarks[263]))
+        landmarks, valid, _ = symmetrize_landmarks(verts, landmarks, valid, model, iod0)
     fit = fit_ict(
         model,
         np.where(valid[:, None], landmarks, 0.0),
@@ -224,6 +234,12 @@ def generate(
         ict_n = (vertex_normals(ict_verts, model.tris)[idx] * w[:, :, None]).sum(1)
         local = align_rotations(ict_n, head_n)
     deltas[:, cand] = transfer(model.arkit_deltas, idx, w, weight[cand], fit.scale, fit.rotation, local)
+    if params.smoothing:
+        # The head's own mesh spacing, not ICT's: blending 4 ICT vertices leaves ICT's sampling in the field.
+        k, n = deltas.shape[:2]
+        flat = deltas.transpose(1, 0, 2).reshape(n, 3 * k)  # all keys in one pass over the edges
+        flat = smooth_field(flat, edges, params.smoothing, fixed=weight == 0)
+        deltas[:] = flat.reshape(n, k, 3).transpose(1, 0, 2)
     slide_on_spheres(verts, deltas, comp, main, iod)
     timings["transfer"] = time.perf_counter() - t0 - sum(timings.values())
 
