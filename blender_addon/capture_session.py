@@ -11,7 +11,7 @@ import numpy as np
 
 from .core.face.head_pose import HeadTrack
 from .core.rig.head_rig import HeadRigOptions, neutral_from_track
-from .head_capture import HeadTarget, bake_head
+from .head_capture import HeadTarget, bake_head, store_head_take
 
 
 class HeadCollector:
@@ -19,8 +19,16 @@ class HeadCollector:
 
     name = "head"
 
-    def __init__(self, target: HeadTarget, opts: HeadRigOptions, smoothing: float = 1.0, neutral: str = "none"):
+    def __init__(
+        self,
+        target: HeadTarget,
+        opts: HeadRigOptions,
+        smoothing: float = 1.0,
+        neutral: str = "none",
+        face_obj=None,
+    ):
         self.target = target
+        self.face_obj = face_obj
         self.opts = opts.check()
         self.neutral = neutral
         self.track = HeadTrack(smoothing=smoothing)
@@ -48,4 +56,6 @@ class HeadCollector:
             n = neutral_from_track(ypr, self.neutral, found)
             opts = HeadRigOptions(**{**opts.__dict__, "neutral_deg": n})
             note = f" (neutral {self.neutral}: yaw {n[0]:+.1f}, pitch {n[1]:+.1f}, roll {n[2]:+.1f} deg)"
+        if self.face_obj is not None:
+            store_head_take(self.face_obj, frames, ypr, gaze)
         return bake_head(self.target, frames, ypr, gaze, opts) + note

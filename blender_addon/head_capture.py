@@ -19,10 +19,11 @@ from . import rig_pose
 from .blender_compat import fcurve_container
 from .core.errors import FacsimileError
 from .core.rig.conventions import RoleMap
-from .core.rig.head_rig import HeadRigOptions, character_frame, eye_rotations, head_rotations
+from .core.rig.head_rig import HeadRigOptions, character_frame, eye_rotations, head_rotations, neutral_from_track
 from .core.rig.roles import EYE_ROLES
 from .core.rig.rotations import matrices_from_quats, quats_from_matrices
 
+TAKE_PROP = "facsimile_head_take"  # the last captured head take on the face object, for the Live Link CSV export
 REST_PROP = "facsimile_head_rest"  # the head object's rest rotation (w, x, y, z), stored at its first capture
 
 
@@ -216,3 +217,62 @@ def _write_object(obj: bpy.types.Object, quats: np.ndarray, frames: np.ndarray |
         fc = bag.fcurves.find(path, index=axis) or bag.fcurves.new(path, index=axis)
         rig_pose.replace_keys(fc, np.asarray(frames, float), values[:, axis])
     return f"head object '{obj.name}', {len(frames)} frames"
+
+
+def livelink_head_job(
+    face_obj: bpy.types.Object,
+    seq,
+    target_opts: HeadTargetOptions,
+    rig_opts: HeadRigOptions | None,
+    neutral: str = "none",
+):
+    """For a Live Link take (core.formats.weights_file.WeightsSequence with head/eye columns): resolve the target now
+    (so a rig without the bones fails before anything is written) and return write(scene_fps, start) -> summary,
+    which keys the head and eyes resampled to the scene's rate like the weights."""
+    from .core.formats.weights_file import WeightsSequence, scene_frames
+    from .core.rig.head_rig import angles_from_livelink
+
+    if seq.head is None:
+        raise FacsimileError(
+            "the weights file has no head columns (HeadYaw/HeadPitch/HeadRoll); only a Live Link CSV does"
+        )
+    opts = (rig_opts or HeadRigOptions()).check()
+    has_eyes = seq.eyes is not None and bool(np.any(seq.eyes))
+    target = resolve_target(face_obj, target_opts, want_eyes=has_eyes or target_opts.eyes is True)
+
+    def write(scene_fps: float, start: int) -> str:
+        angles = WeightsSequence(np.concatenate([seq.head, seq.eyes], 1).astype(np.float64), seq.fps, seq.seconds)
+        frames, cols = scene_frames(angles, scene_fps, start)
+        ypr, gaze = angles_from_livelink(cols[:, :3], cols[:, 3:])
+        if neutral != "none":
+            opts_n = HeadRigOptions(**{**opts.__dict__, "neutral_deg": neutral_from_track(ypr, neutral)})
+        else:
+            opts_n = opts
+        store_head_take(face_obj, np.asarray(frames, float), ypr, gaze)
+        return bake_head(target, np.asarray(frames, float), ypr, gaze, opts_n)
+
+    return write
+
+
+def store_head_take(
+    obj: bpy.types.Object, frames: np.ndarray, ypr_deg: np.ndarray, gaze_deg: np.ndarray | None
+) -> None:
+    """Keep the captured head angles and gaze per scene frame on the face object (Export Live Link CSV reads them)."""
+    n = len(frames)
+    gaze = np.zeros((n, 2, 2)) if gaze_deg is None else np.asarray(gaze_deg, dtype=np.float64).reshape(n, 2, 2)
+    table = np.concatenate([np.asarray(frames, float)[:, None], np.reshape(ypr_deg, (n, 3)), gaze.reshape(n, 4)], 1)
+    obj[TAKE_PROP] = [float(v) for v in table.ravel()]
+
+
+def head_take_livelink(obj: bpy.types.Object, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The stored head take at `frames` (linear between keys, held outside) as Live Link head (N, 3) and eye (N, 6)
+    columns in radians; None when the object has no head take."""
+    from .core.rig.head_rig import livelink_from_angles
+
+    raw = obj.get(TAKE_PROP)
+    if raw is None or len(raw) == 0 or len(raw) % 8:
+        return None
+    table = np.asarray(list(raw), dtype=np.float64).reshape(-1, 8)
+    f = np.asarray(frames, dtype=np.float64)
+    cols = np.stack([np.interp(f, table[:, 0], table[:, c]) for c in range(1, 8)], 1)
+    return livelink_from_angles(cols[:, :3], cols[:, 3:].reshape(-1, 2, 2))

@@ -21,12 +21,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", required=True, help="photo, video file, image folder or glob")
     p.add_argument("--no-face", action="store_true", help="do not key shape keys (head/eyes only)")
     p.add_argument("--no-head", action="store_true", help="do not turn the head")
+    p.add_argument("--body", action="store_true", help="body pose onto the armature (needs the body pose model)")
+    add_head_options(p)
+    p.add_argument("--key-frame", type=int, default=None, help="photo: also key the pose at this frame")
+    p.add_argument("--start-frame", type=int, default=None, help="clip: scene frame of the first key")
+    p.add_argument("--stride", type=int, default=1, help="clip: use every Nth source frame")
+    p.add_argument("--first", type=int, default=0, help="clip: first source frame, 0-based")
+    p.add_argument("--last", type=int, default=None, help="clip: last source frame, inclusive")
+    p.add_argument("--smoothing", type=float, default=1.0, help="One Euro strength: 0 = off, 1 = default")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(run=run)
+
+
+def add_head_options(p: argparse.ArgumentParser) -> None:
+    """Where the head and eyes go and how they move (capture, and apply of a Live Link CSV)."""
+    p.add_argument("--rig", default=None, help="armature object (default: the mesh's armature, else the mesh turns)")
+    p.add_argument("--rig-map", default=None, help="rig convention name (mixamo, rigify_def, ...) or a JSON role map")
     p.add_argument(
         "--eyes", choices=("auto", "on", "off"), default="auto", help="eye bones (auto: where the rig has them)"
     )
-    p.add_argument("--body", action="store_true", help="body pose onto the armature (needs the body pose model)")
-    p.add_argument("--rig", default=None, help="armature object (default: the mesh's armature, else the mesh turns)")
-    p.add_argument("--rig-map", default=None, help="rig convention name (mixamo, rigify_def, ...) or a JSON role map")
     for role, flag in (("head", "head"), ("neck", "neck"), ("leftEye", "left-eye"), ("rightEye", "right-eye")):
         p.add_argument(f"--{flag}-bone", dest=f"bone_{role}", default=None, help=f"the {flag.replace('-', ' ')} bone")
     p.add_argument("--neck-ratio", type=float, default=0.0, help="share of the head turn given to the neck (0-1)")
@@ -38,14 +51,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the actor's resting head angle: none, first or median (of a clip), or yaw,pitch,roll degrees",
     )
     p.add_argument("--eye-gain", type=float, default=1.0, help="gaze gain (default 1)")
-    p.add_argument("--key-frame", type=int, default=None, help="photo: also key the pose at this frame")
-    p.add_argument("--start-frame", type=int, default=None, help="clip: scene frame of the first key")
-    p.add_argument("--stride", type=int, default=1, help="clip: use every Nth source frame")
-    p.add_argument("--first", type=int, default=0, help="clip: first source frame, 0-based")
-    p.add_argument("--last", type=int, default=None, help="clip: last source frame, inclusive")
-    p.add_argument("--smoothing", type=float, default=1.0, help="One Euro strength: 0 = off, 1 = default")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(run=run)
+
+
+def head_options(args: argparse.Namespace):
+    """(HeadTargetOptions, HeadRigOptions, neutral mode) from add_head_options' arguments."""
+    from ..core.rig.head_rig import HeadRigOptions
+    from ..head_capture import HeadTargetOptions
+
+    neutral_mode, neutral_deg = "none", (0.0, 0.0, 0.0)
+    if args.head_neutral in ("none", "first", "median"):
+        neutral_mode = args.head_neutral
+    else:
+        neutral_deg = _triple(args.head_neutral, "--head-neutral")
+    bones = {r: getattr(args, f"bone_{r}") for r in ("head", "neck", "leftEye", "rightEye")}
+    target = HeadTargetOptions(
+        rig=args.rig,
+        rig_map=args.rig_map,
+        bones={r: b for r, b in bones.items() if b},
+        eyes={"auto": None, "on": True, "off": False}[args.eyes],
+    )
+    rig = HeadRigOptions(
+        neutral_deg=neutral_deg,
+        gain=_triple(args.head_gain, "--head-gain"),
+        limits_deg=_triple(args.head_limits, "--head-limits"),
+        neck_ratio=args.neck_ratio,
+        eye_gain=args.eye_gain,
+    )
+    return target, rig, neutral_mode
 
 
 def _triple(text: str, what: str) -> tuple[float, float, float]:
@@ -62,30 +94,17 @@ def _triple(text: str, what: str) -> tuple[float, float, float]:
 
 def options(args: argparse.Namespace):
     """The command line as the use case's CaptureOptions."""
-    from ..core.rig.head_rig import HeadRigOptions
-    from ..head_capture import HeadTargetOptions
     from ..usecases.capture import CaptureOptions
 
-    neutral_mode, neutral_deg = "none", (0.0, 0.0, 0.0)
-    if args.head_neutral in ("none", "first", "median"):
-        neutral_mode = args.head_neutral
-    else:
-        neutral_deg = _triple(args.head_neutral, "--head-neutral")
-    bones = {r: getattr(args, f"bone_{r}") for r in ("head", "neck", "leftEye", "rightEye")}
+    target, rig, neutral_mode = head_options(args)
     return CaptureOptions(
         source=args.source,
         face=not args.no_face,
         head=not args.no_head,
-        eyes={"auto": None, "on": True, "off": False}[args.eyes],
+        eyes=target.eyes,
         body=args.body,
-        rig=HeadTargetOptions(rig=args.rig, rig_map=args.rig_map, bones={r: b for r, b in bones.items() if b}),
-        head_rig=HeadRigOptions(
-            neutral_deg=neutral_deg,
-            gain=_triple(args.head_gain, "--head-gain"),
-            limits_deg=_triple(args.head_limits, "--head-limits"),
-            neck_ratio=args.neck_ratio,
-            eye_gain=args.eye_gain,
-        ),
+        rig=target,
+        head_rig=rig,
         neutral=neutral_mode,
         key_frame=args.key_frame,
         first=args.first,

@@ -154,7 +154,10 @@ def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.
     head_target = _targets(obj, opts)
     extras = []
     if head_target is not None:
-        extras.append(HeadCollector(head_target, opts.head_rig, smoothing=opts.smoothing, neutral=opts.neutral))
+        face_obj = obj if obj.type == "MESH" else None
+        extras.append(
+            HeadCollector(head_target, opts.head_rig, smoothing=opts.smoothing, neutral=opts.neutral, face_obj=face_obj)
+        )
     return BakeJob(
         obj,
         opts.source,

@@ -310,3 +310,24 @@ class HeadTrack:
             first = int(np.argmax(found))
             ypr[:first], gaze[:first] = ypr[first], gaze[first]
         return ypr, gaze, found
+
+
+def head_poses(faces: list, image: np.ndarray, estimator: HeadPoseEstimator | None = None) -> list[HeadPose]:
+    """The HeadPose of each solved face (core.face.pipeline.SolvedFace) of one image, gaze from its weights."""
+    if not faces:
+        return []
+    est = estimator or HeadPoseEstimator()
+    h, w = image.shape[:2]
+    return [est.estimate(f.landmarks, w, h, weights=f.weights) for f in faces]
+
+
+def track_video_heads(frames: list, width: float, height: float, smoothing: float = 1.0):
+    """(N, 3) head angles, (N, 2, 2) gaze (degrees) and (N,) found for the VideoFrames of FaceSolver.solve_video."""
+    track = HeadTrack(smoothing=smoothing)
+    for f in frames:
+        face = f.face
+        if face is None:
+            track.update(None, f.time, width, height)
+        else:
+            track.update(face.landmarks, f.time, width, height, weights=face.weights)
+    return track.arrays()
