@@ -30,7 +30,8 @@ def _curves(obj, bone: str) -> dict[int, object]:
     }
 
 
-def test_photo_capture_turns_the_head_bone_and_sets_the_face(addon):
+@pytest.mark.usefixtures("addon")
+def test_photo_capture_turns_the_head_bone_and_sets_the_face():
     ch = _character()
     result = capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), key_frame=5))
     assert set(result.stages) == {"face", "head"} and "cpu" in result.stages["head"]
@@ -47,7 +48,8 @@ def test_photo_capture_turns_the_head_bone_and_sets_the_face(addon):
     assert any(kb.value > 0 for kb in ch.head.data.shape_keys.key_blocks[1:])
 
 
-def test_missing_bones_are_one_line_before_any_solving(addon):
+@pytest.mark.usefixtures("addon")
+def test_missing_bones_are_one_line_before_any_solving():
     ch = _character()
     with pytest.raises(FacsimileError) as e:
         capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), rig=HeadTargetOptions(eyes=True), eyes=True))
@@ -71,7 +73,8 @@ def test_missing_bones_are_one_line_before_any_solving(addon):
         capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), face=False, head=False, eyes=False))
 
 
-def test_head_object_turns_without_a_rig_and_never_accumulates(addon):
+@pytest.mark.usefixtures("addon")
+def test_head_object_turns_without_a_rig_and_never_accumulates():
     ch = _character(with_body=False)
     assert ch.head.parent is None
     opts = CaptureOptions(source=photo("lisa3.jpg"), face=False)
@@ -82,7 +85,8 @@ def test_head_object_turns_without_a_rig_and_never_accumulates(addon):
     assert first.rotation_difference(ch.head.matrix_basis.to_quaternion()).angle < 1e-5
 
 
-def test_clip_capture_keys_face_head_and_exports_the_head_columns(addon, tmp_path):
+@pytest.mark.usefixtures("addon")
+def test_clip_capture_keys_face_head_and_exports_the_head_columns(tmp_path):
     ch = _character()
     clip = write_sequence(tmp_path / "clip", moving_frames("lisa3.jpg", 6, size=320))
     before = sorted(p.read_bytes() for p in clip.iterdir())
@@ -99,7 +103,8 @@ def test_clip_capture_keys_face_head_and_exports_the_head_columns(addon, tmp_pat
     np.testing.assert_allclose(take.head[:, 2], -np.radians(result.head_deg[:, 2]), atol=1e-4)
 
 
-def test_live_link_apply_keys_head_and_eyes(addon, tmp_path):
+@pytest.mark.usefixtures("addon")
+def test_live_link_apply_keys_head_and_eyes(tmp_path):
     from blender_addon.core.rig.head_rig import HeadRigOptions
     from blender_addon.usecases.apply import ApplyOptions, apply_weights
 

@@ -97,8 +97,9 @@ def test_gaze_from_weights_signs_and_live_link_round_trip():
     np.testing.assert_allclose(gaze[0], g)
 
 
-def _forward_after(quat, rest=np.eye(3)):
+def _forward_after(quat, rest=None):
     """Where a bone with rest frame `rest` sends the character's forward (-Y) after the pose quaternion."""
+    rest = np.eye(3) if rest is None else rest
     r = rest @ matrices_from_quats(quat)[0] @ rest.T
     return r @ np.array([0.0, -1.0, 0.0])
 
