@@ -1,0 +1,176 @@
+"""Solve photos and videos to ARKit-52 weights without Blender: the use case behind `facsimile solve`.
+
+Photos give every face (largest first) with its box, confidence, head pose and weights; a video (file, image folder or
+glob) is tracked and smoothed, and its weights go to a Live Link Face CSV. A file that cannot be read, or holds no
+face, becomes an entry with an "error" and the run goes on. Nothing here imports bpy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import FacsimileError
+
+NO_FACE_IN_PHOTO = "no face found; use a photo where a face is clearly visible and roughly frontal"
+NO_FACE_IN_VIDEO = "no face found in any frame; nothing written"
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    inputs: tuple[str, ...]
+    json_out: Path | None = None  # None: the caller prints the JSON
+    csv_out: str | None = None  # a Live Link CSV for one video, or a folder for several
+    device: str | None = None  # explicit device; None = $FACSIMILE_DEVICE, then auto (no add-on preference here)
+    max_faces: int = 4
+    smoothing: float = 1.0  # video One Euro smoothing: 0 off, 1 default
+    fps: float | None = None  # video frame rate override (image sequences default to 30)
+
+    def videos(self) -> list[str]:
+        """The inputs that are videos or image sequences, each once."""
+        from ..core.formats.video_io import is_video_path
+
+        return list(dict.fromkeys(p for p in self.inputs if is_video_path(p)))
+
+    def csv_paths(self) -> dict[str, Path]:
+        """Where each video's CSV goes: csv_out itself for one video (unless it names a folder), else one file per
+        video in that folder, never two videos onto one name (a/clip.mp4, b/clip.mp4 -> a_clip.csv, b_clip.csv)."""
+        from ..core.output_guard import outputs_in_folder
+
+        videos = self.videos()
+        if self.csv_out is None or not videos:
+            return {}
+        out = self.csv_out
+        if len(videos) == 1 and not out.endswith(("/", "\\")) and not Path(out).is_dir():
+            return {videos[0]: Path(out)}
+        return dict(zip(videos, outputs_in_folder(out, videos, ".csv")))
+
+    def check(self) -> None:
+        """What costs nothing, before any model loads: numbers in range, --csv only with a video, and no output is an
+        input or another output (every output folder writable)."""
+        from ..core import validate
+        from ..core.output_guard import Named, check_outputs, named
+
+        if not self.inputs:
+            raise FacsimileError("no input given: name at least one photo, video, image folder or glob")
+        validate.whole(self.max_faces, "--max-faces", 1, 100)
+        validate.number(self.smoothing, "--smoothing", 0.0, 1000.0)
+        if self.fps is not None:
+            validate.fps(self.fps, "--fps")
+        if self.csv_out is not None and not self.videos():
+            raise FacsimileError("--csv is for videos and image sequences, and no input is one")
+        check_outputs(
+            [Named("input", p) for p in self.inputs],
+            [named("--json", self.json_out), *(Named("--csv", c) for c in self.csv_paths().values())],
+        )
+
+
+@dataclass
+class SolveResult:
+    """One entry per input, in input order (see module docstring), and the devices the stages ran on."""
+
+    entries: list[dict] = field(default_factory=list)
+    device: str = ""
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for e in self.entries if "error" in e)
+
+    def to_json(self) -> str:
+        return json.dumps({"results": self.entries}, indent=1)
+
+
+def face_entry(face) -> dict:
+    """One solved face as JSON: box, confidence, in-range flag, head pose (yaw, pitch, roll in degrees), weights."""
+    from ..core.arkit import weights_to_mapping
+
+    entry = {
+        "box": [round(float(v), 2) for v in face.box],
+        "confidence": round(float(face.confidence), 4),
+        "in_range": bool(face.in_range),
+        "pose_deg": {k: round(float(v), 1) for k, v in zip(("yaw", "pitch", "roll"), face.pose_deg)},
+        "weights": {k: round(v, 5) for k, v in weights_to_mapping(face.weights).items()},
+    }
+    if face.reason:
+        entry["reason"] = face.reason
+    return entry
+
+
+def _solve_photo(solver, path: str) -> dict:
+    entry = {"file": path, "faces": [face_entry(f) for f in solver.solve_file(path)]}
+    if not entry["faces"]:  # as for a video without a face: said, and the exit code is 1
+        entry["error"] = NO_FACE_IN_PHOTO
+    return entry
+
+
+def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, warn: Callable[[str], None]) -> dict:
+    """Track and smooth one video (opened once), summarise it, and write its CSV when a face was found."""
+    import numpy as np
+
+    from ..core.formats.livelink_csv import write_livelink_csv
+    from ..core.formats.video_io import open_video
+
+    source = open_video(path, opts.fps)
+    frames = list(solver.solve_video(source.frames(), smoothing=opts.smoothing, fps=source.fps))
+    found = sum(f.found for f in frames)
+    video: dict = {"frames": len(frames), "fps": source.fps, "frames_with_face": found}
+    entry: dict = {"file": path, "video": video}
+    out_of_range = sum(1 for f in frames if f.face is not None and not f.face.in_range)
+    if out_of_range:
+        video["frames_out_of_range"] = out_of_range
+    if 0 < source.frame_count and len(frames) < source.frame_count:
+        video["warning"] = (
+            f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
+        )
+        warn(f"{path}: warning: {video['warning']}")
+    if found == 0:
+        entry["error"] = NO_FACE_IN_VIDEO
+        return entry
+    if csv_path is not None:
+        write_livelink_csv(csv_path, np.stack([f.weights for f in frames]), source.fps)
+        video["csv"] = str(csv_path)
+    return entry
+
+
+def solve(opts: SolveOptions, warn: Callable[[str], None] = _to_stderr) -> SolveResult:
+    """Check the options, solve every input in order and write the CSVs and (when asked) the JSON atomically.
+
+    warn receives notes and per-file errors as they happen (the CLI prefixes them with its name)."""
+    from ..core.face.pipeline import FaceSolver
+    from ..core.formats.video_io import is_pattern, is_video_path, sequence_files
+    from ..core.models.device import resolve_device
+
+    opts.check()
+    if opts.videos() and opts.csv_out is None:
+        warn("note: no --csv given, video weights are only summarised in the JSON")
+    for p in opts.inputs:
+        if is_pattern(p):
+            warn(f"note: {p} does not exist; read as a pattern matching {len(sequence_files(p))} image(s)")
+    csv_for = opts.csv_paths()
+    solver = FaceSolver(device=resolve_device(opts.device), max_faces=opts.max_faces)
+    result = SolveResult(device=solver.device_info)
+    warn(f"running on {result.device}")
+    for path in opts.inputs:
+        try:
+            if is_video_path(path):
+                entry = _solve_video(solver, path, csv_for.get(path), opts, warn)
+            else:
+                entry = _solve_photo(solver, path)
+        except (FacsimileError, OSError) as exc:
+            entry = {"file": path, "error": str(exc)}
+        if "error" in entry:
+            warn(f"{path}: {entry['error']}")
+        result.entries.append(entry)
+    if opts.json_out is not None:
+        from ..core.atomic_io import atomic_output
+
+        with atomic_output(opts.json_out) as tmp:
+            Path(tmp).write_text(result.to_json() + "\n", encoding="utf-8")
+    return result
