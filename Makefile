@@ -66,6 +66,7 @@ format: venv
 ## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
 models: venv
 	$(PY) -m model_training.convert.mediapipe_face --out exported_models
+	$(PY) -m model_training.convert.mediapipe_pose --out exported_models
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 	$(PY) -m model_training.export_keygen_data --out exported_models
 

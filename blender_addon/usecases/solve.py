@@ -32,6 +32,7 @@ class SolveOptions:
     max_faces: int = 4
     smoothing: float = 1.0  # video One Euro smoothing: 0 off, 1 default
     fps: float | None = None  # video frame rate override (image sequences default to 30)
+    body: bool = False  # also the 33 body landmarks per person (core/body/pose_report.py gives the JSON)
 
     def videos(self) -> list[str]:
         """The inputs that are videos or image sequences, each once."""
@@ -110,13 +111,22 @@ def face_entry(face, head=None) -> dict:
     return entry
 
 
-def _solve_photo(solver, path: str) -> dict:
+def _solve_photo(solver, path: str, bodies=None) -> dict:
     from ..core.face.head_pose import head_poses
     from ..core.formats.image_io import load_image
 
-    image = load_image(path)
+    image = load_image(path)  # one decode for the face, the head and the body
     faces = solver.solve_image(image)
     entry = {"file": path, "faces": [face_entry(f, h) for f, h in zip(faces, head_poses(faces, image))]}
+    if bodies is not None:  # each body goes to the face it carries (else to "bodies")
+        from ..core.body.pose_report import body_entry, match_faces
+
+        poses = bodies.detect(image).poses
+        owner, rest = match_faces([f.box for f in faces], poses, (image.shape[1], image.shape[0]))
+        for fi, pi in owner.items():
+            entry["faces"][fi]["body"] = body_entry(poses[pi])
+        if rest:
+            entry["bodies"] = [{"body": body_entry(poses[pi])} for pi in rest]
     if not entry["faces"]:  # as for a video without a face: said, and the exit code is 1
         entry["error"] = NO_FACE_IN_PHOTO
     return entry
@@ -132,12 +142,20 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
     source = open_video(path, opts.fps)
     size: list[tuple[int, int]] = []
 
-    def decoded():
-        for image in source.frames():
+    def sized(frames):
+        for image in frames:
             size[:] = [image.shape[:2]]
             yield image
 
-    frames = list(solver.solve_video(decoded(), smoothing=opts.smoothing, fps=source.fps))
+    decoded, bodies = sized(source.frames()), []
+    if opts.body:  # the body tracker sees the same decoded frames as the face tracker
+        from ..core.body.pose_report import track_bodies
+        from ..core.models.device import resolve_device
+
+        decoded = track_bodies(
+            decoded, source.fps, bodies, device=resolve_device(opts.device), smoothing=opts.smoothing
+        )
+    frames = list(solver.solve_video(decoded, smoothing=opts.smoothing, fps=source.fps))
     found = sum(f.found for f in frames)
     video: dict = {"frames": len(frames), "fps": source.fps, "frames_with_face": found}
     entry: dict = {"file": path, "video": video}
@@ -149,6 +167,8 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
             f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
         )
         warn(f"{path}: warning: {video['warning']}")
+    if opts.body:
+        video["body"] = {"frames_with_body": sum(b is not None for b in bodies), "frames": bodies}
     if found == 0:
         entry["error"] = NO_FACE_IN_VIDEO
         return entry
@@ -180,13 +200,18 @@ def solve(opts: SolveOptions, warn: Callable[[str], None] = _to_stderr) -> Solve
     csv_for = opts.csv_paths()
     solver = FaceSolver(device=resolve_device(opts.device), max_faces=opts.max_faces)
     result = SolveResult(device=solver.device_info)
+    bodies = None
+    if opts.body and any(not is_video_path(p) for p in opts.inputs):
+        from ..core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions
+
+        bodies = PoseLandmarker(PoseLandmarkerOptions(num_poses=opts.max_faces, device=resolve_device(opts.device)))
     warn(f"running on {result.device}")
     for path in opts.inputs:
         try:
             if is_video_path(path):
                 entry = _solve_video(solver, path, csv_for.get(path), opts, warn)
             else:
-                entry = _solve_photo(solver, path)
+                entry = _solve_photo(solver, path, bodies)
         except (FacsimileError, OSError) as exc:
             entry = {"file": path, "error": str(exc)}
         if "error" in entry:

@@ -1,0 +1,275 @@
+"""Body accuracy: render rigged characters in CMU poses, solve their bones from the image, compare with the truth.
+
+For each shared character (../shared/data/mocap/models, glTF) and CMU clip (../shared/data/mocap/bvh), frames spread
+over the clip are retargeted onto the character (core/body/bvh_retarget.py), rendered with Workbench from a camera in
+front of the character's rest facing (following its hips), and run through
+  * ours: core.body.pose_landmarker (the converted ONNX models) -> core.body.pose_to_bones -> limb bone directions;
+  * MediaPipe: mp.solutions.pose (the same TFLite models in MediaPipe's own graph; PoseLandmarker's .task bundle is not
+    in the pinned wheel) -> the same solve.
+Reported: mean angular error of the limb bones (upper/lower arms and legs) against the posed armature, per pipeline;
+the error of the raw landmark segments (shoulder -> elbow, ...) before the solve, so the solve's own share shows; the
+distance between our world landmarks and MediaPipe's on the same images; the time of our landmarker per image.
+
+Usage (Blender-free Python with bpy, from the repository root):
+    python benchmarks/bench_body_pose.py [--frames-per-clip 6] [--characters male female] [--size 640 480]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data" / "mocap"
+CHARACTERS = {"male": "quaternius_human_male_m2m.glb", "female": "quaternius_human_female_m2m.glb"}
+CLIPS = (
+    "cmu_subject02_walk.bvh",
+    "cmu_01_01_forward_jumps.bvh",
+    "cmu_131_03_hop_3dsmax.bvh",
+    "cmu_61_10_salsa_daz_scaled.bvh",
+)
+LIMB_ROLES = (
+    "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
+    "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg",
+)  # fmt: skip
+# The landmark segment each limb bone runs along (MediaPipe names).
+SEGMENTS = {
+    "leftUpperArm": ("left_shoulder", "left_elbow"),
+    "leftLowerArm": ("left_elbow", "left_wrist"),
+    "rightUpperArm": ("right_shoulder", "right_elbow"),
+    "rightLowerArm": ("right_elbow", "right_wrist"),
+    "leftUpperLeg": ("left_hip", "left_knee"),
+    "leftLowerLeg": ("left_knee", "left_ankle"),
+    "rightUpperLeg": ("right_hip", "right_knee"),
+    "rightLowerLeg": ("right_knee", "right_ankle"),
+}
+
+
+@dataclass
+class Sample:
+    image: np.ndarray  # RGB uint8
+    truth: dict[str, np.ndarray]  # role -> posed bone direction, armature space
+    label: str
+
+
+def _load_character(name: str):
+    import bpy
+
+    from blender_addon import rig_pose
+    from blender_addon import rig_reader as rr
+    from blender_addon.core.rig import match_rig
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.gltf(filepath=str(SHARED / "models" / CHARACTERS[name]))
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and any(m.type == "ARMATURE" for m in o.modifiers)]
+    mesh = max(meshes, key=lambda o: len(o.data.vertices))
+    rig = rr.read_rig(mesh)
+    arm = rig.armature
+    names = [b.name for b in arm.data.bones]
+    parents = {b.name: (b.parent.name if b.parent else None) for b in arm.data.bones}
+    role_map = match_rig(names, parents, rig_name=arm.name)
+    frames = rig_pose.rest_frames(arm, role_map)
+    return rig, frames
+
+
+def render_samples(character: str, clips: tuple[str, ...], per_clip: int, size: tuple[int, int], folder: Path):
+    """Renders of one character in frames of each clip, with the truth; the rest frames of its mapped roles."""
+    import bpy
+    from mathutils import Vector
+
+    from blender_addon import body_motion as bm
+    from blender_addon import render_preview as rp
+    from blender_addon.core.body.pose_to_bones import RestSkeleton, _body_axes
+    from blender_addon.core.formats.image_io import load_image
+
+    rig, frames = _load_character(character)
+    rest = RestSkeleton.from_frames(frames)
+    arm = rig.armature
+    world = np.array(arm.matrix_world)
+    _, up, fwd = _body_axes(rest)
+    fwd_w, up_w = world[:3, :3] @ fwd, world[:3, :3] @ up
+    _add_face_marks(rig.mesh, arm, frames, world, up_w, fwd_w)
+    rp.configure_render("workbench", size)
+    cam = bpy.data.objects.new("BenchCam", bpy.data.cameras.new("BenchCam"))
+    bpy.context.scene.collection.objects.link(cam)
+    bpy.context.scene.camera = cam
+    cam.data.lens = 35.0
+    height = float(np.ptp(rest.head @ up))
+    distance = 2.4 * height / 1.7 + 1.2
+    bpy.context.scene.camera.rotation_mode = "QUATERNION"
+    cam.rotation_quaternion = Vector(tuple(-fwd_w)).to_track_quat("-Z", "Y")
+    pose_bones = {b.name: b for b in arm.pose.bones}
+    samples = []
+    for clip in clips:
+        n_frames = _clip_frames(SHARED / "bvh" / clip)
+        picks = np.linspace(max(2, n_frames // (per_clip + 1)), n_frames - 1, per_clip).astype(int)
+        _, full, skel = bm.bvh_poses(rig, SHARED / "bvh" / clip, None, frames=(int(picks[0]), int(picks[-1])))
+        for f in picks:
+            bm.apply_pose(arm, skel, full[f - picks[0]])
+            hips_bone = pose_bones[frames.bones[frames.index("hips")]]
+            hips_w = world @ np.array([*hips_bone.head, 1.0])
+            centre = hips_w[:3] + up_w * 0.1 * height
+            cam.location = Vector(tuple(centre + fwd_w * distance))
+            truth = {}
+            for role, bone in zip(frames.roles, frames.bones):
+                pbone = pose_bones[bone]
+                d = np.array(pbone.tail) - np.array(pbone.head)
+                truth[role] = d / np.linalg.norm(d)
+            path = rp.render_png(folder / f"{character}_{Path(clip).stem}_{f:04d}.png")
+            samples.append(Sample(load_image(path), truth, f"{character}/{Path(clip).stem}/{f}"))
+    return rest, samples
+
+
+def _add_face_marks(mesh, arm, frames, world: np.ndarray, up_w: np.ndarray, fwd_w: np.ndarray) -> None:
+    """Dark eyes, brows and a mouth on the front of the head, parented to the head bone.
+
+    The shared characters are faceless mannequins: without a face, MediaPipe's pose model (ours and the original
+    alike) often takes the front view for a back view and swaps left and right. Real actors have faces; these marks
+    give the renders that cue, nothing more (same images for both pipelines)."""
+    import bpy
+    from mathutils import Matrix, Vector
+
+    head_bone = arm.data.bones[frames.bones[frames.index("head")]]
+    h = world @ np.array([*head_bone.head_local, 1.0])
+    t = world @ np.array([*head_bone.tail_local, 1.0])
+    verts = np.array([tuple(mesh.matrix_world @ v.co) for v in mesh.data.vertices])
+    rel = verts - h[:3]
+    height = rel @ up_w
+    size = float(height.max()) if height.max() > 0 else float(np.linalg.norm(t[:3] - h[:3]))  # head height
+    band = (height > 0.2 * size) & (height < 0.9 * size) & (np.abs(rel @ np.cross(up_w, fwd_w)) < 0.2 * size)
+    front = float((rel[band] @ fwd_w).max()) if band.any() else 0.45 * size
+    left = np.cross(up_w, fwd_w)
+    mat = bpy.data.materials.new("BenchFaceMarks")
+    mat.diffuse_color = (0.03, 0.02, 0.02, 1.0)
+    marks = [  # (left offset, height, scale x, scale z) in head sizes
+        (0.17, 0.55, 0.065, 0.04),
+        (-0.17, 0.55, 0.065, 0.04),
+        (0.17, 0.66, 0.08, 0.018),
+        (-0.17, 0.66, 0.08, 0.018),
+        (0.0, 0.3, 0.11, 0.025),
+    ]
+    for i, (lx, hz, sx, sz) in enumerate(marks):
+        bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8, radius=1.0)
+        ob = bpy.context.active_object
+        ob.name = f"BenchFaceMark{i}"
+        pos = h[:3] + left * lx * size + up_w * hz * size + fwd_w * (front - 0.04 * size)
+        ob.matrix_world = Matrix.Translation(Vector(tuple(pos))) @ Matrix.Diagonal(
+            Vector((sx * size, 0.05 * size, sz * size, 1.0))
+        )
+        ob.data.materials.append(mat)
+        saved = ob.matrix_world.copy()
+        ob.parent = arm
+        ob.parent_type = "BONE"
+        ob.parent_bone = head_bone.name
+        ob.matrix_world = saved
+
+
+def _clip_frames(path: Path) -> int:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip().lower().startswith("frames:"):
+            return int(line.split(":")[1])
+    raise ValueError(f"{path}: no Frames line")
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    return math.degrees(math.acos(float(np.clip(np.dot(a, b), -1.0, 1.0))))
+
+
+def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
+    """Per pipeline: limb errors after the solve and of the raw landmark segments; parity of world landmarks."""
+    import mediapipe as mp
+
+    from blender_addon.core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions
+    from blender_addon.core.body.pose_to_bones import BodyPoseSolver, L, _Solver, posed_directions
+
+    ours = PoseLandmarker(PoseLandmarkerOptions(device=device))
+    legacy = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
+    solver = BodyPoseSolver(rest)
+    to_rig = _Solver(rest, solver.options).to_rig
+    res: dict[str, dict[str, list]] = {k: {"solved": [], "segments": [], "missed": 0} for k in ("ours", "mediapipe")}
+    parity, times = [], []
+    for s in samples:
+        t0 = time.perf_counter()
+        r = ours.detect(s.image)
+        times.append(time.perf_counter() - t0)
+        ref = legacy.process(s.image)
+        worlds = {
+            "ours": (r.poses[0].world_landmarks, r.poses[0].visibility) if r.poses else None,
+            "mediapipe": (
+                np.array([[p.x, p.y, p.z] for p in ref.pose_world_landmarks.landmark]),
+                np.array([p.visibility for p in ref.pose_landmarks.landmark]),
+            )
+            if ref.pose_world_landmarks
+            else None,
+        }
+        if worlds["ours"] and worlds["mediapipe"]:
+            parity.append(float(np.linalg.norm(worlds["ours"][0] - worlds["mediapipe"][0], axis=1).max()))
+        for key, wv in worlds.items():
+            if wv is None:
+                res[key]["missed"] += 1
+                continue
+            world, _vis = wv
+            dirs = posed_directions(rest, solver.solve(world, None))  # the truth is fully posed: no gating
+            pts = np.asarray(world, float) @ to_rig.T
+            for role in LIMB_ROLES:
+                if role not in s.truth:
+                    continue
+                res[key]["solved"].append(_angle(dirs[role], s.truth[role]))
+                a, b = SEGMENTS[role]
+                res[key]["segments"].append(_angle(pts[L[b]] - pts[L[a]], s.truth[role]))
+    ours.close()
+    legacy.close()
+    out = {}
+    for key, v in res.items():
+        out[key] = {
+            "limb_error_deg_mean": float(np.mean(v["solved"])) if v["solved"] else None,
+            "limb_error_deg_median": float(np.median(v["solved"])) if v["solved"] else None,
+            "landmark_segment_error_deg_mean": float(np.mean(v["segments"])) if v["segments"] else None,
+            "images_without_pose": v["missed"],
+        }
+        if v["solved"]:
+            out[key]["solve_adds_deg"] = out[key]["limb_error_deg_mean"] - out[key]["landmark_segment_error_deg_mean"]
+    out["world_landmark_parity_max_m"] = {
+        "mean_of_per_image_max": float(np.mean(parity)) if parity else None,
+        "worst": float(np.max(parity)) if parity else None,
+    }
+    out["ours_detect_ms_median"] = float(np.median(times) * 1000)
+    out["images"] = len(samples)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--characters", nargs="+", default=list(CHARACTERS), choices=list(CHARACTERS))
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS))
+    ap.add_argument("--frames-per-clip", type=int, default=6)
+    ap.add_argument("--size", type=int, nargs=2, default=(640, 480))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    report = {}
+    with tempfile.TemporaryDirectory(prefix="facsimile-bench-body-") as tmp:
+        for ch in args.characters:
+            t0 = time.perf_counter()
+            rest, samples = render_samples(ch, tuple(args.clips), args.frames_per_clip, tuple(args.size), Path(tmp))
+            t1 = time.perf_counter()
+            report[ch] = evaluate(rest, samples, args.device)
+            report[ch]["render_s"] = round(t1 - t0, 1)
+            print(ch, json.dumps(report[ch], indent=1), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
