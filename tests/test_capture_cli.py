@@ -27,7 +27,7 @@ def world(tmp_path_factory):
         (["--head-neutral", "sideways"], "--head-neutral must be three numbers"),
         (["--neck-ratio", "2"], "neck ratio must be between 0 and 1"),
         (["--no-face", "--no-head", "--eyes", "off"], "nothing to capture"),
-        (["--body"], "body capture needs"),
+        (["--body", "--no-face", "--no-head", "--eyes", "off", "--rig-map", "cc4"], "no bone for hips, leftUpperLeg"),
         (["--eyes", "on"], "no bone for leftEye, rightEye"),
         (["--rig-map", "MISSING.json"], "does not exist"),
         (["--rig", "Nope"], "rig 'Nope' is no object"),
