@@ -259,3 +259,50 @@ def capture(
         return finish_capture(job, opts)
     finally:
         job.close()
+
+
+CAPTURE_JOB_KEYS = ("head", "eyes", "body", "rig", "rig_map", "neck_ratio", "head_neutral")
+
+
+def is_capture_job(spec: dict) -> bool:
+    """A batch job row asks for a capture when it sets head or body true or eyes on/auto."""
+    return any(_truthy(spec.get(k)) for k in ("head", "eyes", "body"))
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on", "auto") if value is not None else False
+
+
+def options_from_job(spec: dict, common: dict) -> CaptureOptions:
+    """A batch job row (video or image, face, key_frame, start_frame, stride, first, last, smoothing, and the capture
+    columns head, eyes (auto/on/off), body, rig, rig_map, neck_ratio, head_neutral) as CaptureOptions."""
+    eyes = str(spec.get("eyes", "auto")).strip().lower()
+    eyes_opt = {"auto": None, "on": True}.get(eyes, False)
+    if eyes not in ("auto", "on", "off"):
+        raise FacsimileError(f"eyes must be auto, on or off, got {spec.get('eyes')!r}")
+    neutral = str(spec.get("head_neutral") or "none").strip().lower()
+    if neutral not in ("none", "first", "median"):
+        raise FacsimileError(f"head_neutral must be none, first or median, got {spec.get('head_neutral')!r}")
+    try:
+        neck_ratio = float(spec.get("neck_ratio") or 0.0)
+    except (TypeError, ValueError):
+        raise FacsimileError(f"neck_ratio must be a number between 0 and 1, got {spec.get('neck_ratio')!r}") from None
+    source = spec.get("video") or spec.get("image")
+    return CaptureOptions(
+        source=source,
+        face=True,
+        head=_truthy(spec.get("head")) if spec.get("head") is not None else True,
+        eyes=eyes_opt,
+        body=_truthy(spec.get("body")),
+        rig=HeadTargetOptions(rig=spec.get("rig") or None, rig_map=spec.get("rig_map") or None, eyes=eyes_opt),
+        head_rig=HeadRigOptions(neck_ratio=neck_ratio),
+        neutral=neutral,
+        face_index=spec.get("face") or 0,
+        key_frame=spec.get("key_frame"),
+        first=spec.get("first") or 0,
+        last=spec.get("last"),
+        stride=spec.get("stride") or 1,
+        start_frame=spec.get("start_frame"),
+        smoothing=1.0 if spec.get("smoothing") is None else spec["smoothing"],
+        **common,
+    )
