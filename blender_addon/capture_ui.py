@@ -93,6 +93,23 @@ def capture_options(context, source: str):
     )
 
 
+def livelink_head_options(context, opts):
+    """Import Live Link CSV: with the Capture section's Head (or Eyes) on and a take that has head columns, the
+    head and eye columns go onto the same bones a capture would use."""
+    from dataclasses import replace
+
+    from .core.formats.livelink_csv import read_livelink_csv
+
+    cs = getattr(context.scene, "facsimile_capture", None)
+    if cs is None or not (cs.head or cs.eyes):
+        return opts
+    take = read_livelink_csv(opts.weights)
+    if not take.head.any() and not take.eyes.any():
+        return opts
+    capture = capture_options(context, str(opts.weights))
+    return replace(opts, head=capture.rig, head_rig=capture.head_rig)
+
+
 def _target(context) -> bpy.types.Object:
     """The panel's target (a face mesh), else the active object (an armature is fine with Face off)."""
     st = _settings(context)
@@ -146,12 +163,28 @@ class FACSIMILE_OT_capture_head_neutral(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class FACSIMILE_OT_capture_clip(FACSIMILE_OT_bake_clip):
+class FACSIMILE_OT_capture_clip(bpy.types.Operator):
     """Face, head, eyes (and body) from a video onto the target and its armature (Esc cancels; nothing changes)"""
 
     bl_idname = "facsimile.capture_clip"
     bl_label = "Capture from Video"
     bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="Clip", subtype="FILE_PATH")  # type: ignore[valid-type]
+    filter_movie: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_folder: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    synchronous: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    _job = None
+    _timer = None
+    _opts = None
+    # The bake operator's modal, cancellable job loop, shared (a registered operator class is not subclassed).
+    invoke = FACSIMILE_OT_bake_clip.invoke
+    _start_modal = FACSIMILE_OT_bake_clip._start_modal
+    _stop = FACSIMILE_OT_bake_clip._stop
+    modal = FACSIMILE_OT_bake_clip.modal
+    cancel = FACSIMILE_OT_bake_clip.cancel
 
     def _options(self, context):
         return capture_options(context, str(_path_or_error(self.filepath or _settings(context).clip_path, "clip")))

@@ -8,8 +8,9 @@ principal point at the image centre):
   1. perspective reprojection fit of the 2D points (SQPnP start, weighted Gauss-Newton refinement);
   2. weighted 3D Procrustes of the landmarks un-projected to metric space with their depth (the geometry pipeline's
      two-pass scale estimate), which sees the depth the 2D fit cannot.
-The rotation is their quaternion blend, PNP_SHARE of the first (chosen on the development renders, seed 19019, of
-benchmarks/bench_head_pose.py; the reported figures use another seed). Gaze: from the eyeLook weights when the caller
+Yaw and pitch come from their quaternion blend, PNP_SHARE of the first; roll (in the image plane, where the depth
+adds nothing) from the Procrustes alone. Both choices were made on the development renders (seed 19019 of
+benchmarks/bench_head_pose.py); the reported figures use other seeds. Gaze: from the eyeLook weights when the caller
 has them (gaze_from_weights: 40 deg yaw and 30 deg pitch per unit, measured on a real iPhone take), else from each iris
 centre's viewing ray intersected with its eyeball (a sphere behind the canonical iris).
 
@@ -33,7 +34,7 @@ import cv2
 import numpy as np
 
 from ..errors import FacsimileError
-from ..rig.rotations import matrices_from_quats, quats_from_matrices, ypr_from_matrices
+from ..rig.rotations import matrices_from_quats, quats_from_matrices, ypr_from_matrices, ypr_matrices
 from .landmark_normalize import NUM_LANDMARKS, as_landmark_batch
 
 HEAD_MODEL_FILE = "head_model.npz"
@@ -188,7 +189,10 @@ class HeadPoseEstimator:
         rvec, tvec, rms = self._refine(obj_cv, img, k, rvec.reshape(3), tvec.reshape(3))
         r_pnp = _GL_FROM_CV @ cv2.Rodrigues(rvec)[0]
         t_gl = _GL_FROM_CV @ tvec
-        r_gl = _blend(r_pnp, self._metric_procrustes(pts, width, height), PNP_SHARE)
+        r_metric = self._metric_procrustes(pts, width, height)
+        ypr = ypr_from_matrix(_blend(r_pnp, r_metric, PNP_SHARE))
+        ypr[2] = ypr_from_matrix(r_metric)[2]  # roll is in the image plane: the 2D fit adds nothing but noise there
+        r_gl = ypr_matrices(ypr[None])[0]
         gaze = gaze_from_weights(weights) if weights is not None else self._gaze(pts, k, r_gl, t_gl)
         return HeadPose(
             rotation=r_gl, translation=t_gl, ypr_deg=ypr_from_matrix(r_gl), gaze_deg=gaze, reprojection_px=rms
