@@ -227,8 +227,11 @@ def _fcurve(bag, path: str, index: int, group: str) -> bpy.types.FCurve:
     except TypeError:  # channelbags (4.4+) take no action_group; groups are made separately
         fc = bag.fcurves.new(path, index=index)
         groups = getattr(bag, "groups", None)
-        if groups is not None:
-            fc.group = groups.get(group) or groups.new(group)
+        try:
+            if groups is not None:
+                fc.group = groups.get(group) or groups.new(group)
+        except (AttributeError, TypeError, RuntimeError):  # grouping is cosmetic: never fail a bake over it
+            pass
         return fc
 
 
