@@ -56,7 +56,7 @@ def export(out_dir: Path) -> Path:
             f"\n{NOTICE_MARK}\nhead_model.npz holds the vertices of MediaPipe's canonical face model with iris "
             f"(face_model_with_iris.obj) and the Procrustes landmark basis of its geometry pipeline metadata, "
             f"exported by model_training/export_head_model.py. Copyright The MediaPipe Authors. Licensed under the "
-            f"Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0); distributed on an \"AS IS\" "
+            f'Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0); distributed on an "AS IS" '
             f"BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND. Changes made: stored as numpy arrays.\n"
         )
         notice.write_text(text, encoding="utf-8")
