@@ -81,8 +81,17 @@ def _load_character(name: str):
     return rig, frames
 
 
-def render_samples(character: str, clips: tuple[str, ...], per_clip: int, size: tuple[int, int], folder: Path):
-    """Renders of one character in frames of each clip, with the truth; the rest frames of its mapped roles."""
+def render_samples(
+    character: str,
+    clips: tuple[str, ...],
+    per_clip: int,
+    size: tuple[int, int],
+    folder: Path,
+    consecutive: int = 0,
+):
+    """Renders of one character in frames of each clip, with the truth; the rest frames of its mapped roles.
+    consecutive > 0: that many frames in a row at 30 frames/s (every 4th of the 120 Hz clip) from the clip's
+    middle instead, for the video timing."""
     import bpy
     from mathutils import Vector
 
@@ -111,7 +120,11 @@ def render_samples(character: str, clips: tuple[str, ...], per_clip: int, size: 
     samples = []
     for clip in clips:
         n_frames = _clip_frames(SHARED / "bvh" / clip)
-        picks = np.linspace(max(2, n_frames // (per_clip + 1)), n_frames - 1, per_clip).astype(int)
+        if consecutive:
+            start = max(2, n_frames // 2 - 2 * consecutive)
+            picks = np.arange(start, min(n_frames, start + 4 * consecutive), 4)
+        else:
+            picks = np.linspace(max(2, n_frames // (per_clip + 1)), n_frames - 1, per_clip).astype(int)
         _, full, skel = bm.bvh_poses(rig, SHARED / "bvh" / clip, None, frames=(int(picks[0]), int(picks[-1])))
         for f in picks:
             bm.apply_pose(arm, skel, full[f - picks[0]])
@@ -248,6 +261,40 @@ def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
     return out
 
 
+def video_timing(samples: list[Sample], device: str = "cpu", threads: int = 2, rounds: int = 3) -> dict:
+    """Per-frame time of body tracking on consecutive frames: ours (VIDEO mode) and mp.solutions.pose (video mode,
+    smoothing on), interleaved round by round on the same frames so machine load hits both alike."""
+    import os
+
+    import mediapipe as mp
+
+    from blender_addon.core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions, RunningMode
+
+    os.environ.setdefault("FACSIMILE_THREADS", str(threads))
+    ours_t, mp_t, detector_runs = [], [], 0
+    for _ in range(rounds):
+        opts = PoseLandmarkerOptions(running_mode=RunningMode.VIDEO, device=device, threads=threads)
+        with PoseLandmarker(opts) as pl:
+            for i, s in enumerate(samples):
+                t0 = time.perf_counter()
+                pl.detect_for_video(s.image, i * 1000.0 / 30.0)
+                ours_t.append(time.perf_counter() - t0)
+            detector_runs = pl.detector_runs
+        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as legacy:
+            for s in samples:
+                t0 = time.perf_counter()
+                legacy.process(s.image)
+                mp_t.append(time.perf_counter() - t0)
+    return {
+        "frames": len(samples),
+        "size": list(samples[0].image.shape[1::-1]),
+        "threads": threads,
+        "ours_ms_median": round(float(np.median(ours_t)) * 1000, 2),
+        "mediapipe_ms_median": round(float(np.median(mp_t)) * 1000, 2),
+        "ours_detector_runs": detector_runs,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--characters", nargs="+", default=list(CHARACTERS), choices=list(CHARACTERS))
@@ -256,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, nargs=2, default=(640, 480))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--timing-frames", type=int, default=30, help="consecutive frames for the video timing (0: none)")
+    ap.add_argument("--threads", type=int, default=2, help="onnxruntime threads for the video timing")
     args = ap.parse_args(argv)
     report = {}
     with tempfile.TemporaryDirectory(prefix="facsimile-bench-body-") as tmp:
@@ -266,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
             report[ch] = evaluate(rest, samples, args.device)
             report[ch]["render_s"] = round(t1 - t0, 1)
             print(ch, json.dumps(report[ch], indent=1), flush=True)
+        if args.timing_frames:
+            ch, clip = args.characters[0], "cmu_subject02_walk.bvh"
+            _, seq = render_samples(ch, (clip,), 0, tuple(args.size), Path(tmp), consecutive=args.timing_frames)
+            report["video_timing"] = video_timing(seq, args.device, args.threads)
+            print("video_timing", json.dumps(report["video_timing"], indent=1), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
