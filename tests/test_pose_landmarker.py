@@ -111,3 +111,28 @@ def test_solve_reports_the_body(tmp_path):
     # without --body nothing changes in the face entries
     plain = solve(SolveOptions(inputs=(str(photo),), device="cpu"), warn=lambda m: None)
     assert "body" not in plain.entries[0]["faces"][0]
+
+
+def test_solve_cli_body_on_a_video_and_broken_input(tmp_path):
+    """`facsimile solve --body` on a short video: one body entry per frame (None where nobody is seen), tracked on
+    the frames the face tracker decodes; a broken photo is one error entry and the run goes on."""
+    from blender_addon.cli import main
+
+    img = _photo("lisa2.jpg")
+    img = cv2.resize(img, (360, 480))
+    frames = [img, img, np.zeros_like(img), img]
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (360, 480))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    js = tmp_path / "out.json"
+    code = main(["solve", str(path), str(bad), "--body", "--json", str(js), "--device", "cpu"])
+    assert code == 1  # the broken photo
+    video, broken = json.loads(js.read_text())["results"]
+    body = video["video"]["body"]
+    assert len(body["frames"]) == 4 and body["frames_with_body"] == 3 and body["frames"][2] is None
+    assert np.array(body["frames"][0]["world_landmarks"]).shape == (33, 3)
+    assert "error" in broken and bad.read_bytes() == b"not a jpeg"
