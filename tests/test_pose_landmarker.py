@@ -35,8 +35,8 @@ def landmarker():
 def test_world_landmarks_match_mediapipe(name, landmarker):
     """The whole pipeline (detector, alignment region, landmark model, world rotation) gives MediaPipe's world
     landmarks on the same photo: measured max 4 mm over the shared photos (float summation order and the crop's
-    bilinear sampling differ). Visibility matches too; image x, y differ by MediaPipe's heatmap refinement, which
-    is not reproduced, so they are compared loosely."""
+    bilinear sampling differ). Visibility matches too, and the heatmap-refined image x, y of the well-seen points
+    (a point whose window peak sits at the 0.5 refinement threshold may be refined on one side only)."""
     mp = pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the original pipeline")
     image = _photo(name)
     ours = landmarker.detect(image)
@@ -52,7 +52,7 @@ def test_world_landmarks_match_mediapipe(name, landmarker):
     assert np.abs(p.visibility - vis).max() < 0.02
     seen = vis > 0.8
     h, w = image.shape[:2]
-    assert np.median(np.abs(p.landmarks[seen, :2] - img[seen]) * [w, h]) < 0.03 * max(h, w)
+    assert np.median(np.abs(p.landmarks[seen, :2] - img[seen]) * [w, h]) < 1.0  # pixels
 
 
 def test_nobody_in_noise_or_blank(landmarker):
