@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             report["video_timing"] = video_timing(seq, args.device, args.threads)
             print("video_timing", json.dumps(report["video_timing"], indent=1), flush=True)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
 
