@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from blender_addon.core.face.head_pose import HeadPoseEstimator, ypr_from_matrix  # noqa: E402
+from blender_addon.core.face.head_pose import HeadPoseEstimator, gaze_from_weights, ypr_from_matrix  # noqa: E402
 from model_training.paths import CACHE_DIR, shared_data_dir  # noqa: E402
 
 TASK = shared_data_dir() / "real_faces" / "models" / "face_landmarker.task"
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         render(args.n, args.seed, args.size, args.range, out)
         print(f"rendered {args.n} heads in {time.time() - t0:.0f}s")
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
     from blender_addon.core.face.landmark_normalize import normalize_landmarks
     from blender_addon.core.face.tracking import FaceTracker
     from model_training.render.render_ict import load_images
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ours = np.full((len(images), 3), np.nan)
     old = np.full((len(images), 3), np.nan)
     eyes = np.full((len(images), 2, 2), np.nan)
+    iris = np.full((len(images), 2, 2), np.nan)
+    generator = ExpressionGenerator(device="cpu")
     t_fit = 0.0
     for i, img in enumerate(images):
         faces = tracker.detect(img)
@@ -183,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         hp = est.estimate(lm, img.shape[1], img.shape[0])
         t_fit += time.perf_counter() - t0
         ours[i] = hp.ypr_deg
-        eyes[i] = hp.gaze_deg
+        eyes[i] = gaze_from_weights(generator.predict(lm).weights[0])
+        iris[i] = hp.gaze_deg
         _, p = normalize_landmarks(lm)
         old[i] = (p.yaw[0], p.pitch[0], p.roll[0])
     mp_pose = mediapipe_pose(images)
@@ -191,19 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     res = {"n": int(len(images)), "scored": int(both.sum()), "seed": args.seed, "range_deg": args.range}
     print(f"{both.sum()} of {len(images)} renders with a face from both (seed {args.seed}, +-{args.range:g} deg)")
     print(f"{'estimate':<34}{'yaw':>7}{'pitch':>7}{'roll':>7}   mean signed (yaw, pitch, roll)")
-    for name, v in (("ours (head_pose, PnP)", ours), ("before (normalisation frame)", old), ("MediaPipe matrix", mp_pose)):
+    for name, v in (("ours (head_pose)", ours), ("before (normalisation frame)", old), ("MediaPipe matrix", mp_pose)):
         err = v[both] - truth[both]
         mae, bias = np.abs(err).mean(0), err.mean(0)
         res[name] = {"mae": [round(float(x), 2) for x in mae], "bias": [round(float(x), 2) for x in bias]}
         print(f"{name:<34}{mae[0]:7.2f}{mae[1]:7.2f}{mae[2]:7.2f}   {bias[0]:+.2f} {bias[1]:+.2f} {bias[2]:+.2f}")
+    gi = np.abs(iris[both] - gaze_truth[both]).reshape(-1, 2).mean(0)
+    res["gaze_iris_geometry_mae_deg"] = [round(float(x), 2) for x in gi]
     ge = np.abs(eyes[both] - gaze_truth[both])
     moving = np.abs(gaze_truth[both]) > 3
     res["gaze_mae_deg"] = [round(float(x), 2) for x in ge.reshape(-1, 2).mean(0)]
     res["gaze_mae_moving_deg"] = [round(float(ge[..., k][moving[..., k]].mean()), 2) for k in range(2)]
     res["gaze_zero_guess_deg"] = [round(float(x), 2) for x in np.abs(gaze_truth[both]).reshape(-1, 2).mean(0)]
     print(
-        f"gaze (eye yaw, pitch vs the rendered eyeballs): MAE {res['gaze_mae_deg']} deg, on eyes turned > 3 deg "
-        f"{res['gaze_mae_moving_deg']}; always-straight guess {res['gaze_zero_guess_deg']}"
+        f"gaze from eyeLook weights (eye yaw, pitch vs the rendered eyeballs): MAE {res['gaze_mae_deg']} deg, on eyes "
+        f"turned > 3 deg {res['gaze_mae_moving_deg']}; iris geometry {res['gaze_iris_geometry_mae_deg']}; "
+        f"always-straight guess {res['gaze_zero_guess_deg']}"
     )
     print(f"head pose fit: {1e3 * t_fit / max(both.sum(), 1):.2f} ms per face")
     if args.json:

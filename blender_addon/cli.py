@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "solve",
     "photo",
     "bake",
+    "capture",
     "export_csv",
     "batch",
     "skin",

@@ -88,33 +88,40 @@ class SolveResult:
         return json.dumps({"results": self.entries}, indent=1)
 
 
-def face_entry(face) -> dict:
-    """One solved face as JSON: box, confidence, in-range flag, head pose (yaw, pitch, roll in degrees), weights."""
+def face_entry(face, head=None) -> dict:
+    """One solved face as JSON: box, confidence, in-range flag, head pose (yaw, pitch, roll in degrees: the fit of
+    core/face/head_pose.py when `head` is given, its docstring has the convention) and gaze, weights."""
     from ..core.arkit import weights_to_mapping
 
+    pose = face.pose_deg if head is None else head.ypr_deg
     entry = {
         "box": [round(float(v), 2) for v in face.box],
         "confidence": round(float(face.confidence), 4),
         "in_range": bool(face.in_range),
-        "pose_deg": {k: round(float(v), 1) for k, v in zip(("yaw", "pitch", "roll"), face.pose_deg)},
+        "pose_deg": {k: round(float(v), 1) for k, v in zip(("yaw", "pitch", "roll"), pose)},
         "weights": {k: round(v, 5) for k, v in weights_to_mapping(face.weights).items()},
     }
+    if head is not None:
+        entry["gaze_deg"] = {
+            side: {"yaw": round(float(g[0]), 1), "pitch": round(float(g[1]), 1)}
+            for side, g in zip(("right_eye", "left_eye"), head.gaze_deg)
+        }
     if face.reason:
         entry["reason"] = face.reason
     return entry
 
 
 def _solve_photo(solver, path: str, bodies=None) -> dict:
-    if bodies is None:
-        entry = {"file": path, "faces": [face_entry(f) for f in solver.solve_file(path)]}
-    else:  # one decode for the face and the body; each body goes to the face it carries (else to "bodies")
-        from ..core.body.pose_report import body_entry, match_faces
-        from ..core.formats.image_io import load_image
+    from ..core.face.head_pose import head_poses
+    from ..core.formats.image_io import load_image
 
-        image = load_image(path)
-        faces = solver.solve_image(image)
+    image = load_image(path)  # one decode for the face, the head and the body
+    faces = solver.solve_image(image)
+    entry = {"file": path, "faces": [face_entry(f, h) for f, h in zip(faces, head_poses(faces, image))]}
+    if bodies is not None:  # each body goes to the face it carries (else to "bodies")
+        from ..core.body.pose_report import body_entry, match_faces
+
         poses = bodies.detect(image).poses
-        entry = {"file": path, "faces": [face_entry(f) for f in faces]}
         owner, rest = match_faces([f.box for f in faces], poses, (image.shape[1], image.shape[0]))
         for fi, pi in owner.items():
             entry["faces"][fi]["body"] = body_entry(poses[pi])
@@ -133,7 +140,14 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
     from ..core.formats.video_io import open_video
 
     source = open_video(path, opts.fps)
-    decoded, bodies = source.frames(), []
+    size: list[tuple[int, int]] = []
+
+    def sized(frames):
+        for image in frames:
+            size[:] = [image.shape[:2]]
+            yield image
+
+    decoded, bodies = sized(source.frames()), []
     if opts.body:  # the body tracker sees the same decoded frames as the face tracker
         from ..core.body.pose_report import track_bodies
         from ..core.models.device import resolve_device
@@ -159,7 +173,12 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
         entry["error"] = NO_FACE_IN_VIDEO
         return entry
     if csv_path is not None:
-        write_livelink_csv(csv_path, np.stack([f.weights for f in frames]), source.fps)
+        from ..core.face.head_pose import track_video_heads
+        from ..core.rig.head_rig import livelink_from_angles
+
+        ypr, gaze, _ = track_video_heads(frames, size[0][1], size[0][0], opts.smoothing)
+        head, eyes = livelink_from_angles(ypr, gaze)
+        write_livelink_csv(csv_path, np.stack([f.weights for f in frames]), source.fps, head=head, eyes=eyes)
         video["csv"] = str(csv_path)
     return entry
 

@@ -161,6 +161,7 @@ PRIORITY: tuple[str, ...] = (
     "cmu_bvh",
     "cmu_bvh_3dsmax",
     "daz_genesis",
+    "generic",
 )
 
 
