@@ -136,3 +136,22 @@ def test_solve_cli_body_on_a_video_and_broken_input(tmp_path):
     assert len(body["frames"]) == 4 and body["frames_with_body"] == 3 and body["frames"][2] is None
     assert np.array(body["frames"][0]["world_landmarks"]).shape == (33, 3)
     assert "error" in broken and bad.read_bytes() == b"not a jpeg"
+
+
+def test_track_bodies_stops_cleanly():
+    """A consumer that stops early (an error in the face stage) leaves no body thread behind and loses no order."""
+    import threading
+
+    from blender_addon.core.body.pose_report import track_bodies
+
+    image = _photo("lisa2.jpg")
+    sink: list = []
+    gen = track_bodies(iter([image] * 5), 30.0, sink, device="cpu")
+    assert next(gen) is not None and next(gen) is not None
+    gen.close()
+    assert len(sink) == 1 and sink[0] is not None
+    assert not [t for t in threading.enumerate() if t.name.startswith("facsimile-body")]
+    # all frames through: one entry per frame, in order
+    sink = []
+    assert len(list(track_bodies(iter([image, np.zeros_like(image), image]), 30.0, sink, device="cpu"))) == 3
+    assert [b is not None for b in sink] == [True, False, True]
