@@ -242,6 +242,8 @@ class BakeJob:
         close = getattr(gen, "close", None)
         if close is not None:
             close()
+        for extra in getattr(self, "extras", ()):
+            getattr(extra, "close", lambda: None)()
 
     def scene_frames(self, n: int) -> np.ndarray:
         """Scene frame of each solved frame: source timing kept (stride and a differing scene rate included)."""

@@ -129,7 +129,11 @@ def _descends(arm: bpy.types.Object, bone: str, ancestor: str) -> bool:
 
 
 def rotations_for(
-    target: HeadTarget, ypr_deg: np.ndarray, gaze_deg: np.ndarray | None, opts: HeadRigOptions
+    target: HeadTarget,
+    ypr_deg: np.ndarray,
+    gaze_deg: np.ndarray | None,
+    opts: HeadRigOptions,
+    parent_delta: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-role (N, 4) quaternions for the target's bones (or {'head': ...} world deltas for an object)."""
     if target.role_map is None:
@@ -137,7 +141,14 @@ def rotations_for(
     head_rest = {r: target.rest[r] for r in ("neck", "head") if r in target.roles}
     out = {}
     if head_rest:
-        out = head_rotations(ypr_deg, head_rest, opts, frame=target.frame, head_under_neck=target.head_under_neck)
+        out = head_rotations(
+            ypr_deg,
+            head_rest,
+            opts,
+            frame=target.frame,
+            head_under_neck=target.head_under_neck,
+            parent_delta=parent_delta,
+        )
     eye_rest = {r: target.rest[r] for r in EYE_ROLES if r in target.roles}
     if eye_rest and gaze_deg is not None:
         out.update(eye_rotations(gaze_deg, eye_rest, opts, frame=target.frame))
@@ -157,12 +168,16 @@ def _object_quats(obj: bpy.types.Object, delta: np.ndarray) -> np.ndarray:
 
 
 def write_head_pose(
-    target: HeadTarget, ypr_deg: np.ndarray, gaze_deg: np.ndarray | None, opts: HeadRigOptions, key_frame: int | None
+    target: HeadTarget,
+    ypr_deg: np.ndarray,
+    gaze_deg: np.ndarray | None,
+    opts: HeadRigOptions,
+    key_frame: int | None,
+    parent_delta: np.ndarray | None = None,
 ) -> str:
     """One head pose (photo); optionally keyed. Returns what was written, for the report."""
-    rots = rotations_for(
-        target, np.reshape(ypr_deg, (1, 3)), None if gaze_deg is None else np.reshape(gaze_deg, (1, 2, 2)), opts
-    )
+    gaze = None if gaze_deg is None else np.reshape(gaze_deg, (1, 2, 2))
+    rots = rotations_for(target, np.reshape(ypr_deg, (1, 3)), gaze, opts, parent_delta)
     if target.role_map is None:
         return _write_object(
             target.obj,
@@ -176,10 +191,16 @@ def write_head_pose(
 
 
 def bake_head(
-    target: HeadTarget, frames: np.ndarray, ypr_deg: np.ndarray, gaze_deg: np.ndarray | None, opts: HeadRigOptions
+    target: HeadTarget,
+    frames: np.ndarray,
+    ypr_deg: np.ndarray,
+    gaze_deg: np.ndarray | None,
+    opts: HeadRigOptions,
+    parent_delta: np.ndarray | None = None,
 ) -> str:
-    """Key a take's head (and eyes) at `frames`, one bulk write per curve."""
-    rots = rotations_for(target, ypr_deg, gaze_deg, opts)
+    """Key a take's head (and eyes) at `frames`, one bulk write per curve. parent_delta (N, 3, 3): the body's
+    armature-space turn of the bone the head chain hangs from (the head then keeps its camera-frame direction)."""
+    rots = rotations_for(target, ypr_deg, gaze_deg, opts, parent_delta)
     if target.role_map is None:
         return _write_object(target.obj, _object_quats(target.obj, rots["head"]), np.asarray(frames, float))
     rig_pose.bake_rotations(target.obj, target.role_map, np.asarray(frames, float), rots)

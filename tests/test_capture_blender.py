@@ -4,6 +4,7 @@ the demo character's rig, a rig without the bones asked for, and a head without 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import bpy
 import numpy as np
@@ -67,8 +68,6 @@ def test_missing_bones_are_one_line_before_any_solving():
         capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), rig=HeadTargetOptions(rig="Bare")))
     with pytest.raises(FacsimileError, match="rig 'Nope' is no object"):
         capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), rig=HeadTargetOptions(rig="Nope")))
-    with pytest.raises(FacsimileError, match="body capture needs"):
-        capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), body=True))
     with pytest.raises(FacsimileError, match="nothing to capture"):
         capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), face=False, head=False, eyes=False))
 
@@ -78,6 +77,8 @@ def test_head_object_turns_without_a_rig_and_never_accumulates():
     ch = _character(with_body=False)
     assert ch.head.parent is None
     opts = CaptureOptions(source=photo("lisa3.jpg"), face=False)
+    with pytest.raises(FacsimileError, match="body capture needs an armature"):
+        capture(ch.head, CaptureOptions(source=photo("lisa3.jpg"), body=True))
     capture(ch.head, opts)
     first = ch.head.matrix_basis.to_quaternion()
     assert first.angle > math.radians(8)
@@ -129,3 +130,50 @@ def test_live_link_apply_keys_head_and_eyes(tmp_path):
     with pytest.raises(FacsimileError, match="no head columns"):
         (tmp_path / "w.json").write_text('{"jawOpen": 0.5}')
         apply_weights(ch.head, AO(weights=tmp_path / "w.json", head=HeadTargetOptions()))
+
+
+@pytest.mark.usefixtures("addon")
+def test_panel_operators_capture_in_one_undo_step(tmp_path):
+    """The panel's Capture from Photo and Capture Head Neutral: registered, one operator call, errors as reports."""
+    ch = _character()
+    context = bpy.context
+    context.scene.facsimile.target = ch.head
+    context.scene.facsimile.photo_path = str(photo("lisa3.jpg"))
+    assert "UNDO" in bpy.types.FACSIMILE_OT_capture_photo.bl_options
+    assert bpy.ops.facsimile.capture_head_neutral() == {"FINISHED"}
+    cs = context.scene.facsimile_capture
+    assert cs.neutral == "CAPTURED" and cs.neutral_deg[2] > 10
+    assert bpy.ops.facsimile.capture_photo() == {"FINISHED"}
+    # the captured neutral is the same photo: the head comes back to its rest pose
+    assert Quaternion(ch.rig.pose.bones["head"].rotation_quaternion).angle < math.radians(0.5)
+    cs.head_bone = "NoSuchBone"
+    with pytest.raises(RuntimeError, match="has no bone head -> NoSuchBone"):
+        bpy.ops.facsimile.capture_photo()
+    cs.head_bone = ""
+    clip = write_sequence(
+        bpy.app.tempdir and __import__("pathlib").Path(bpy.app.tempdir) / "cap_clip",
+        moving_frames("lisa3.jpg", 3, size=240),
+    )
+    context.scene.facsimile.clip_path = str(clip)
+    cs.neutral = "NONE"
+    assert bpy.ops.facsimile.capture_clip(synchronous=True) == {"FINISHED"}
+    assert all(len(fc.keyframe_points) == 3 for fc in _curves(ch.rig, "head").values())
+
+
+@pytest.mark.usefixtures("addon")
+def test_body_and_head_have_one_owner_each():
+    """Face + head + body from one photo: the body poses the limbs and spine, the head stage alone turns neck/head."""
+    ch = _character()
+    result = capture(ch.head, CaptureOptions(source=photo("angry.jpg"), body=True))
+    assert "bones on 'FacsimileRig'" in result.stages["body"] and "cpu" in result.stages["body"]
+    moved = {pb.name for pb in ch.rig.pose.bones if Quaternion(pb.rotation_quaternion).angle > 1e-4}
+    assert moved & {"hips", "spine", "chest"}  # a portrait: the torso is seen; unseen arms stay at rest, never flip
+    only_head = capture(ch.head, CaptureOptions(source=photo("angry.jpg"), face=False, body=False))
+    q_head_alone = Quaternion(ch.rig.pose.bones["head"].rotation_quaternion)
+    assert only_head.stages["head"]
+    # with the body on, the head bone is written relative to the body's chest, never twice
+    capture(ch.head, CaptureOptions(source=photo("angry.jpg"), face=False, body=True))
+    assert Quaternion(ch.rig.pose.bones["head"].rotation_quaternion).angle < q_head_alone.angle + math.radians(45)
+    with pytest.raises(FacsimileError, match="no bone for hips"):
+        opts = CaptureOptions(source=photo("angry.jpg"), face=False, head=False, eyes=False, body=True)
+        capture(ch.head, replace(opts, rig=HeadTargetOptions(rig_map="cc4")))

@@ -27,7 +27,7 @@ def world(tmp_path_factory):
         (["--head-neutral", "sideways"], "--head-neutral must be three numbers"),
         (["--neck-ratio", "2"], "neck ratio must be between 0 and 1"),
         (["--no-face", "--no-head", "--eyes", "off"], "nothing to capture"),
-        (["--body"], "body capture needs"),
+        (["--body", "--no-face", "--no-head", "--eyes", "off", "--rig-map", "cc4"], "no bone for hips, leftUpperLeg"),
         (["--eyes", "on"], "no bone for leftEye, rightEye"),
         (["--rig-map", "MISSING.json"], "does not exist"),
         (["--rig", "Nope"], "rig 'Nope' is no object"),
@@ -69,3 +69,30 @@ def test_apply_head_needs_head_columns(world):
     )
     assert run.code != 0 and "no head columns" in one_line_error(run, "apply")
     assert digests([scene, root / "w.json"]) == before and not out.exists()
+
+
+def test_batch_capture_jobs(world):
+    """A batch row with head/eyes/body columns is a capture job; a bad row fails alone with its one line."""
+    import json
+
+    root, scene = world
+    jobs = root / "jobs.json"
+    good, bad = root / "batch_good.blend", root / "batch_bad.blend"
+    rows = [
+        {"blend": str(scene), "object": HEAD, "image": str(root / "p.jpg"), "output": str(good), "head": True},
+        {"blend": str(scene), "object": HEAD, "image": str(root / "p.jpg"), "output": str(bad), "head": True,
+         "head_neutral": "sideways"},
+    ]  # fmt: skip
+    jobs.write_text(json.dumps(rows))
+    before = digests([scene, root / "p.jpg", jobs])
+    summary = root / "summary.json"
+    run = facsimile("batch", str(jobs), "--summary-json", str(summary), timeout=300)
+    assert run.code == 1 and "Traceback" not in run.err
+    table = json.loads(summary.read_text())
+    rows_out = table["jobs"] if isinstance(table, dict) else table
+    status = [r["status"] for r in rows_out]
+    assert status[0] == "done" and status[1] == "FAILED", rows_out
+    assert run.out.count("capture") >= 2  # the table's kind column
+    assert "head_neutral must be none, first or median" in json.dumps(rows_out[1])
+    assert good.is_file() and not bad.exists()
+    assert digests([scene, root / "p.jpg", jobs]) == before

@@ -40,6 +40,7 @@ _KNOWN = {
     "first",
     "last",
     "smoothing",
+    *("head", "eyes", "body", "rig", "rig_map", "neck_ratio", "head_neutral"),  # capture jobs (usecases/capture.py)
 }
 
 
@@ -67,6 +68,10 @@ class Job:
 
     @property
     def kind(self) -> str:
+        from ..usecases.capture import is_capture_job
+
+        if is_capture_job(self.spec):
+            return "capture"
         return "bake" if self.spec.get("video") else "photo"
 
     @property
@@ -104,7 +109,11 @@ def _coerce(key: str, value: object, where: str) -> object:
         return validate.whole(value, f"{where}: face", 0, 999)
     if key == "smoothing":
         return validate.number(value, f"{where}: smoothing", 0.0, 1000.0)
-    if key == "mirror":
+    if key == "neck_ratio":
+        return validate.number(value, f"{where}: neck_ratio", 0.0, 1.0)
+    if key == "eyes" and isinstance(value, bool):
+        return "on" if value else "off"
+    if key in ("mirror", "head", "body"):
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -112,7 +121,7 @@ def _coerce(key: str, value: object, where: str) -> object:
             return True
         if text in ("0", "false", "no", "n"):
             return False
-        raise FacsimileError(f"{where}: mirror must be true or false, got {value!r}")
+        raise FacsimileError(f"{where}: {key} must be true or false, got {value!r}")
     if not isinstance(value, str):
         raise FacsimileError(f"{where}: {key} must be text, got {value!r}")
     return value.strip()
@@ -305,6 +314,10 @@ def job_options(job: Job, device: str):
     """A job's row as the use case's options: BakeOptions for a video, PhotoOptions for a photo."""
     s = job.spec
     common = dict(preset=s.get("preset"), mirror=True if s.get("mirror") else None, device=device)
+    if job.kind == "capture":
+        from ..usecases.capture import options_from_job
+
+        return options_from_job(s, common)
     if job.kind == "bake":
         from ..usecases.bake import BakeOptions
 
@@ -324,7 +337,9 @@ def job_options(job: Job, device: str):
 
 def _run_use_case(job: Job, device: str, in_place: bool) -> None:
     opts = job_options(job, device)
-    if job.kind == "bake":
+    if job.kind == "capture":
+        from ..usecases.capture import capture as use_case
+    elif job.kind == "bake":
         from ..usecases.bake import bake as use_case
     else:
         from ..usecases.photo import apply_photo as use_case

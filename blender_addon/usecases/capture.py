@@ -22,10 +22,6 @@ from ..core.rig.head_rig import HeadRigOptions
 from ..head_capture import HeadTargetOptions
 
 HEAD_DEVICE = "cpu (numpy + cv2 fit)"
-BODY_UNAVAILABLE = (
-    "body capture needs the body pose model and solver (issue 19, body part), which this build does not include yet; "
-    "run without --body"
-)
 
 
 @dataclass(frozen=True)
@@ -102,15 +98,17 @@ class CaptureResult:
 
 
 def _targets(obj: bpy.types.Object, opts: CaptureOptions):
-    """The head target and (when asked) the body's, resolved before any solving."""
+    """The head target and (when asked) the body's, resolved before any solving: a rig without the bones asked for
+    fails here, before a model loads or a frame is decoded."""
+    from ..capture_session import resolve_body_target
     from ..head_capture import resolve_target
 
-    if opts.body:
-        raise FacsimileError(BODY_UNAVAILABLE)
-    head = None
+    head = body = None
     if opts.head or opts.eyes:
         head = resolve_target(obj, opts.rig, want_eyes=opts.eyes_wanted(), want_head=opts.head)
-    return head
+    if opts.body:
+        body = resolve_body_target(obj, opts.rig.rig, opts.rig.rig_map, opts.rig.bones, head_owned=opts.head)
+    return head, body
 
 
 def capture_photo(obj: bpy.types.Object, opts: CaptureOptions) -> CaptureResult:
@@ -121,10 +119,14 @@ def capture_photo(obj: bpy.types.Object, opts: CaptureOptions) -> CaptureResult:
     from ..preferences import requested_device
 
     rmap = mapping_for(obj, opts.preset, opts.mirror) if opts.face else None
-    head_target = _targets(obj, opts)
-    solved = solve_photo(Path(opts.source), requested_device(opts.device))
+    head_target, body_target = _targets(obj, opts)
+    device = requested_device(opts.device)
+    solved = solve_photo(Path(opts.source), device)
     face = pick_face(solved, opts.face_index, opts.source)
     stages: dict[str, str] = {}
+    parent_delta = None
+    if body_target is not None:
+        stages["body"], parent_delta = _photo_body(body_target, solved.image, face, device, opts.key_frame)
     if rmap is not None:
         report = write_pose(obj, rmap, face.weights, key_frame=opts.key_frame)
         store_last_solve(obj, np.asarray(face.weights)[None, :], None)
@@ -134,12 +136,41 @@ def capture_photo(obj: bpy.types.Object, opts: CaptureOptions) -> CaptureResult:
         h, w = solved.image.shape[:2]
         pose = HeadPoseEstimator().estimate(face.landmarks, w, h, weights=face.weights)
         ypr, gaze = pose.ypr_deg[None], pose.gaze_deg[None]
-        what = write_head_pose(head_target, ypr, gaze if opts.eyes_wanted() else None, opts.head_rig, opts.key_frame)
+        what = write_head_pose(
+            head_target, ypr, gaze if opts.eyes_wanted() else None, opts.head_rig, opts.key_frame, parent_delta
+        )
         stages["head"] = (
             f"{what}: yaw {ypr[0, 0]:+.1f}, pitch {ypr[0, 1]:+.1f}, roll {ypr[0, 2]:+.1f} deg on {HEAD_DEVICE}"
         )
     summary = f"{obj.name}: captured {Path(opts.source).name}: " + "; ".join(f"{k}: {v}" for k, v in stages.items())
     return CaptureResult(stages=stages, frames=1, summary=summary, head_deg=ypr, gaze_deg=gaze)
+
+
+def _photo_body(target, image: np.ndarray, face, device: str, key_frame: int | None):
+    """The body of the photo's chosen face (the pose whose head it carries, else the best one) onto the armature."""
+    from .. import rig_pose
+    from ..core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions
+    from ..core.body.pose_report import match_faces
+    from ..core.body.pose_to_bones import BodyPoseSolver, RestSkeleton, SolveOptions, posed_rotations
+
+    with PoseLandmarker(PoseLandmarkerOptions(num_poses=4, device=device)) as marker:
+        poses = marker.detect(image).poses
+        used = str(getattr(marker.device_info, "device", marker.device_info))
+    if not poses:
+        return f"nobody found, the armature is untouched (on {used})", None
+    owner, _ = match_faces([face.box], poses, (image.shape[1], image.shape[0]))
+    pose = poses[owner.get(0, 0)]
+    solver = BodyPoseSolver(target.rest, SolveOptions(head="head" in target.roles))
+    local = solver.solve(pose.world_landmarks, pose.visibility)
+    rots = {r: q for r, q in local.items() if r in target.roles}
+    rig_pose.write_pose(target.armature, target.role_map, rots)
+    if key_frame is not None:
+        rig_pose.bake_rotations(
+            target.armature, target.role_map, np.array([key_frame], float), {r: q[None] for r, q in rots.items()}
+        )
+    g = posed_rotations(RestSkeleton.from_frames(target.rest), local)
+    parent = next((a for a in ("upperChest", "chest", "spine", "hips") if a in g), None)
+    return f"{len(rots)} bones on '{target.armature.name}' on {used}", None if parent is None else g[parent][None]
 
 
 def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.Scene | None = None):
@@ -151,12 +182,27 @@ def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.
 
     scene = scene or bpy.context.scene
     rmap = mapping_for(obj, opts.preset, opts.mirror) if opts.face else None
-    head_target = _targets(obj, opts)
+    head_target, body_target = _targets(obj, opts)
     extras = []
+    body = None
+    if body_target is not None:  # first: the head turns from the body's pose at finish()
+        from ..capture_session import BodyCollector
+        from ..core.formats.video_io import open_video
+
+        fps = open_video(opts.source, None).fps / opts.stride
+        body = BodyCollector(body_target, requested_device(opts.device), fps, opts.smoothing, head_owned=opts.head)
+        extras.append(body)
     if head_target is not None:
         face_obj = obj if obj.type == "MESH" else None
         extras.append(
-            HeadCollector(head_target, opts.head_rig, smoothing=opts.smoothing, neutral=opts.neutral, face_obj=face_obj)
+            HeadCollector(
+                head_target,
+                opts.head_rig,
+                smoothing=opts.smoothing,
+                neutral=opts.neutral,
+                face_obj=face_obj,
+                body=body,
+            )
         )
     return BakeJob(
         obj,
@@ -213,3 +259,50 @@ def capture(
         return finish_capture(job, opts)
     finally:
         job.close()
+
+
+CAPTURE_JOB_KEYS = ("head", "eyes", "body", "rig", "rig_map", "neck_ratio", "head_neutral")
+
+
+def is_capture_job(spec: dict) -> bool:
+    """A batch job row asks for a capture when it sets head or body true or eyes on/auto."""
+    return any(_truthy(spec.get(k)) for k in ("head", "eyes", "body"))
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on", "auto") if value is not None else False
+
+
+def options_from_job(spec: dict, common: dict) -> CaptureOptions:
+    """A batch job row (video or image, face, key_frame, start_frame, stride, first, last, smoothing, and the capture
+    columns head, eyes (auto/on/off), body, rig, rig_map, neck_ratio, head_neutral) as CaptureOptions."""
+    eyes = str(spec.get("eyes", "auto")).strip().lower()
+    eyes_opt = {"auto": None, "on": True}.get(eyes, False)
+    if eyes not in ("auto", "on", "off"):
+        raise FacsimileError(f"eyes must be auto, on or off, got {spec.get('eyes')!r}")
+    neutral = str(spec.get("head_neutral") or "none").strip().lower()
+    if neutral not in ("none", "first", "median"):
+        raise FacsimileError(f"head_neutral must be none, first or median, got {spec.get('head_neutral')!r}")
+    try:
+        neck_ratio = float(spec.get("neck_ratio") or 0.0)
+    except (TypeError, ValueError):
+        raise FacsimileError(f"neck_ratio must be a number between 0 and 1, got {spec.get('neck_ratio')!r}") from None
+    source = spec.get("video") or spec.get("image")
+    return CaptureOptions(
+        source=source,
+        face=True,
+        head=_truthy(spec.get("head")) if spec.get("head") is not None else True,
+        eyes=eyes_opt,
+        body=_truthy(spec.get("body")),
+        rig=HeadTargetOptions(rig=spec.get("rig") or None, rig_map=spec.get("rig_map") or None, eyes=eyes_opt),
+        head_rig=HeadRigOptions(neck_ratio=neck_ratio),
+        neutral=neutral,
+        face_index=spec.get("face") or 0,
+        key_frame=spec.get("key_frame"),
+        first=spec.get("first") or 0,
+        last=spec.get("last"),
+        stride=spec.get("stride") or 1,
+        start_frame=spec.get("start_frame"),
+        smoothing=1.0 if spec.get("smoothing") is None else spec["smoothing"],
+        **common,
+    )

@@ -229,7 +229,7 @@ class HeadPoseEstimator:
             res = (proj.reshape(-1, 2) - img).reshape(-1) * w
             rms = float(np.sqrt((res**2).mean()))
             j = jac[:, :6] * w[:, None]
-            step, *_ = np.linalg.lstsq(j, -res, rcond=None)
+            step = np.linalg.solve(j.T @ j + 1e-9 * np.eye(6), -(j.T @ res))
             params += step
             if np.abs(step).max() < 1e-7:
                 break
@@ -242,11 +242,10 @@ class HeadPoseEstimator:
     def _gaze(self, pts: np.ndarray, k: np.ndarray, r_gl: np.ndarray, t_gl: np.ndarray) -> np.ndarray:
         """(2, 2) eye (yaw, pitch) degrees relative to the head, from each iris centre's ray and eyeball sphere."""
         out = np.zeros((2, 2))
-        kinv = np.linalg.inv(k)
         for e, idx in enumerate(IRIS_CENTRES):
             centre_head = self.model.points[idx] - np.array([0.0, 0.0, EYEBALL_RADIUS_CM])
             c = r_gl @ centre_head + t_gl  # eyeball centre, camera frame
-            ray = _GL_FROM_CV @ (kinv @ np.array([pts[idx, 0], pts[idx, 1], 1.0]))
+            ray = np.array([(pts[idx, 0] - k[0, 2]) / k[0, 0], -(pts[idx, 1] - k[1, 2]) / k[1, 1], -1.0])
             ray /= np.linalg.norm(ray)
             b = float(ray @ c)
             disc = b * b - (float(c @ c) - EYEBALL_RADIUS_CM**2)

@@ -62,7 +62,11 @@ class RoleMap:
         if missing:
             rig = f"armature '{self.rig_name}'" if self.rig_name else "the armature"
             purpose = f" for {what}" if what else ""
-            found = f"the closest convention, {self.title or self.convention}," if self.bones else "no convention"
+            if self.convention == "none":
+                found = "no known naming convention"
+            else:
+                closest = "the closest convention" if self.tried else "the convention"
+                found = f"{closest}, {self.title or self.convention},"
             raise FacsimileError(
                 f"{rig} has no bone for {', '.join(missing)}{purpose}: {found} matched "
                 f"{len(self.bones)} of {len(ROLES)} roles; pick the bones in the panel or pass a rig map JSON "
