@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +42,8 @@ LIMB_ROLES = (
     "leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm",
     "leftUpperLeg", "leftLowerLeg", "rightUpperLeg", "rightLowerLeg",
 )  # fmt: skip
+# Hands and feet: solved from the palm (wrist, index, pinky) and the foot's three points; reported apart.
+END_ROLES = ("leftHand", "rightHand", "leftFoot", "rightFoot")
 # The landmark segment each limb bone runs along (MediaPipe names).
 SEGMENTS = {
     "leftUpperArm": ("left_shoulder", "left_elbow"),
@@ -81,8 +84,17 @@ def _load_character(name: str):
     return rig, frames
 
 
-def render_samples(character: str, clips: tuple[str, ...], per_clip: int, size: tuple[int, int], folder: Path):
-    """Renders of one character in frames of each clip, with the truth; the rest frames of its mapped roles."""
+def render_samples(
+    character: str,
+    clips: tuple[str, ...],
+    per_clip: int,
+    size: tuple[int, int],
+    folder: Path,
+    consecutive: int = 0,
+):
+    """Renders of one character in frames of each clip, with the truth; the rest frames of its mapped roles.
+    consecutive > 0: that many frames in a row at 30 frames/s (every 4th of the 120 Hz clip) from the clip's
+    middle instead, for the video timing."""
     import bpy
     from mathutils import Vector
 
@@ -111,7 +123,11 @@ def render_samples(character: str, clips: tuple[str, ...], per_clip: int, size: 
     samples = []
     for clip in clips:
         n_frames = _clip_frames(SHARED / "bvh" / clip)
-        picks = np.linspace(max(2, n_frames // (per_clip + 1)), n_frames - 1, per_clip).astype(int)
+        if consecutive:
+            start = max(2, n_frames // 2 - 2 * consecutive)
+            picks = np.arange(start, min(n_frames, start + 4 * consecutive), 4)
+        else:
+            picks = np.linspace(max(2, n_frames // (per_clip + 1)), n_frames - 1, per_clip).astype(int)
         _, full, skel = bm.bvh_poses(rig, SHARED / "bvh" / clip, None, frames=(int(picks[0]), int(picks[-1])))
         for f in picks:
             bm.apply_pose(arm, skel, full[f - picks[0]])
@@ -196,7 +212,9 @@ def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
     legacy = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
     solver = BodyPoseSolver(rest)
     to_rig = _Solver(rest, solver.options).to_rig
-    res: dict[str, dict[str, list]] = {k: {"solved": [], "segments": [], "missed": 0} for k in ("ours", "mediapipe")}
+    res: dict[str, dict[str, list]] = {
+        k: {"solved": [], "segments": [], "ends": [], "missed": 0} for k in ("ours", "mediapipe")
+    }
     parity, times = [], []
     for s in samples:
         t0 = time.perf_counter()
@@ -221,6 +239,7 @@ def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
             world, _vis = wv
             dirs = posed_directions(rest, solver.solve(world, None))  # the truth is fully posed: no gating
             pts = np.asarray(world, float) @ to_rig.T
+            res[key]["ends"] += [_angle(dirs[r], s.truth[r]) for r in END_ROLES if r in s.truth and r in dirs]
             for role in LIMB_ROLES:
                 if role not in s.truth:
                     continue
@@ -235,6 +254,7 @@ def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
             "limb_error_deg_mean": float(np.mean(v["solved"])) if v["solved"] else None,
             "limb_error_deg_median": float(np.median(v["solved"])) if v["solved"] else None,
             "landmark_segment_error_deg_mean": float(np.mean(v["segments"])) if v["segments"] else None,
+            "hands_feet_error_deg_mean": float(np.mean(v["ends"])) if v["ends"] else None,
             "images_without_pose": v["missed"],
         }
         if v["solved"]:
@@ -248,6 +268,85 @@ def evaluate(rest, samples: list[Sample], device: str = "cpu") -> dict:
     return out
 
 
+def video_timing(samples: list[Sample], device: str = "cpu", threads: int = 2, rounds: int = 3) -> dict:
+    """Per-frame time of body tracking on consecutive frames: ours (VIDEO mode) and mp.solutions.pose (video mode,
+    smoothing on), interleaved round by round on the same frames so machine load hits both alike."""
+    import mediapipe as mp
+
+    from blender_addon.core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions, RunningMode
+
+    os.environ.setdefault("FACSIMILE_THREADS", str(threads))
+    ours_t, mp_t, detector_runs = [], [], 0
+    for _ in range(rounds):
+        opts = PoseLandmarkerOptions(running_mode=RunningMode.VIDEO, device=device, threads=threads)
+        with PoseLandmarker(opts) as pl:
+            for i, s in enumerate(samples):
+                t0 = time.perf_counter()
+                pl.detect_for_video(s.image, i * 1000.0 / 30.0)
+                ours_t.append(time.perf_counter() - t0)
+            detector_runs = pl.detector_runs
+        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as legacy:
+            for s in samples:
+                t0 = time.perf_counter()
+                legacy.process(s.image)
+                mp_t.append(time.perf_counter() - t0)
+    return {
+        "frames": len(samples),
+        "size": list(samples[0].image.shape[1::-1]),
+        "threads": threads,
+        "ours_ms_median": round(float(np.median(ours_t)) * 1000, 2),
+        "mediapipe_ms_median": round(float(np.median(mp_t)) * 1000, 2),
+        "ours_detector_runs": detector_runs,
+    }
+
+
+CAPTURE_VIDEO = REPO.parent / "shared" / "data" / "real_faces" / "video" / "eval_mead" / "W015_level_1_neutral_030.mp4"
+
+
+def capture_timing(video: Path = CAPTURE_VIDEO, size: tuple[int, int] = (640, 480), rounds: int = 2) -> dict:
+    """Face (tracker + expression generator, FaceSolver.solve_video) alone, and face + body tracking on the same
+    decoded frames (as `facsimile solve --body` runs them), per frame, on a real upper-body video cropped to 4:3 and
+    resized to `size`; decode excluded (shared by both). Rounds interleave the two so load hits both alike."""
+    import cv2
+
+    from blender_addon.core.body.pose_report import track_bodies
+    from blender_addon.core.face.pipeline import FaceSolver
+
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        h, w = f.shape[:2]
+        cw = min(w, h * size[0] // size[1])
+        f = f[:, (w - cw) // 2 : (w - cw) // 2 + cw]
+        frames.append(cv2.cvtColor(cv2.resize(f, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    cap.release()
+    solver = FaceSolver(device="cpu")
+    face_t, both_t, bodies_found = [], [], 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        list(solver.solve_video(iter(frames), fps=25.0))
+        face_t.append((time.perf_counter() - t0) / len(frames))
+        sink: list = []
+        t0 = time.perf_counter()
+        list(solver.solve_video(track_bodies(iter(frames), 25.0, sink, device="cpu"), fps=25.0))
+        both_t.append((time.perf_counter() - t0) / len(frames))
+        bodies_found = sum(b is not None for b in sink)
+    face_ms, both_ms = min(face_t) * 1000, min(both_t) * 1000
+    return {
+        "video": video.name,
+        "frames": len(frames),
+        "size": list(size),
+        "face_ms_per_frame": round(face_ms, 2),
+        "face_plus_body_ms_per_frame": round(both_ms, 2),
+        "face_plus_body_fps": round(1000.0 / both_ms, 1),
+        "frames_with_body": bodies_found,
+        "threads": os.environ.get("FACSIMILE_THREADS", "1 (default)"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--characters", nargs="+", default=list(CHARACTERS), choices=list(CHARACTERS))
@@ -256,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, nargs=2, default=(640, 480))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--timing-frames", type=int, default=30, help="consecutive frames for the video timing (0: none)")
+    ap.add_argument("--threads", type=int, default=2, help="onnxruntime threads for the video timing")
+    ap.add_argument(
+        "--capture-timing", action="store_true", help="also time face vs face + body on a real 640x480 video"
+    )
     args = ap.parse_args(argv)
     report = {}
     with tempfile.TemporaryDirectory(prefix="facsimile-bench-body-") as tmp:
@@ -266,7 +370,16 @@ def main(argv: list[str] | None = None) -> int:
             report[ch] = evaluate(rest, samples, args.device)
             report[ch]["render_s"] = round(t1 - t0, 1)
             print(ch, json.dumps(report[ch], indent=1), flush=True)
+        if args.capture_timing:
+            report["capture_timing"] = capture_timing()
+            print("capture_timing", json.dumps(report["capture_timing"], indent=1), flush=True)
+        if args.timing_frames:
+            ch, clip = args.characters[0], "cmu_subject02_walk.bvh"
+            _, seq = render_samples(ch, (clip,), 0, tuple(args.size), Path(tmp), consecutive=args.timing_frames)
+            report["video_timing"] = video_timing(seq, args.device, args.threads)
+            print("video_timing", json.dumps(report["video_timing"], indent=1), flush=True)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
 

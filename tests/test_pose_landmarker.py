@@ -35,8 +35,8 @@ def landmarker():
 def test_world_landmarks_match_mediapipe(name, landmarker):
     """The whole pipeline (detector, alignment region, landmark model, world rotation) gives MediaPipe's world
     landmarks on the same photo: measured max 4 mm over the shared photos (float summation order and the crop's
-    bilinear sampling differ). Visibility matches too; image x, y differ by MediaPipe's heatmap refinement, which
-    is not reproduced, so they are compared loosely."""
+    bilinear sampling differ). Visibility matches too, and the heatmap-refined image x, y of the well-seen points
+    (a point whose window peak sits at the 0.5 refinement threshold may be refined on one side only)."""
     mp = pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the original pipeline")
     image = _photo(name)
     ours = landmarker.detect(image)
@@ -52,7 +52,7 @@ def test_world_landmarks_match_mediapipe(name, landmarker):
     assert np.abs(p.visibility - vis).max() < 0.02
     seen = vis > 0.8
     h, w = image.shape[:2]
-    assert np.median(np.abs(p.landmarks[seen, :2] - img[seen]) * [w, h]) < 0.03 * max(h, w)
+    assert np.median(np.abs(p.landmarks[seen, :2] - img[seen]) * [w, h]) < 1.0  # pixels
 
 
 def test_nobody_in_noise_or_blank(landmarker):
@@ -111,3 +111,47 @@ def test_solve_reports_the_body(tmp_path):
     # without --body nothing changes in the face entries
     plain = solve(SolveOptions(inputs=(str(photo),), device="cpu"), warn=lambda m: None)
     assert "body" not in plain.entries[0]["faces"][0]
+
+
+def test_solve_cli_body_on_a_video_and_broken_input(tmp_path):
+    """`facsimile solve --body` on a short video: one body entry per frame (None where nobody is seen), tracked on
+    the frames the face tracker decodes; a broken photo is one error entry and the run goes on."""
+    from blender_addon.cli import main
+
+    img = _photo("lisa2.jpg")
+    img = cv2.resize(img, (360, 480))
+    frames = [img, img, np.zeros_like(img), img]
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (360, 480))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    js = tmp_path / "out.json"
+    code = main(["solve", str(path), str(bad), "--body", "--json", str(js), "--device", "cpu"])
+    assert code == 1  # the broken photo
+    video, broken = json.loads(js.read_text())["results"]
+    body = video["video"]["body"]
+    assert len(body["frames"]) == 4 and body["frames_with_body"] == 3 and body["frames"][2] is None
+    assert np.array(body["frames"][0]["world_landmarks"]).shape == (33, 3)
+    assert "error" in broken and bad.read_bytes() == b"not a jpeg"
+
+
+def test_track_bodies_stops_cleanly():
+    """A consumer that stops early (an error in the face stage) leaves no body thread behind and loses no order."""
+    import threading
+
+    from blender_addon.core.body.pose_report import track_bodies
+
+    image = _photo("lisa2.jpg")
+    sink: list = []
+    gen = track_bodies(iter([image] * 5), 30.0, sink, device="cpu")
+    assert next(gen) is not None and next(gen) is not None
+    gen.close()
+    assert len(sink) == 1 and sink[0] is not None
+    assert not [t for t in threading.enumerate() if t.name.startswith("facsimile-body")]
+    # all frames through: one entry per frame, in order
+    sink = []
+    assert len(list(track_bodies(iter([image, np.zeros_like(image), image]), 30.0, sink, device="cpu"))) == 3
+    assert [b is not None for b in sink] == [True, False, True]

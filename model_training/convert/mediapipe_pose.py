@@ -6,8 +6,9 @@ pinned mediapipe wheel (the very files mp.solutions.pose and PoseLandmarker's "f
 The face converter's machinery (mediapipe_face._Builder: NHWC -> NCHW, float16 weights widened, SAME pads) is reused;
 this module adds the few ops the pose graphs have beyond the face ones: DENSIFY (the detector stores its 1x1
 convolution weights sparse; tflite_reader densifies them, so DENSIFY is a constant pass-through), DEPTH_TO_SPACE and
-RESIZE_BILINEAR (the detector's and landmark model's upsampling). The landmark model's segmentation mask and heatmap
-heads are dropped (not used by the runtime; onnxruntime would compute them on every call otherwise).
+RESIZE_BILINEAR (the detector's and landmark model's upsampling). The landmark model's segmentation mask is
+dropped (not used by the runtime; onnxruntime would compute it on every call otherwise); its 64x64x39 heatmap, which
+MediaPipe uses to refine the image x, y, is kept, flattened in NHWC order.
 
 Usage: python -m model_training.convert.mediapipe_pose [--out exported_models]
 """
@@ -36,19 +37,45 @@ MODELS: tuple[tuple[str, ModelSpec, dict[str, str], tuple[float, float]], ...] =
         (-1.0, 1.0),
     ),
     (
-        # Identity_2 (256x256 segmentation) and Identity_3 (64x64x39 heatmap) are not exported.
+        # Identity_2 (the 256x256 segmentation mask) is not exported.
         "modules/pose_landmark/pose_landmark_full.tflite",
         POSE_LANDMARKS,
-        {"Identity": "landmarks", "Identity_1": "pose_flag", "Identity_4": "world_landmarks"},
+        {"Identity": "landmarks", "Identity_1": "pose_flag", "Identity_4": "world_landmarks", "Identity_3": "heatmap"},
         (0.0, 1.0),
     ),
 )
 
 
 class _PoseBuilder(_Builder):
-    """The face builder plus the pose graphs' extra ops."""
+    """The face builder plus the pose graphs' extra ops, and spatial (heatmap) outputs flattened in NHWC order."""
+
+    def __init__(self, graph, output_names: dict[str, str]) -> None:
+        super().__init__(graph, output_names)
+        # 4-D graph outputs with a spatial size (the landmark heatmap): flattened to (batch, H*W*C) in TFLite's
+        # NHWC element order, so the runtime reads them as TFLite lays them out.
+        self.flatten: dict[int, tuple[int, ...]] = {}
+        for i in graph.outputs:
+            t = graph.tensors[i]
+            if t.name in output_names and len(t.shape) == 4 and t.shape[1:3] != (1, 1):
+                self.flatten[i] = t.shape
+                t.shape = (t.shape[0], int(np.prod(t.shape[1:])))
 
     def convert_op(self, op) -> None:
+        out_idx = op.outputs[0]
+        if out_idx in self.flatten:
+            saved = self.g.tensors[out_idx].shape
+            self.g.tensors[out_idx].shape = self.flatten[out_idx]  # the op itself sees the 4-D shape
+            self._convert_op(op)
+            self.g.tensors[out_idx].shape = saved
+            nhwc, flat = self.uniq("nhwc"), self.uniq("flat")
+            self.nodes.append(helper.make_node("Transpose", [self.names[out_idx]], [nhwc], perm=[0, 2, 3, 1]))
+            shape = self.init("shape", np.array([0, -1], dtype=np.int64))
+            self.nodes.append(helper.make_node("Reshape", [nhwc, shape], [flat]))
+            self.names[out_idx] = flat
+            return
+        self._convert_op(op)
+
+    def _convert_op(self, op) -> None:
         kind, out_idx = op.op, op.outputs[0]
         if kind == "DENSIFY":  # the reader already densified the sparse constant
             self.consts[out_idx] = self.const(op.inputs[0])
@@ -110,7 +137,7 @@ distributed under the License is distributed on an "AS IS" BASIS, WITHOUT WARRAN
 either express or implied. See the License for the specific language governing permissions and limitations under
 the License. Changes made: converted to ONNX by model_training/convert/mediapipe_pose.py (layout NHWC -> NCHW inside
 the graph, renamed inputs/outputs, symbolic batch dimension; the landmark model keeps its landmark, pose-presence
-and world-landmark outputs only).
+world-landmark and heatmap outputs; the segmentation mask is dropped).
 """
 NOTICE_MARK = "== MediaPipe pose models"
 

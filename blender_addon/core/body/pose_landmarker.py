@@ -9,13 +9,14 @@ pose_landmarks.onnx; model_training/convert/mediapipe_pose.py):
      full-body circle keypoint, rotation turning hips -> that keypoint to 90 degrees, then 1.25x, square;
   3. landmarks: that region warped to 256x256 ([0, 1]); 39 rows (x, y, z, visibility, presence) of which the first
      33 are the body landmarks in MediaPipe's order, 33/34 the alignment points for the next region, and 39 world
-     rows (metres, origin between the hips) rotated by the region's rotation (WorldLandmarkProjection).
+     rows (metres, origin between the hips) rotated by the region's rotation (WorldLandmarkProjection); the image
+     x, y refined from the 64x64 heatmap (kernel 7, as MediaPipe).
 In VIDEO mode the next frame's region comes from this frame's alignment points (as the legacy and task graphs do)
 and the detector runs only when the pose-presence score falls below min_tracking_confidence. World and image
 landmarks are then One Euro filtered (MediaPipe's world-landmark filter: min cut-off 0.1 Hz, beta 40).
 
-Not reproduced: MediaPipe's heatmap refinement of the image x, y (RefineLandmarksFromHeatmap; the heatmap head is not
-exported) and its segmentation mask. World landmarks, what the rig solve uses, are unaffected by either.
+The image x, y are refined with the model's heatmap as MediaPipe does (RefineLandmarksFromHeatmap). Not reproduced:
+the segmentation mask (not exported).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NMS_IOU = 0.3
 ROI_SCALE = 1.25
+HEATMAP_SIZE = 64
+HEATMAP_KERNEL = 7
+HEATMAP_MIN_CONFIDENCE = 0.5
 SCORE_CLIP = 100.0
 WORLD_FILTER = OneEuroParams(min_cutoff=0.1, beta=40.0, d_cutoff=1.0)  # MediaPipe's pose world-landmark filter
 IMAGE_FILTER = OneEuroParams(min_cutoff=0.05, beta=80.0, d_cutoff=1.0)
@@ -140,6 +144,37 @@ class PoseLandmarkerResult:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -SCORE_CLIP, SCORE_CLIP)))
+
+
+def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """MediaPipe's RefineLandmarksFromHeatmap (kernel 7, min confidence 0.5): each landmark's crop-normalised x, y
+    becomes the sigmoid-weighted mean cell of the 7x7 heatmap window around it, when that window's peak is at least
+    0.5 (cells outside the map weigh nothing; points outside the map are kept)."""
+    n = xy.shape[0]
+    hm = np.asarray(heatmap, dtype=np.float32).reshape(HEATMAP_SIZE, HEATMAP_SIZE, -1)
+    col = np.trunc(xy[:, 0] * HEATMAP_SIZE).astype(np.int64)  # C++ float -> int truncation, as MediaPipe
+    row = np.trunc(xy[:, 1] * HEATMAP_SIZE).astype(np.int64)
+    inside = (col >= 0) & (col < HEATMAP_SIZE) & (row >= 0) & (row < HEATMAP_SIZE)
+    half = HEATMAP_KERNEL // 2
+    offs = np.arange(-half, half + 1)
+    rr = row[:, None] + offs[None, :]  # (n, 7)
+    cc = col[:, None] + offs[None, :]
+    valid = ((rr >= 0) & (rr < HEATMAP_SIZE))[:, :, None] & ((cc >= 0) & (cc < HEATMAP_SIZE))[:, None, :]
+    vals = hm[
+        np.clip(rr, 0, HEATMAP_SIZE - 1)[:, :, None],
+        np.clip(cc, 0, HEATMAP_SIZE - 1)[:, None, :],
+        np.arange(n)[:, None, None],
+    ].astype(np.float64)
+    conf = np.where(valid, _sigmoid(vals), 0.0)  # (n, 7, 7)
+    total = conf.sum(axis=(1, 2))
+    peak = conf.max(axis=(1, 2))
+    ok = inside & (peak >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    out = np.array(xy, dtype=np.float64)
+    safe = np.maximum(total, 1e-12)
+    wc = (conf * cc[:, None, :]).sum(axis=(1, 2)) / safe / HEATMAP_SIZE
+    wr = (conf * rr[:, :, None]).sum(axis=(1, 2)) / safe / HEATMAP_SIZE
+    out[ok, 0], out[ok, 1] = wc[ok], wr[ok]
+    return out
 
 
 def roi_from_alignment(center: np.ndarray, edge: np.ndarray) -> RotatedRect:
@@ -250,13 +285,14 @@ class PoseLandmarker:
                 borderMode=cv2.BORDER_REPLICATE,
             )
         x = np.multiply(crops, np.float32(1.0 / 255.0), dtype=np.float32)
-        raw, flag, world = self._landmark_model.run(None, {"image": x})
+        raw, flag, world, heatmap = self._landmark_model.run(None, {"image": x})
         poses = []
         for i, r in enumerate(rois):
             score = float(flag[i, 0])
             if score < self.options.min_pose_presence_confidence:
                 continue
             rows = raw[i].reshape(NUM_MODEL_ROWS, 5).astype(np.float64)
+            rows[:, :2] = refine_from_heatmap(rows[:, :2] / LANDMARK_SIZE, heatmap[i]) * LANDMARK_SIZE
             px = rows[:, :2] @ mats[i][:, :2].T + mats[i][:, 2]  # image pixels
             lm = np.empty((NUM_POSE_LANDMARKS, 3))
             lm[:, 0] = px[:NUM_POSE_LANDMARKS, 0] / w

@@ -59,11 +59,30 @@ def track_bodies(
     frames: Iterable[np.ndarray], fps: float, sink: list, device: str = "auto", smoothing: float = 1.0
 ) -> Iterator[np.ndarray]:
     """Pass video frames through unchanged while tracking one body on each: `sink` gets one body_entry (or None) per
-    frame. Lets the face and the body share one decode of the video."""
-    with PoseLandmarker(
-        PoseLandmarkerOptions(running_mode=RunningMode.VIDEO, device=device, smoothing=smoothing)
-    ) as landmarker:
-        for i, frame in enumerate(frames):
-            res = landmarker.detect_for_video(frame, i * 1000.0 / fps)
-            sink.append(body_entry(res.poses[0]) if res.poses else None)
-            yield frame
+    frame, in order. The face and the body share one decode of the video, and the body of frame i runs on a worker
+    thread while the caller works on frame i (onnxruntime releases the GIL: on 2 cores the two models overlap)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def body(frame: np.ndarray, ts: float) -> dict | None:
+        res = landmarker.detect_for_video(frame, ts)
+        return body_entry(res.poses[0]) if res.poses else None
+
+    with (
+        PoseLandmarker(
+            PoseLandmarkerOptions(running_mode=RunningMode.VIDEO, device=device, smoothing=smoothing)
+        ) as landmarker,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="facsimile-body") as pool,
+    ):
+        pending = None
+        try:
+            for i, frame in enumerate(frames):
+                if pending is not None:
+                    sink.append(pending.result())
+                pending = pool.submit(body, frame, i * 1000.0 / fps)
+                yield frame
+            if pending is not None:
+                sink.append(pending.result())
+                pending = None
+        finally:
+            if pending is not None:  # the caller stopped early: let the running frame finish, drop its result
+                pending.cancel() or pending.exception()

@@ -44,7 +44,20 @@ REQUIRED_ROLES = ("hips", "leftUpperLeg", "rightUpperLeg")  # the rest body fram
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 
 
+def _norm(v: np.ndarray) -> float:
+    """Length of a 3-vector: np.linalg.norm and np.cross on single vectors were most of the solve's profile."""
+    return math.sqrt(float(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (see _norm)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 1:
+        return v / max(_norm(v), 1e-12)
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.maximum(n, 1e-12)
 
@@ -67,12 +80,13 @@ def quat_from_matrix(m: np.ndarray) -> np.ndarray:
         s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
         q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
     q = np.array(q)
-    q /= np.linalg.norm(q)
+    q /= math.sqrt(float(q @ q))
     return q if q[0] >= 0 else -q
 
 
 def matrix_from_quat(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
+    q = np.asarray(q, dtype=np.float64)
+    w, x, y, z = q / math.sqrt(float(q @ q))
     return np.array(
         [
             [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
@@ -90,18 +104,18 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
         q1, d = -q1, -d
     if d > 0.9995:
         q = q0 + t * (q1 - q0)
-        return q / np.linalg.norm(q)
+        return q / math.sqrt(float(q @ q))
     a = math.acos(min(d, 1.0))
     return (math.sin((1 - t) * a) * q0 + math.sin(t * a) * q1) / math.sin(a)
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation taking unit vector a onto unit vector b (half turn about a perpendicular when opposite)."""
-    v, c = np.cross(a, b), float(np.dot(a, b))
+    v, c = _cross(a, b), float(np.dot(a, b))
     if c < -1 + 1e-9:
-        axis = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(axis) < 1e-6:
-            axis = np.cross(a, [0.0, 1.0, 0.0])
+        axis = _cross(a, [1.0, 0.0, 0.0])
+        if _norm(axis) < 1e-6:
+            axis = _cross(a, [0.0, 1.0, 0.0])
         axis = _unit(axis)
         return 2 * np.outer(axis, axis) - np.eye(3)
     vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
@@ -112,10 +126,10 @@ def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray | None:
     """Orthonormal columns (p, s', p x s') with s' the part of secondary perpendicular to primary; None if degenerate."""
     p = _unit(primary)
     s = secondary - np.dot(secondary, p) * p
-    if np.linalg.norm(s) < 1e-6 or np.linalg.norm(primary) < 1e-9:
+    if _norm(s) < 1e-6 or _norm(primary) < 1e-9:
         return None
     s = _unit(s)
-    return np.stack([p, s, np.cross(p, s)], axis=1)
+    return np.stack([p, s, _cross(p, s)], axis=1)
 
 
 def _align(rest_p, rest_s, tgt_p, tgt_s, current: np.ndarray) -> np.ndarray:
@@ -190,7 +204,7 @@ def _body_axes(rest: RestSkeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise FacsimileError("the rig's rest spine is degenerate: cannot tell up from the hips and spine")
     left = _unit(left)
     up = _unit(up - np.dot(up, left) * left)
-    return left, up, np.cross(left, up)
+    return left, up, _cross(left, up)
 
 
 # MediaPipe world frame: an actor facing the camera has left +x, up -y, forward -z (left x up, right-handed).
@@ -238,7 +252,7 @@ class _Targets:
 
 def _bend_weight(a: np.ndarray, b: np.ndarray) -> float:
     """0 for a straight joint (bend plane undetermined) rising to 1 at ~25 degrees of bend."""
-    s = float(np.linalg.norm(np.cross(_unit(a), _unit(b))))
+    s = float(_norm(_cross(_unit(a), _unit(b))))
     return float(np.clip((s - 0.15) / 0.27, 0.0, 1.0))
 
 
@@ -269,7 +283,7 @@ class _Solver:
         w = _bend_weight(upper, lower)
         fold = _unit(_perp(lower, upper))
         palm_u = _unit(_perp(palm, upper))
-        arm_sec = _unit(w * fold + (1 - w) * palm_u) if np.linalg.norm(w * fold + (1 - w) * palm_u) > 1e-6 else None
+        arm_sec = _unit(w * fold + (1 - w) * palm_u) if _norm(w * fold + (1 - w) * palm_u) > 1e-6 else None
         side_cap = "left" if s == "left" else "right"
         out[f"{side_cap}UpperArm"] = ("dir", fwd, upper, arm_sec)
         out[f"{side_cap}LowerArm"] = ("dir", fwd, lower, _perp(palm, lower))
@@ -281,7 +295,7 @@ class _Solver:
         knee = _unit(-_perp(shin, thigh))
         foot_u = _unit(_perp(foot, thigh))
         leg_sec = w * knee + (1 - w) * foot_u
-        leg_sec = leg_sec if np.linalg.norm(leg_sec) > 1e-6 else None
+        leg_sec = leg_sec if _norm(leg_sec) > 1e-6 else None
         out[f"{side_cap}UpperLeg"] = ("dir", fwd, thigh, leg_sec)
         out[f"{side_cap}LowerLeg"] = ("dir", fwd, shin, _perp(foot, shin) if leg_sec is not None else None)
         # foot: three points on it (heel, toe tip, ankle) give its whole frame; at rest the sole (heel -> toe tip)

@@ -155,9 +155,14 @@ POSE_LANDMARKS = register(
                 ("batch", 117),
                 doc="39 x (x, y, z) metres, origin between the hips, in the crop's rotated frame",
             ),
+            TensorSpec(
+                "heatmap",
+                ("batch", 159744),
+                doc="64 x 64 x 39 landmark heatmap logits, NHWC order (MediaPipe refines x, y with it)",
+            ),
         ),
         doc="MediaPipe BlazePose GHUM 3D full landmark model (pose_landmark_full), converted from TFLite; the "
-        "segmentation and heatmap heads are not exported.",
+        "segmentation head is not exported.",
         extra={"source": "mediapipe==0.10.21 pose_landmark_full.tflite", "license": "Apache-2.0"},
     )
 )
