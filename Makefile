@@ -9,7 +9,7 @@ VENV313 ?= .venv313
 PY313 := $(VENV313)/bin/python
 STAMP313 := $(VENV313)/.facsimile-installed
 
-.PHONY: venv venv313 demo test test-py311 test-py313 test-install test-slow lint format bench bench-lbs bench-keygen \
+.PHONY: venv venv313 demo test test-py311 test-py313 test-install test-slow lint format bench bench-lbs bench-keygen bench-body \
 	clean models addon addon-dev train real-faces heldout-renders heldout-renders-full evaluate
 
 venv: $(STAMP)
@@ -66,6 +66,7 @@ format: venv
 ## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
 models: venv
 	$(PY) -m model_training.convert.mediapipe_face --out exported_models
+	$(PY) -m model_training.convert.mediapipe_pose --out exported_models
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 	$(PY) -m model_training.export_keygen_data --out exported_models
 
@@ -110,7 +111,7 @@ evaluate: venv real-faces heldout-renders
 	nice -n 10 $(PY) -m model_training.evaluate --markdown out/evaluation.md --json out/evaluation.json
 
 ## Every benchmark, each printing Facsimile's figure beside its reference from the same run (several minutes).
-bench: venv bench-lbs bench-keygen
+bench: venv bench-lbs bench-keygen bench-body
 	$(PY) benchmarks/bench_bake.py
 	$(PY) benchmarks/bench_face_frontend.py
 	$(PY) benchmarks/bench_video_bake.py
@@ -123,6 +124,11 @@ bench-lbs: venv
 ## Generated ARKit shape keys against the MakeHuman artist keys, the demo head, an ICT identity; contact sheet in out/keygen.
 bench-keygen: venv
 	$(PY) benchmarks/bench_keygen.py --out out/keygen
+
+## Body capture: CMU poses rendered on the shared characters, limb bone errors of our ONNX pipeline + solve beside
+## MediaPipe's on the same images, and the video time per frame (about 10 minutes).
+bench-body: venv
+	nice -n 10 $(PY) benchmarks/bench_body_pose.py --json out/bench_body_pose.json
 
 clean:
 	rm -rf out build dist .pytest_cache

@@ -16,6 +16,7 @@ _UI_MODULES: tuple[str, ...] = (
     "lbs_operators",
     "keygen_operators",
     "panel",
+    "capture_ui",
 )
 
 _loaded: list = []

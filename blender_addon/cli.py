@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "solve",
     "photo",
     "bake",
+    "capture",
     "export_csv",
     "batch",
     "skin",

@@ -155,7 +155,12 @@ class BakeJob:
         smoothing: float = 1.0,
         scene: bpy.types.Scene | None = None,
         rmap: RetargetMap | None = None,
+        extras: tuple = (),
+        write_face: bool = True,
     ):
+        """extras: per-frame collectors sharing this decode (head, body: see capture_session.py), each with
+        see(image), add(video_frame) and finish(scene_frames, kept) -> summary; write_face False keys no shape key
+        (the target may then be an armature)."""
         import itertools
 
         from .core.formats.video_io import VIDEO_EXTENSIONS, open_video
@@ -166,9 +171,11 @@ class BakeJob:
             raise FacsimileError(f"source frame range {first}:{last} is empty; last must be >= first >= 0")
         if smoothing < 0:
             raise FacsimileError(f"smoothing must be >= 0 (0 = off), got {smoothing}")
-        self.obj = check_target(obj)
+        self.write_face = write_face
+        self.obj = check_target(obj) if write_face else obj
         # The operation's one mapping (tuning + neutral); one that matches nothing fails here, before any solving.
-        self.rmap = rmap if rmap is not None else retarget_map(obj)
+        self.rmap = (rmap if rmap is not None else retarget_map(obj)) if write_face else None
+        self.extras = tuple(extras)
         self.path = Path(path)
         self.scene = scene or bpy.context.scene
         # An image sequence has no frame rate of its own: one image per scene frame. A video keeps its timing.
@@ -188,11 +195,19 @@ class BakeJob:
         # A video's frame count is the header's estimate (duration x nominal rate; wrong for a variable rate): the
         # clip is read to its real end, never cut at the estimate.
         frames = itertools.islice(self.source.frames(), first, stop, stride)
+        if self.extras:
+            frames = self._tap(frames)
         self.solver = solver_for(device)
         self._gen = self.solver.solve_video(frames, smoothing=smoothing, fps=self.source.fps / stride)
         self.weights: list[np.ndarray] = []
         self.found: list[bool] = []
         self.done = False
+
+    def _tap(self, frames):
+        for image in frames:
+            for extra in self.extras:
+                extra.see(image)
+            yield image
 
     @property
     def fraction(self) -> float:
@@ -219,6 +234,8 @@ class BakeJob:
                 return True
             self.weights.append(np.asarray(frame.weights, dtype=np.float32))
             self.found.append(bool(frame.found))
+            for extra in self.extras:
+                extra.add(frame)
         return False
 
     def close(self) -> None:
@@ -227,6 +244,8 @@ class BakeJob:
         close = getattr(gen, "close", None)
         if close is not None:
             close()
+        for extra in getattr(self, "extras", ()):
+            getattr(extra, "close", lambda: None)()
 
     def source_times(self, n: int) -> np.ndarray | None:
         """Seconds (from the first solved frame) of the first n solved frames by the video's own timestamps, or None
@@ -283,14 +302,20 @@ class BakeJob:
                 f"the keys would run to frame {int(frames[-1])}, past Blender's last frame {validate.MAX_FRAME}; "
                 "use an earlier start frame or a shorter range"
             )
-        report = bake_keyframes(self.obj, self.rmap, w, frames.astype(np.float64))
-        store_last_solve(self.obj, w, scene_fps(self.scene))
         device = device_used(self.solver)
         missing = int((~found).sum())
+        if self.write_face:
+            report = bake_keyframes(self.obj, self.rmap, w, frames.astype(np.float64))
+            store_last_solve(self.obj, w, scene_fps(self.scene))
+            what = f"{len(report.written)} shape keys"
+        else:
+            what = "no shape keys (face off)"
         summary = (
             f"{self.obj.name}: {len(frames)} frames keyed ({int(frames[0])}-{int(frames[-1])}) on "
-            f"{len(report.written)} shape keys from {self.path.name} on {device}"
+            f"{what} from {self.path.name} on {device}"
         )
+        for extra in self.extras:
+            summary += "; " + extra.finish(frames.astype(np.float64), keep)
         if missing:
             summary += f"; {missing} frame(s) without a face"
         if self._ended_early():

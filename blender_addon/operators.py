@@ -318,9 +318,13 @@ class FACSIMILE_OT_import_livelink(_FileOperator, bpy.types.Operator):
         start = _settings(context).start_frame if self.start_frame < 0 else self.start_frame
         # The take comes from another capture, not from the actor the neutral was taken of: no neutral.
         opts = ApplyOptions(weights=path, start_frame=start, use_neutral=False, always_key=True)
+        from .capture_ui import livelink_head_options
+
+        opts = livelink_head_options(context, opts)  # the Capture section's Head switch: head/eye columns too
         result = apply_weights(obj, opts, scene=context.scene)
         frames = result.last_frame - result.first_frame + 1
-        self.report({"INFO"}, f"{obj.name}: {frames} frames keyed from {path.name} starting at frame {start}")
+        head = f"; {result.head}" if result.head else ""
+        self.report({"INFO"}, f"{obj.name}: {frames} frames keyed from {path.name} starting at frame {start}{head}")
         return {"FINISHED"}
 
 

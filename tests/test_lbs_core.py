@@ -261,7 +261,9 @@ def test_joint_map_user_json_and_errors(tmp_path):
     with pytest.raises(FacsimileError, match="cannot tell the naming"):
         br.build_joint_map(["joint1", "joint2", "joint3", "joint4"], UE)
     with pytest.raises(FacsimileError, match="unknown joint map preset"):
-        br.build_joint_map(CMU, UE, "mixamo")
+        br.build_joint_map(CMU, UE, "nonsense")
+    # presets are rig conventions (core/rig/conventions): a convention name works as a preset too
+    assert br.build_joint_map(CMU, UE, "cmu_bvh:unreal_mannequin")["LeftUpLeg"] == "thigh_l"
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(FacsimileError, match="JSON object"):
         br.build_joint_map(CMU, UE, str(tmp_path / "bad.json"))

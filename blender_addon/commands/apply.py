@@ -31,6 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--source-fps", type=float, default=None, help="Live Link timecode rate if it cannot be inferred")
     p.add_argument("--in-place", action="store_true", help="allow --out to be the input file")
+    p.add_argument(
+        "--head", action="store_true", help="also key a Live Link CSV's head and eye columns on the rig (see --rig)"
+    )
+    from .capture import add_head_options
+
+    add_head_options(p)
     p.set_defaults(run=run)
 
 
@@ -39,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..usecases.apply import ApplyOptions, apply_weights
     from ._options import edit_blend
+    from .capture import head_options
 
     opts = ApplyOptions(
         weights=Path(args.weights),
@@ -47,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         mirror=args.mirror,
         raw_preset=args.raw_preset,
+        **(dict(zip(("head", "head_rig", "head_neutral"), head_options(args))) if args.head else {}),
     )
     seq = opts.load()  # bad weights fail before Blender loads anything
     (obj_name, result), out = edit_blend(

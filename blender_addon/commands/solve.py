@@ -31,6 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-faces", type=int, default=4, help="most faces per photo (default 4)")
     p.add_argument("--smoothing", type=float, default=1.0, help="video One Euro smoothing: 0 off, 1 default")
     p.add_argument("--fps", type=float, default=None, help="video frame rate override (image sequences: 30)")
+    p.add_argument(
+        "--body",
+        action="store_true",
+        help='also the 33 body landmarks per person: "body": {"world_landmarks", "visibility", ...} in MediaPipe\'s '
+        "order and axes (metres, origin between the hips, x right, y down, z away from the camera)",
+    )
     p.set_defaults(run=run)
 
 
@@ -46,6 +52,7 @@ def options(args: argparse.Namespace):
         max_faces=args.max_faces,
         smoothing=args.smoothing,
         fps=args.fps,
+        body=args.body,
     )
 
 

@@ -27,6 +27,11 @@ class ApplyOptions:
     raw_preset: bool = False  # the preset alone: ignore the object's tuning and neutral
     use_neutral: bool = True  # False: a take captured from someone else (Live Link import) keeps its own zero
     always_key: bool = False  # key even a single untimed weight set (instead of setting values)
+    head: object | None = (
+        None  # head_capture.HeadTargetOptions: also put a Live Link take's head/eye columns on the rig
+    )
+    head_rig: object | None = None  # core.rig.head_rig.HeadRigOptions (neutral, gain, limits, neck ratio)
+    head_neutral: str = "none"  # 'first' / 'median' head angle of the take is the actor's rest
 
     def load(self) -> WeightsSequence:
         """Read and check the weights (before touching Blender, so bad input costs nothing)."""
@@ -52,12 +57,15 @@ class ApplyResult:
     keyed: bool
     first_frame: int | None = None
     last_frame: int | None = None
+    head: str = ""  # what the head/eye columns were written to ("" when not asked)
 
     @property
     def summary(self) -> str:
         if not self.keyed:
-            return f"set {len(self.report.written)} shape keys"
-        return f"keyed {len(self.report.written)} shape keys on frames {self.first_frame}-{self.last_frame}"
+            text = f"set {len(self.report.written)} shape keys"
+        else:
+            text = f"keyed {len(self.report.written)} shape keys on frames {self.first_frame}-{self.last_frame}"
+        return text + (f"; {self.head}" if self.head else "")
 
 
 def apply_weights(
@@ -70,9 +78,17 @@ def apply_weights(
     seq = opts.load() if seq is None else seq
     scene = scene or bpy.context.scene
     rmap = mapping_for(obj, opts.preset, opts.mirror, raw_preset=opts.raw_preset, with_neutral=opts.use_neutral)
+    head_job = None
+    if opts.head is not None:
+        from ..head_capture import livelink_head_job
+
+        head_job = livelink_head_job(
+            obj, seq, opts.head, opts.head_rig, opts.head_neutral
+        )  # a rig without the bones fails here
     if seq.weights.shape[0] == 1 and seq.fps is None and not opts.always_key:
         return ApplyResult(report=set_values(obj, rmap, seq.weights[0]), keyed=False)
     start = scene.frame_start if opts.start_frame is None else opts.start_frame
     frames, weights = scene_frames(seq, scene_fps(scene), start)
     report = bake_keyframes(obj, rmap, weights, frames)
-    return ApplyResult(report=report, keyed=True, first_frame=int(frames[0]), last_frame=int(frames[-1]))
+    head = head_job(scene_fps(scene), start) if head_job is not None else ""
+    return ApplyResult(report=report, keyed=True, first_frame=int(frames[0]), last_frame=int(frames[-1]), head=head)

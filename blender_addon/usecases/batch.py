@@ -46,6 +46,7 @@ _KNOWN = {
     "first",
     "last",
     "smoothing",
+    *("head", "eyes", "body", "rig", "rig_map", "neck_ratio", "head_neutral"),  # capture jobs (usecases/capture.py)
 }
 
 
@@ -67,6 +68,10 @@ class Job:
 
     @property
     def kind(self) -> str:
+        from .capture import is_capture_job
+
+        if is_capture_job(self.spec):
+            return "capture"
         return "bake" if self.spec.get("video") else "photo"
 
     @property
@@ -116,7 +121,11 @@ def _coerce(key: str, value: object, where: str) -> object:
         return validate.whole(value, f"{where}: face", 0, 999)
     if key == "smoothing":
         return validate.number(value, f"{where}: smoothing", 0.0, 1000.0)
-    if key == "mirror":
+    if key == "neck_ratio":
+        return validate.number(value, f"{where}: neck_ratio", 0.0, 1.0)
+    if key == "eyes" and isinstance(value, bool):
+        return "on" if value else "off"
+    if key in ("mirror", "head", "body"):
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -124,7 +133,7 @@ def _coerce(key: str, value: object, where: str) -> object:
             return True
         if text in ("0", "false", "no", "n"):
             return False
-        raise FacsimileError(f"{where}: mirror must be true or false, got {validate._show(value)}")
+        raise FacsimileError(f"{where}: {key} must be true or false, got {validate._show(value)}")
     if not isinstance(value, str):
         raise FacsimileError(f"{where}: {key} must be text, got {validate._show(value)}")
     if "\0" in value:
@@ -235,8 +244,9 @@ def _read_row(n: int, row: object, path: Path, base: Path, allow_outside: bool) 
             raise FacsimileError(f"{where}: give exactly one of 'video' (bake) or 'image' (photo)")
         for k in ("blend", "video", "image", "output"):
             spec[k] = _resolve(base, spec.get(k))
-        if spec.get("preset", "") and str(spec["preset"]).lower().endswith(".json"):
-            spec["preset"] = _resolve(base, spec["preset"])
+        for k in ("preset", "rig_map"):  # a user map file is relative to the job file; a preset name is not a path
+            if spec.get(k) and str(spec[k]).lower().endswith(".json"):
+                spec[k] = _resolve(base, spec[k])
         if not allow_outside:
             for role, target in (("output", spec["output"]), ("record", str(record_path(spec["output"])))):
                 if not _inside(target, base):
@@ -403,6 +413,10 @@ def job_options(job: Job, device: str):
     """A job's row as the use case's options: BakeOptions for a video, PhotoOptions for a photo."""
     s = job.spec
     common = dict(preset=s.get("preset"), mirror=True if s.get("mirror") else None, device=device)
+    if job.kind == "capture":
+        from .capture import options_from_job
+
+        return options_from_job(s, common)
     if job.kind == "bake":
         from .bake import BakeOptions
 
@@ -424,7 +438,9 @@ def _run_use_case(job: Job, device: str, in_place: bool) -> None:
     from ..commands._options import edit_blend
 
     opts = job_options(job, device)
-    if job.kind == "bake":
+    if job.kind == "capture":
+        from .capture import capture as use_case
+    elif job.kind == "bake":
         from .bake import bake as use_case
     else:
         from .photo import apply_photo as use_case

@@ -62,7 +62,12 @@ def export_csv(obj: bpy.types.Object, opts: ExportCsvOptions, scene: bpy.types.S
     rmap = mapping_for(obj, opts.preset, None)
     weights = read_channel_animation(obj, rmap, np.arange(a, b + 1))
     fps = scene_fps(scene)
-    write_livelink_csv(opts.out, weights, fps)
+    from ..head_capture import head_take_livelink
+
+    head = head_take_livelink(obj, np.arange(a, b + 1))  # the captured head and eyes, when the take had them
+    write_livelink_csv(
+        opts.out, weights, fps, head=None if head is None else head[0], eyes=None if head is None else head[1]
+    )
     return ExportResult(out=Path(opts.out), frames=b - a + 1, first_frame=a, last_frame=b, fps=fps)
 
 

@@ -32,6 +32,7 @@ class SolveOptions:
     max_faces: int = 4
     smoothing: float = 1.0  # video One Euro smoothing: 0 off, 1 default
     fps: float | None = None  # video frame rate override (image sequences default to 30)
+    body: bool = False  # also the 33 body landmarks per person (core/body/pose_report.py gives the JSON)
 
     def videos(self) -> list[str]:
         """The inputs that are videos or image sequences, each once."""
@@ -87,24 +88,45 @@ class SolveResult:
         return json.dumps({"results": self.entries}, indent=1)
 
 
-def face_entry(face) -> dict:
-    """One solved face as JSON: box, confidence, in-range flag, head pose (yaw, pitch, roll in degrees), weights."""
+def face_entry(face, head=None) -> dict:
+    """One solved face as JSON: box, confidence, in-range flag, head pose (yaw, pitch, roll in degrees: the fit of
+    core/face/head_pose.py when `head` is given, its docstring has the convention) and gaze, weights."""
     from ..core.arkit import weights_to_mapping
 
+    pose = face.pose_deg if head is None else head.ypr_deg
     entry = {
         "box": [round(float(v), 2) for v in face.box],
         "confidence": round(float(face.confidence), 4),
         "in_range": bool(face.in_range),
-        "pose_deg": {k: round(float(v), 1) for k, v in zip(("yaw", "pitch", "roll"), face.pose_deg)},
+        "pose_deg": {k: round(float(v), 1) for k, v in zip(("yaw", "pitch", "roll"), pose)},
         "weights": {k: round(v, 5) for k, v in weights_to_mapping(face.weights).items()},
     }
+    if head is not None:
+        entry["gaze_deg"] = {
+            side: {"yaw": round(float(g[0]), 1), "pitch": round(float(g[1]), 1)}
+            for side, g in zip(("right_eye", "left_eye"), head.gaze_deg)
+        }
     if face.reason:
         entry["reason"] = face.reason
     return entry
 
 
-def _solve_photo(solver, path: str) -> dict:
-    entry = {"file": path, "faces": [face_entry(f) for f in solver.solve_file(path)]}
+def _solve_photo(solver, path: str, bodies=None) -> dict:
+    from ..core.face.head_pose import head_poses
+    from ..core.formats.image_io import load_image
+
+    image = load_image(path)  # one decode for the face, the head and the body
+    faces = solver.solve_image(image)
+    entry = {"file": path, "faces": [face_entry(f, h) for f, h in zip(faces, head_poses(faces, image))]}
+    if bodies is not None:  # each body goes to the face it carries (else to "bodies")
+        from ..core.body.pose_report import body_entry, match_faces
+
+        poses = bodies.detect(image).poses
+        owner, rest = match_faces([f.box for f in faces], poses, (image.shape[1], image.shape[0]))
+        for fi, pi in owner.items():
+            entry["faces"][fi]["body"] = body_entry(poses[pi])
+        if rest:
+            entry["bodies"] = [{"body": body_entry(poses[pi])} for pi in rest]
     if not entry["faces"]:  # as for a video without a face: said, and the exit code is 1
         entry["error"] = NO_FACE_IN_PHOTO
     return entry
@@ -118,7 +140,22 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
     from ..core.formats.video_io import open_video
 
     source = open_video(path, opts.fps)
-    frames = list(solver.solve_video(source.frames(), smoothing=opts.smoothing, fps=source.fps))
+    size: list[tuple[int, int]] = []
+
+    def sized(frames):
+        for image in frames:
+            size[:] = [image.shape[:2]]
+            yield image
+
+    decoded, bodies = sized(source.frames()), []
+    if opts.body:  # the body tracker sees the same decoded frames as the face tracker
+        from ..core.body.pose_report import track_bodies
+        from ..core.models.device import resolve_device
+
+        decoded = track_bodies(
+            decoded, source.fps, bodies, device=resolve_device(opts.device), smoothing=opts.smoothing
+        )
+    frames = list(solver.solve_video(decoded, smoothing=opts.smoothing, fps=source.fps))
     found = sum(f.found for f in frames)
     video: dict = {"frames": len(frames), "fps": source.fps, "frames_with_face": found}
     entry: dict = {"file": path, "video": video}
@@ -130,11 +167,18 @@ def _solve_video(solver, path: str, csv_path: Path | None, opts: SolveOptions, w
             f"ended after {len(frames)} of the {source.frame_count} frames its header promises (truncated or damaged?)"
         )
         warn(f"{path}: warning: {video['warning']}")
+    if opts.body:
+        video["body"] = {"frames_with_body": sum(b is not None for b in bodies), "frames": bodies}
     if found == 0:
         entry["error"] = NO_FACE_IN_VIDEO
         return entry
     if csv_path is not None:
-        write_livelink_csv(csv_path, np.stack([f.weights for f in frames]), source.fps)
+        from ..core.face.head_pose import track_video_heads
+        from ..core.rig.head_rig import livelink_from_angles
+
+        ypr, gaze, _ = track_video_heads(frames, size[0][1], size[0][0], opts.smoothing)
+        head, eyes = livelink_from_angles(ypr, gaze)
+        write_livelink_csv(csv_path, np.stack([f.weights for f in frames]), source.fps, head=head, eyes=eyes)
         video["csv"] = str(csv_path)
     return entry
 
@@ -156,13 +200,18 @@ def solve(opts: SolveOptions, warn: Callable[[str], None] = _to_stderr) -> Solve
     csv_for = opts.csv_paths()
     solver = FaceSolver(device=resolve_device(opts.device), max_faces=opts.max_faces)
     result = SolveResult(device=solver.device_info)
+    bodies = None
+    if opts.body and any(not is_video_path(p) for p in opts.inputs):
+        from ..core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions
+
+        bodies = PoseLandmarker(PoseLandmarkerOptions(num_poses=opts.max_faces, device=resolve_device(opts.device)))
     warn(f"running on {result.device}")
     for path in opts.inputs:
         try:
             if is_video_path(path):
                 entry = _solve_video(solver, path, csv_for.get(path), opts, warn)
             else:
-                entry = _solve_photo(solver, path)
+                entry = _solve_photo(solver, path, bodies)
         except (FacsimileError, OSError) as exc:
             entry = {"file": path, "error": str(exc)}
         if "error" in entry:

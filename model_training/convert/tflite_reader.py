@@ -32,7 +32,10 @@ BUILTIN_OPS = {
     25: "SOFTMAX",
     28: "TANH",
     34: "PAD",
+    5: "DEPTH_TO_SPACE",
     54: "PRELU",
+    117: "HARD_SWISH",
+    124: "DENSIFY",
 }
 # TensorType -> numpy dtype.
 TENSOR_TYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8}
@@ -141,7 +144,40 @@ def _options(op: str, t: _Table | None) -> dict:
         return {"axis": t.scalar(0, i32), "activation": ACTIVATION[t.scalar(1, i8)]}
     if op == "RESHAPE":
         return {"new_shape": tuple(int(v) for v in t.array(0, np.int32))}
+    if op == "RESIZE_BILINEAR":  # field 0 (new_height, new_width) is deprecated
+        return {"align_corners": bool(t.scalar(2, nt.BoolFlags)), "half_pixel_centers": bool(t.scalar(3, nt.BoolFlags))}
+    if op == "DEPTH_TO_SPACE":
+        return {"block_size": t.scalar(0, i32)}
     return {}
+
+
+_INDEX_VECTOR = {1: np.int32, 2: np.uint16, 3: np.uint8}  # SparseIndexVector union: Int32/Uint16/Uint8Vector
+
+
+def _densify(values: np.ndarray, sparsity: _Table, shape: tuple[int, ...]) -> np.ndarray:
+    """A sparse constant (TFLite SparsityParameters, as the pose detector's weights use) -> dense array. Handles
+    dense dimensions and CSR dimensions in traversal order without block maps (what MediaPipe's models contain)."""
+    order = [int(v) for v in sparsity.array(0, np.int32)]
+    if sparsity.array(1, np.int32).size or order != list(range(len(shape))):
+        raise ValueError("sparse TFLite tensor with block map or permuted traversal order is not supported")
+    dims = sparsity.tables(2)
+    # Walk the dimensions: `rows` holds the flat dense offset of each entry at the current depth.
+    rows = np.zeros(1, dtype=np.int64)
+    for d, dm in enumerate(dims):
+        if dm.scalar(0, nt.Int8Flags) == 0:  # DENSE
+            size = dm.scalar(1, nt.Int32Flags)
+            rows = (rows[:, None] * size + np.arange(size)[None, :]).ravel()
+        else:  # SPARSE_CSR: segments per parent entry, indices into this dimension
+            seg_t, idx_t = _INDEX_VECTOR[dm.scalar(2, nt.Uint8Flags)], _INDEX_VECTOR[dm.scalar(4, nt.Uint8Flags)]
+            seg = dm.table(3).array(0, seg_t).astype(np.int64)
+            idx = dm.table(5).array(0, idx_t).astype(np.int64)
+            counts = np.diff(seg)
+            rows = np.repeat(rows, counts) * shape[d] + idx[: seg[-1]]
+    if rows.size != values.size:
+        raise ValueError(f"sparse TFLite tensor: {values.size} values for {rows.size} positions")
+    dense = np.zeros(int(np.prod(shape)), dtype=values.dtype)
+    dense[rows] = values
+    return dense.reshape(shape)
 
 
 def read_tflite(path: str | Path | bytes) -> Graph:
@@ -163,7 +199,10 @@ def read_tflite(path: str | Path | bytes) -> Graph:
         shape = tuple(int(v) for v in t.array(0, np.int32))
         dtype = TENSOR_TYPES[t.scalar(1, nt.Int8Flags)]
         raw = buffers[t.scalar(2, nt.Uint32Flags)]
-        data = raw.view(np.dtype(dtype).newbyteorder("<")).reshape(shape).astype(dtype) if raw.size else None
+        data = raw.view(np.dtype(dtype).newbyteorder("<")).astype(dtype) if raw.size else None
+        if data is not None:
+            sparsity = t.table(6)
+            data = _densify(data, sparsity, shape) if sparsity is not None else data.reshape(shape)
         tensors.append(Tensor(i, t.string(3), shape, dtype, data))
     ops = []
     for o in sub.tables(3):

@@ -1,8 +1,9 @@
 """Retarget body motion (e.g. a BVH clip) onto another skeleton through a joint-name map.
 
-The map pairs source joints with target bones. Naming presets cover the usual mocap skeletons (CMU/MotionBuilder,
-3ds Max, Daz) and target rigs (UE-mannequin-style, Rigify DEF- bones, the Rigify metarig); a user map is a JSON
-object {"SourceJoint": "target_bone", ...}.
+The map pairs source joints with target bones through humanoid roles: each skeleton's naming is one of the rig
+conventions of core/rig/conventions/*.json (CMU/MotionBuilder, 3ds Max, Daz BVH; UE mannequin, Rigify, Mixamo, ...;
+a user can add a convention file), with short preset names in bvh_presets.json; a user map is a JSON object
+{"SourceJoint": "target_bone", ...}.
 
 Transfer is by world-space rotation change, with the rest poses reconciled:
 * a yaw Y turns the target to face the way the source faces (from the left-right hip or shoulder axis);
@@ -23,160 +24,42 @@ import numpy as np
 
 from ..errors import FacsimileError
 
-# Canonical joints, and each naming's name for them.
-CANONICAL = (
-    "hips", "spine", "spine1", "spine2", "neck", "head",
-    "clavicle_l", "upperarm_l", "forearm_l", "hand_l", "clavicle_r", "upperarm_r", "forearm_r", "hand_r",
-    "thigh_l", "calf_l", "foot_l", "toe_l", "thigh_r", "calf_r", "foot_r", "toe_r",
-)  # fmt: skip
-
-_SIDES = {"l": ("Left", "l", "L"), "r": ("Right", "r", "R")}
-
-
-def _sided(template: dict[str, str]) -> dict[str, str]:
-    """Expand '{S}'/'{s}'/'{X}' (Left/l/L) side templates into both sides."""
-    out: dict[str, str] = {}
-    for canon, name in template.items():
-        if canon.endswith("_?"):
-            for side, (long, short, upper) in _SIDES.items():
-                out[canon[:-1] + side] = name.format(S=long, s=short, X=upper)
-        else:
-            out[canon] = name
-    return out
-
-
-SOURCE_PRESETS: dict[str, dict[str, str]] = {
-    # CMU conversions by cgspeed ("MotionBuilder-friendly"): Hips, LeftUpLeg, LeftLeg, ...
-    "cmu": _sided(
-        {
-            "hips": "Hips",
-            "spine": "LowerBack",
-            "spine1": "Spine",
-            "spine2": "Spine1",
-            "neck": "Neck",
-            "head": "Head",
-            "clavicle_?": "{S}Shoulder",
-            "upperarm_?": "{S}Arm",
-            "forearm_?": "{S}ForeArm",
-            "hand_?": "{S}Hand",
-            "thigh_?": "{S}UpLeg",
-            "calf_?": "{S}Leg",
-            "foot_?": "{S}Foot",
-            "toe_?": "{S}ToeBase",
-        }
-    ),  # fmt: skip
-    # 3ds Max-friendly conversions: LeftHip, LeftKnee, LeftAnkle, ...
-    "3dsmax": _sided(
-        {
-            "hips": "Hips",
-            "spine": "lowerback",
-            "spine1": "Chest",
-            "spine2": "Chest2",
-            "neck": "Neck",
-            "head": "Head",
-            "clavicle_?": "{S}Collar",
-            "upperarm_?": "{S}Shoulder",
-            "forearm_?": "{S}Elbow",
-            "hand_?": "{S}Wrist",
-            "thigh_?": "{S}Hip",
-            "calf_?": "{S}Knee",
-            "foot_?": "{S}Ankle",
-            "toe_?": "{S}Toe",
-        }
-    ),  # fmt: skip
-    # Daz / Poser: hip, abdomen, chest, lThigh, lShin, ...
-    "daz": _sided(
-        {
-            "hips": "hip",
-            "spine": "abdomen",
-            "spine2": "chest",
-            "neck": "neck",
-            "head": "head",
-            "clavicle_?": "{s}Collar",
-            "upperarm_?": "{s}Shldr",
-            "forearm_?": "{s}ForeArm",
-            "hand_?": "{s}Hand",
-            "thigh_?": "{s}Thigh",
-            "calf_?": "{s}Shin",
-            "foot_?": "{s}Foot",
-            "toe_?": "{s}Toe",
-        }
-    ),  # fmt: skip
-}
-
-TARGET_PRESETS: dict[str, dict[str, str]] = {
-    # UE mannequin style (Quaternius / Mesh2Motion): pelvis, spine_01.., thigh_l, ...
-    "ue": _sided(
-        {
-            "hips": "pelvis",
-            "spine": "spine_01",
-            "spine1": "spine_02",
-            "spine2": "spine_03",
-            "neck": "neck_01",
-            "head": "head",
-            "clavicle_?": "clavicle_{s}",
-            "upperarm_?": "upperarm_{s}",
-            "forearm_?": "lowerarm_{s}",
-            "hand_?": "hand_{s}",
-            "thigh_?": "thigh_{s}",
-            "calf_?": "calf_{s}",
-            "foot_?": "foot_{s}",
-            "toe_?": "ball_{s}",
-        }
-    ),  # fmt: skip
-    # Rigify generated rig, deform bones.
-    "rigify": _sided(
-        {
-            "hips": "DEF-spine",
-            "spine": "DEF-spine.001",
-            "spine1": "DEF-spine.002",
-            "spine2": "DEF-spine.003",
-            "neck": "DEF-spine.004",
-            "head": "DEF-spine.006",
-            "clavicle_?": "DEF-shoulder.{X}",
-            "upperarm_?": "DEF-upper_arm.{X}",
-            "forearm_?": "DEF-forearm.{X}",
-            "hand_?": "DEF-hand.{X}",
-            "thigh_?": "DEF-thigh.{X}",
-            "calf_?": "DEF-shin.{X}",
-            "foot_?": "DEF-foot.{X}",
-            "toe_?": "DEF-toe.{X}",
-        }
-    ),  # fmt: skip
-    # Rigify human metarig (bpy.ops.object.armature_human_metarig_add).
-    "metarig": _sided(
-        {
-            "hips": "spine",
-            "spine": "spine.001",
-            "spine1": "spine.002",
-            "spine2": "spine.003",
-            "neck": "spine.004",
-            "head": "spine.006",
-            "clavicle_?": "shoulder.{X}",
-            "upperarm_?": "upper_arm.{X}",
-            "forearm_?": "forearm.{X}",
-            "hand_?": "hand.{X}",
-            "thigh_?": "thigh.{X}",
-            "calf_?": "shin.{X}",
-            "foot_?": "foot.{X}",
-            "toe_?": "toe.{X}",
-        }
-    ),  # fmt: skip
-}
-# Rigify's ORG- bones carry the same names with an ORG- prefix.
-TARGET_PRESETS["rigify_org"] = {k: v.replace("DEF-", "ORG-") for k, v in TARGET_PRESETS["rigify"].items()}
-TARGET_PRESETS["rigify_org"]["hips"] = "ORG-spine"
-
+PRESETS_FILE = Path(__file__).with_name("bvh_presets.json")
 MIN_MAPPED = 4
 
 
-def _detect(names: set[str], presets: dict[str, dict[str, str]]) -> tuple[str | None, int]:
-    best, score = None, 0
-    for key, table in presets.items():
-        n = sum(1 for v in table.values() if v in names)
-        if n > score:
-            best, score = key, n
-    return best, score
+def presets() -> dict[str, dict[str, str]]:
+    """{"sources": {alias: convention}, "targets": {alias: convention}} from bvh_presets.json: the short names --map
+    accepts (cmu, 3dsmax, daz; ue, rigify, ...) for rig naming conventions (core/rig/conventions/*.json)."""
+    data = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+    return {"sources": dict(data["sources"]), "targets": dict(data["targets"])}
+
+
+def _convention(key: str, side: str):
+    """A --map preset (an alias, a built-in convention name or a convention JSON file) as a Convention."""
+    from ..rig.conventions import builtin_conventions, convention_named, load_convention
+
+    table = presets()["sources" if side == "source" else "targets"]
+    if key in table:
+        return convention_named(table[key])
+    if key.lower().endswith(".json"):
+        return load_convention(key)
+    if any(c.name == key for c in builtin_conventions()):
+        return convention_named(key)
+    other = presets()["targets" if side == "source" else "sources"]
+    names = ", ".join(table) + " or a rig convention name"
+    if side == "source":
+        raise FacsimileError(
+            f"unknown joint map preset '{key}'; use one of {names} (optionally SRC:TGT with TGT in "
+            f"{', '.join(other)}), or a JSON map file"
+        )
+    raise FacsimileError(f"unknown target naming '{key}'; use one of {names}")
+
+
+def _role_map(names, convention=None):
+    from ..rig.conventions import match_rig
+
+    return match_rig(list(names), convention=convention)
 
 
 def load_user_map(path: str | Path) -> dict[str, str]:
@@ -202,43 +85,36 @@ def build_joint_map(
 ) -> dict[str, str]:
     """Source joint -> target bone pairs present in both skeletons.
 
-    spec: None/"auto" (detect both namings), a source preset name (cmu, 3dsmax, daz; target detected), "SRC:TGT"
-    preset names, a path to a JSON map, or a dict.
+    The namings are the rig conventions of core/rig (JSON files a user can add to or pass): both skeletons' bones
+    are matched to humanoid roles and paired role by role. spec: None/"auto" (detect both namings), a source preset
+    (bvh_presets.json: cmu, 3dsmax, daz, or any convention name; target detected), "SRC:TGT", a path to a JSON joint
+    map {"SourceJoint": "target_bone"}, a rig convention JSON ({"roles": {...}}: the target's naming), or a dict.
     """
     src, tgt = set(source_names), set(target_names)
     if isinstance(spec, dict):
         pairs = dict(spec)
-    elif spec and (spec.endswith(".json") or Path(spec).is_file()):
+    elif spec and (spec.endswith(".json") or Path(spec).is_file()) and not _is_convention_file(spec):
         pairs = load_user_map(spec)
     else:
-        s_key = t_key = None
-        if spec and spec != "auto":
+        s_conv = t_conv = None
+        if spec and _is_convention_file(spec):
+            t_conv = _convention(spec, "target")
+        elif spec and spec != "auto":
             s_key, _, t_key = spec.partition(":")
-            t_key = t_key or None
-            if s_key not in SOURCE_PRESETS:
+            s_conv = _convention(s_key, "source")
+            t_conv = _convention(t_key, "target") if t_key else None
+        s_map, t_map = _role_map(source_names, s_conv), _role_map(target_names, t_conv)
+        for conv, rmap, which in ((s_conv, s_map, "the motion's joints"), (t_conv, t_map, "the rig's bones")):
+            if conv is None and len(rmap.bones) < MIN_MAPPED:
                 raise FacsimileError(
-                    f"unknown joint map preset '{s_key}'; use one of {', '.join(SOURCE_PRESETS)} (optionally "
-                    f"SRC:TGT with TGT in {', '.join(TARGET_PRESETS)}), or a JSON map file"
+                    f"cannot tell the naming of {which}: source joints {_preview(source_names)}; target bones "
+                    f"{_preview(target_names)}. Pass --map with a preset ({', '.join(presets()['sources'])}) "
+                    'or a JSON map {"SourceJoint": "target_bone"}'
                 )
-            if t_key is not None and t_key not in TARGET_PRESETS:
-                raise FacsimileError(f"unknown target naming '{t_key}'; use one of {', '.join(TARGET_PRESETS)}")
-        if s_key is None:
-            s_key, s_score = _detect(src, SOURCE_PRESETS)
-            if s_score < MIN_MAPPED:
-                s_key = None
-        if t_key is None:
-            t_key, t_score = _detect(tgt, TARGET_PRESETS)
-            if t_score < MIN_MAPPED:
-                t_key = None
-        if s_key is None or t_key is None:
-            which = "the motion's joints" if s_key is None else "the rig's bones"
-            raise FacsimileError(
-                f"cannot tell the naming of {which}: source joints {_preview(source_names)}; target bones "
-                f"{_preview(target_names)}. Pass --map with a preset ({', '.join(SOURCE_PRESETS)}) or a JSON map "
-                '{"SourceJoint": "target_bone"}'
-            )
-        s_tab, t_tab = SOURCE_PRESETS[s_key], TARGET_PRESETS[t_key]
-        pairs = {s_tab[c]: t_tab[c] for c in CANONICAL if c in s_tab and c in t_tab}
+        # with a named convention, roles its bones lack keep the convention's name (the error below lists them)
+        s_names = {r: s_map.bones.get(r, c[0]) for r, c in s_conv.roles.items()} if s_conv else dict(s_map.bones)
+        t_names = {r: t_map.bones.get(r, c[0]) for r, c in t_conv.roles.items()} if t_conv else dict(t_map.bones)
+        pairs = {s_names[r]: t_names[r] for r in s_names if r in t_names}
     found = {s: t for s, t in pairs.items() if s in src and t in tgt}
     if len(found) < MIN_MAPPED:
         missing_s = sorted(s for s in pairs if s not in src)[:8]
@@ -250,6 +126,18 @@ def build_joint_map(
             "Use --map with the right preset or a JSON map"
         )
     return found
+
+
+def _is_convention_file(spec: str) -> bool:
+    """A JSON file holding a rig convention ({"roles": {...}}) rather than a joint map."""
+    p = Path(spec)
+    if not (spec.lower().endswith(".json") and p.is_file()):
+        return False
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("roles"), dict)
 
 
 def _preview(names, n: int = 10) -> str:
@@ -354,7 +242,11 @@ def retarget(
     # Facing: left-right axis from mapped side pairs (thighs, else upper arms, else clavicles), else identity.
     roles = _roles(joint_map)
     yaw = np.eye(3)
-    for canon_l, canon_r in (("thigh_l", "thigh_r"), ("upperarm_l", "upperarm_r"), ("clavicle_l", "clavicle_r")):
+    for canon_l, canon_r in (
+        ("leftUpperLeg", "rightUpperLeg"),
+        ("leftUpperArm", "rightUpperArm"),
+        ("leftShoulder", "rightShoulder"),
+    ):
         if canon_l in roles and canon_r in roles:
             (sl, tl), (sr, tr) = roles[canon_l], roles[canon_r]
             src_lat = s_rest_head[source.index(sl)] - s_rest_head[source.index(sr)]
@@ -459,26 +351,20 @@ def retarget(
 
 
 def _roles(joint_map: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Canonical role -> (source joint, target bone) for the map's pairs, from whichever naming is recognised."""
+    """Humanoid role -> (source joint, target bone) for the map's pairs, from whichever naming is recognised."""
     rev = {t: s for s, t in joint_map.items()}
     roles: dict[str, tuple[str, str]] = {}
-    key, score = _detect(set(joint_map), SOURCE_PRESETS)
-    if key and score:
-        for canon, n in SOURCE_PRESETS[key].items():
-            if n in joint_map:
-                roles[canon] = (n, joint_map[n])
-    key, score = _detect(set(rev), TARGET_PRESETS)
-    if key and score:
-        for canon, n in TARGET_PRESETS[key].items():
-            if n in rev:
-                roles.setdefault(canon, (rev[n], n))
+    for role, name in _role_map(list(joint_map)).bones.items():
+        roles[role] = (name, joint_map[name])
+    for role, name in _role_map(list(rev)).bones.items():
+        roles.setdefault(role, (rev[name], name))
     return roles
 
 
 def _feet(joint_map: dict[str, str], side: str) -> list[str]:
     roles = _roles(joint_map)
     pick = 0 if side == "source" else 1
-    return sorted({roles[c][pick] for c in ("toe_l", "toe_r", "foot_l", "foot_r") if c in roles})
+    return sorted({roles[c][pick] for c in ("leftToes", "rightToes", "leftFoot", "rightFoot") if c in roles})
 
 
 def _leg_height(skel: Skeleton, heads: np.ndarray, joint_map: dict[str, str], side: str) -> float:

@@ -22,6 +22,8 @@ class WeightsSequence:
     weights: np.ndarray  # (N, 52) float32
     fps: float | None  # None: a single pose or frames without timing
     seconds: np.ndarray | None = None  # per-frame times when the source had real timecodes (Live Link)
+    head: np.ndarray | None = None  # (N, 3) Live Link HeadYaw/HeadPitch/HeadRoll (radians) when the file has them
+    eyes: np.ndarray | None = None  # (N, 6) Live Link Left/RightEye Yaw/Pitch/Roll (radians)
 
 
 def _frame(obj: object, where: str) -> np.ndarray:
@@ -108,7 +110,7 @@ def load_weights_file(path: str | Path, source_fps: float | None = None) -> Weig
     suffix = path.suffix.lower()
     if suffix == ".csv":
         take = read_livelink_csv(path, source_fps=source_fps)
-        return WeightsSequence(take.weights, take.source_fps, take.seconds)
+        return WeightsSequence(take.weights, take.source_fps, take.seconds, take.head, take.eyes)
     if suffix != ".json":
         raise FacsimileError(f"weights file {path} must be .json or a Live Link Face .csv")
     from .json_file import read_json_file

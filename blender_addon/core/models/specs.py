@@ -117,6 +117,56 @@ FACE_LANDMARKS = register(
     )
 )
 
+# --- Body (issue 19): MediaPipe's pose detector and BlazePose full landmark model, converted to ONNX. ---
+# core/body/pose_landmarker.py runs them; the 39 landmark rows are MediaPipe's 33 body points then 6 auxiliary ones
+# (hips/upper-body alignment points used for tracking the next region).
+
+POSE_DETECTOR = register(
+    ModelSpec(
+        file_name="pose_detector.onnx",
+        inputs=(TensorSpec("image", ("batch", 224, 224, 3), doc="RGB, letterboxed to 224x224, scaled to [-1, 1]"),),
+        outputs=(
+            TensorSpec(
+                "regressors",
+                ("batch", 2254, 12),
+                doc="per anchor: box dx, dy, w, h + 4 keypoints (x, y): hips centre, full-body circle point, "
+                "shoulders centre, upper-body circle point; 224-pixel units relative to the anchor",
+            ),
+            TensorSpec("classificators", ("batch", 2254, 1), doc="per anchor person logit"),
+        ),
+        doc="MediaPipe pose_detection (BlazePose detector), converted from TFLite.",
+        extra={"source": "mediapipe==0.10.21 pose_detection.tflite", "license": "Apache-2.0"},
+    )
+)
+
+POSE_LANDMARKS = register(
+    ModelSpec(
+        file_name="pose_landmarks.onnx",
+        inputs=(TensorSpec("image", ("batch", 256, 256, 3), doc="RGB rotated body crop, scaled to [0, 1]"),),
+        outputs=(
+            TensorSpec(
+                "landmarks",
+                ("batch", 195),
+                doc="39 x (x, y, z, visibility logit, presence logit), x y z in 256-pixel crop units",
+            ),
+            TensorSpec("pose_flag", ("batch", 1), doc="pose presence score (already a sigmoid)"),
+            TensorSpec(
+                "world_landmarks",
+                ("batch", 117),
+                doc="39 x (x, y, z) metres, origin between the hips, in the crop's rotated frame",
+            ),
+            TensorSpec(
+                "heatmap",
+                ("batch", 159744),
+                doc="64 x 64 x 39 landmark heatmap logits, NHWC order (MediaPipe refines x, y with it)",
+            ),
+        ),
+        doc="MediaPipe BlazePose GHUM 3D full landmark model (pose_landmark_full), converted from TFLite; the "
+        "segmentation head is not exported.",
+        extra={"source": "mediapipe==0.10.21 pose_landmark_full.tflite", "license": "Apache-2.0"},
+    )
+)
+
 # --- Expression generator: normalised landmarks -> ARKit-52 weights (issue 7). ---
 # Input = core.face.landmark_normalize.normalize_landmarks(landmarks)[0]; the feature standardisation is inside the graph.
 
