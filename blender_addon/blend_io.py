@@ -7,12 +7,16 @@ never leaves a half-written file, and the input is never overwritten unless the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import bpy
 
 from .core.atomic_io import atomic_output, check_writable_dir
 from .core.errors import FacsimileError
+
+T = TypeVar("T")
 
 _BLEND_MAGIC = (b"BLENDER", b"\x28\xb5\x2f\xfd", b"\x1f\x8b")  # plain, zstd- and gzip-compressed .blend
 
@@ -79,3 +83,47 @@ def save_blend_atomic(out: str | Path) -> Path:
         if "FINISHED" not in result or not os.path.getsize(tmp):
             raise FacsimileError(f"Blender did not save {out}")
     return out
+
+
+def edit_blend(
+    blend: str | None,
+    object_name: str,
+    out: str,
+    in_place: bool,
+    work: Callable[[object], T],
+    opts=None,
+    extra_outputs: tuple = (),
+) -> tuple[T, Path]:
+    """Open the scene, run work(object) on the named object and save the result atomically to `out` (never the
+    input unless in_place); the saved path comes back with work's result.
+
+    Before anything is opened, `out` and the use case's side outputs (opts.outputs()) are checked against the scene
+    and the use case's inputs (opts.inputs()), with `extra_outputs` (core.output_guard.Named: what the command writes
+    after the scene, e.g. a report): no output may be an input or another output, and each must be replaceable
+    (core.output_guard, core.output_plan). The scene is the run's main output: side outputs wait for it."""
+    import os
+
+    import bpy
+
+    from .core import output_plan
+    from .core.output_guard import Named, check_outputs
+    from .headless import ensure_registered
+
+    scene = blend or bpy.data.filepath or None
+    check_outputs(
+        [Named("scene", scene) if scene else None, *(opts.inputs() if opts is not None else ())],
+        [Named("output", out), *(opts.outputs() if opts is not None else ()), *extra_outputs],
+        in_place_pairs=[("output", "scene")],
+        in_place=in_place,
+    )
+    if scene and os.path.isfile(scene):  # the saved scene is about the size of the one it was opened from
+        output_plan.check_free_space(out, os.path.getsize(scene))
+    from .core.output_guard import same_file
+
+    # Side outputs written by the work wait for the saved scene.
+    output_plan.declare_main(out, in_place=bool(in_place and scene and same_file(out, scene)))
+    ensure_registered()
+    source = open_blend(blend)
+    target = check_output(out, source, in_place)
+    result = work(get_object(object_name))
+    return result, save_blend_atomic(target)

@@ -1,19 +1,15 @@
-"""What the commands share: the options they spell the same way, and opening / saving the scene around a use case.
+"""What the commands share: the options they spell the same way.
 
-Commands only parse: they turn arguments into a use case's options, run it through edit_blend() (or on the loaded
-file) and print its result.
+Commands only parse: they turn arguments into a use case's options, run it through blend_io.edit_blend() (or on the
+loaded file) and print its result.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from ..core.models.device import DEVICES, ENV_VAR
-
-T = TypeVar("T")
 
 
 def add_device_option(p: argparse.ArgumentParser, what: str = "inference device") -> None:
@@ -60,48 +56,3 @@ def parse_frame_range(text: str | None, default: tuple[int, int]) -> tuple[int, 
 
 def optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-def edit_blend(
-    blend: str | None,
-    object_name: str,
-    out: str,
-    in_place: bool,
-    work: Callable[[object], T],
-    opts=None,
-    extra_outputs: tuple = (),
-) -> tuple[T, Path]:
-    """Open the scene, run work(object) on the named object and save the result atomically to `out` (never the
-    input unless in_place); the saved path comes back with work's result.
-
-    Before anything is opened, `out` and the use case's side outputs (opts.outputs()) are checked against the scene
-    and the use case's inputs (opts.inputs()), with `extra_outputs` (core.output_guard.Named: what the command writes
-    after the scene, e.g. a report): no output may be an input or another output, and each must be replaceable
-    (core.output_guard, core.output_plan). The scene is the run's main output: side outputs wait for it."""
-    import os
-
-    import bpy
-
-    from ..blend_io import check_output, get_object, open_blend, save_blend_atomic
-    from ..core import output_plan
-    from ..core.output_guard import Named, check_outputs
-    from ..headless import ensure_registered
-
-    scene = blend or bpy.data.filepath or None
-    check_outputs(
-        [Named("scene", scene) if scene else None, *(opts.inputs() if opts is not None else ())],
-        [Named("output", out), *(opts.outputs() if opts is not None else ()), *extra_outputs],
-        in_place_pairs=[("output", "scene")],
-        in_place=in_place,
-    )
-    if scene and os.path.isfile(scene):  # the saved scene is about the size of the one it was opened from
-        output_plan.check_free_space(out, os.path.getsize(scene))
-    from ..core.output_guard import same_file
-
-    # Side outputs written by the work wait for the saved scene.
-    output_plan.declare_main(out, in_place=bool(in_place and scene and same_file(out, scene)))
-    ensure_registered()
-    source = open_blend(blend)
-    target = check_output(out, source, in_place)
-    result = work(get_object(object_name))
-    return result, save_blend_atomic(target)

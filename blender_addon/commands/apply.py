@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..blend_io import edit_blend
     from ..usecases.apply import ApplyOptions, apply_weights
-    from ._options import edit_blend
     from .capture import head_options
 
     opts = ApplyOptions(

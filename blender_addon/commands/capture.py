@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import add_scene_options, edit_blend
+from ..blend_io import edit_blend
+from ._options import add_scene_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -34,9 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..blend_io import edit_blend
     from ..core.output_guard import named
     from ..usecases.keys import KeysOptions, generate_keys
-    from ._options import edit_blend
 
     if args.landmarks != "auto":
         from ..core.output_plan import check_input

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._options import add_scene_options, edit_blend, optional_path
+from ..blend_io import edit_blend
+from ._options import add_scene_options, optional_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

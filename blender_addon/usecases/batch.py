@@ -435,7 +435,7 @@ def job_options(job: Job, device: str):
 
 
 def _run_use_case(job: Job, device: str, in_place: bool) -> None:
-    from ..commands._options import edit_blend
+    from ..blend_io import edit_blend
 
     opts = job_options(job, device)
     if job.kind == "capture":

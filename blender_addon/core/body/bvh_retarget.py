@@ -17,6 +17,7 @@ Everything is numpy, vectorised over frames; the loop is over the target hierarc
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,10 +134,12 @@ def _is_convention_file(spec: str) -> bool:
     p = Path(spec)
     if not (spec.lower().endswith(".json") and p.is_file()):
         return False
+    from ..formats.json_file import read_json_file
+
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+        data = read_json_file(p, "joint map")
+    except FacsimileError:
+        return False  # not readable as a convention: read_joint_map says why
     return isinstance(data, dict) and isinstance(data.get("roles"), dict)
 
 
