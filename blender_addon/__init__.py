@@ -6,6 +6,7 @@ imported by training code and tests without Blender.
 
 from __future__ import annotations
 
+
 # Modules with register()/unregister(), in registration order (properties before the operators and panels using them).
 def _ui_modules() -> tuple:
     from . import keygen_operators, lbs_operators, operators, panel, preferences, properties

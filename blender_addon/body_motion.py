@@ -55,12 +55,6 @@ def skeleton(arm_obj: bpy.types.Object) -> br.Skeleton:
     return br.Skeleton(names=names, parents=parents, rest=rest, world=rr.object_matrix(arm_obj))
 
 
-def pose_matrices(arm_obj: bpy.types.Object, names: tuple[str, ...]) -> np.ndarray:
-    """Current armature-space pose matrices of the named bones (B, 4, 4)."""
-    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
-    return rr.matrices(arm_obj.pose.bones)[[pos[n] for n in names]]
-
-
 def import_bvh(path: str | Path) -> bpy.types.Object:
     """Import a BVH with Blender's importer (Z up, -Y forward) and return its armature object."""
     path = Path(path)
@@ -169,19 +163,6 @@ def bvh_poses(
     return poses, full, tgt
 
 
-def apply_pose(arm_obj: bpy.types.Object, skel: br.Skeleton, pose: np.ndarray) -> None:
-    """Set the armature's pose so that Blender evaluates `pose` (Bt, 4, 4 armature space), via matrix_basis."""
-    basis = br.basis_from_pose(skel, pose[None])[0]
-    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
-    flat = np.empty((len(arm_obj.pose.bones), 4, 4), dtype=np.float32)
-    flat[:] = np.eye(4, dtype=np.float32)
-    for i, n in enumerate(skel.names):
-        flat[pos[n]] = basis[i]
-    arm_obj.pose.bones.foreach_set("matrix_basis", flat.transpose(0, 2, 1).reshape(-1))
-    arm_obj.data.update_tag() if hasattr(arm_obj.data, "update_tag") else None
-    bpy.context.view_layer.update()
-
-
 def key_pose_action(arm_obj: bpy.types.Object, skel: br.Skeleton, full: np.ndarray, name: str, start: int = 1):
     """Write the retargeted motion as an Action on the armature (location/quaternion/scale per bone and frame)."""
     from mathutils import Matrix
@@ -254,13 +235,16 @@ def pose_library_poses(rig: rr.Rig, actions: list[bpy.types.Action] | None = Non
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def write_cache(path: str | Path, verts: np.ndarray, start_frame: float = 1.0) -> Path:
-    return pc2.write_pc2(path, verts, start_frame=start_frame, sample_rate=1.0)
-
-
 def attach_cache(mesh_obj: bpy.types.Object, path: str | Path, start_frame: float = 1.0, mute_armature: bool = True):
     """Play a PC2 cache on the mesh through a Mesh Cache modifier (replacing our earlier one); the Armature modifier
-    is switched off (not removed) so the cache is not deformed a second time."""
+    is switched off (not removed) so the cache is not deformed a second time. A cache baked for another mesh is an
+    error here: Blender's modifier would silently leave the mesh unchanged."""
+    header, _ = pc2.read_pc2(path)
+    if header.num_points != len(mesh_obj.data.vertices):
+        raise FacsimileError(
+            f"{path} holds {header.num_points} points per frame but '{mesh_obj.name}' has "
+            f"{len(mesh_obj.data.vertices)} vertices: the cache was baked for another mesh; bake it for this one"
+        )
     old = mesh_obj.modifiers.get(PREVIEW_MODIFIER)
     if old is not None:
         mesh_obj.modifiers.remove(old)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import bpy
-import numpy as np
 from mathutils import Vector
 
 from .blender_compat import assigned_slot, restore_slot
@@ -173,13 +172,3 @@ def render_shape_grid(head: bpy.types.Object, out_png: str | Path, tile: int = 2
         for name, value in saved_values.items():
             blocks[name].value = value
         scene.render.resolution_x, scene.render.resolution_y = saved_res
-
-
-def image_array(path: str | Path) -> np.ndarray:
-    """A rendered PNG as an RGB uint8 array (for tests and checks)."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FacsimileError(f"could not read {path}")
-    return img[:, :, ::-1].copy()

@@ -214,15 +214,6 @@ class PoseSet:
         )
 
 
-def capture_current(rig: Rig, label: str = "current") -> PoseSet:
-    """The rig's pose as Blender has evaluated it now."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    arm_eval = rig.armature.evaluated_get(depsgraph)
-    mesh_eval = rig.mesh.evaluated_get(depsgraph)
-    pm = matrices(arm_eval.pose.bones)[pose_bone_indices(rig)]
-    return PoseSet(pm[None], object_matrix(arm_eval)[None], object_matrix(mesh_eval)[None], [label])
-
-
 class _ModifierMuted:
     """Switch the mesh's modifiers off while poses are captured, so frame_set evaluates only the rig."""
 

@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 import pytest
 from conftest import shared_path
+from pc2_samples import write_pc2
 
 from blender_addon import body_motion as bm
 from blender_addon import rig_reader as rr
@@ -27,6 +28,31 @@ def _reset() -> None:
 
 def _diag(co: np.ndarray) -> float:
     return float(np.linalg.norm(co.max(0) - co.min(0)))
+
+
+def _apply_pose(arm_obj: bpy.types.Object, skel, pose: np.ndarray) -> None:
+    """Set the armature's pose so that Blender evaluates `pose` (Bt, 4, 4 armature space), via matrix_basis: the
+    reference side of the retargeting checks."""
+    from blender_addon.core.body import bvh_retarget as br
+
+    basis = br.basis_from_pose(skel, pose[None])[0]
+    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
+    flat = np.empty((len(arm_obj.pose.bones), 4, 4), dtype=np.float32)
+    flat[:] = np.eye(4, dtype=np.float32)
+    for i, n in enumerate(skel.names):
+        flat[pos[n]] = basis[i]
+    arm_obj.pose.bones.foreach_set("matrix_basis", flat.transpose(0, 2, 1).reshape(-1))
+    arm_obj.data.update_tag()
+    bpy.context.view_layer.update()
+
+
+def _capture_current(rig: rr.Rig, label: str = "current") -> rr.PoseSet:
+    """The rig's pose as Blender has evaluated it now."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    arm_eval = rig.armature.evaluated_get(depsgraph)
+    mesh_eval = rig.mesh.evaluated_get(depsgraph)
+    pm = rr.matrices(arm_eval.pose.bones)[rr.pose_bone_indices(rig)]
+    return rr.PoseSet(pm[None], rr.object_matrix(arm_eval)[None], rr.object_matrix(mesh_eval)[None], [label])
 
 
 def _assert_matches_blender(rig: rr.Rig, frames: list[int], dqs: bool | None = None) -> float:
@@ -200,7 +226,7 @@ def test_bvh_on_rigify_metarig():
     poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_131_03_hop_3dsmax.bvh"), None, (200, 230))
     ours, _ = rr.deform(rig, poses)
     for i in (0, 30):
-        bm.apply_pose(rig.armature, skel, full[i])
+        _apply_pose(rig.armature, skel, full[i])
         ref = rr.evaluated_coords(body)
         assert np.abs(ours[i] - ref).max() <= TOL * _diag(ref)
         assert np.abs(ref - rig.binding.rest).max() > 0.02 * _diag(ref)
@@ -261,10 +287,10 @@ def test_bvh_driven_poses_match_modifier(character, clip, joint_map):
     assert len(poses) == 61
     ours, _ = rr.deform(rig, poses)
     for i in (0, 30, 60):
-        bm.apply_pose(rig.armature, skel, full[i])
+        _apply_pose(rig.armature, skel, full[i])
         ref = rr.evaluated_coords(mesh)
         # the pose Blender evaluates is the one we retargeted, and the deformation agrees
-        blender_pose = rr.capture_current(rig)
+        blender_pose = _capture_current(rig)
         np.testing.assert_allclose(blender_pose.pose_mats[0], poses.pose_mats[i], atol=1e-4)
         err = np.abs(ours[i] - ref).max() / _diag(ref)
         assert err <= TOL, f"{character} frame {i}: {err:.3g}"
@@ -326,6 +352,15 @@ def test_pc2_bake_plays_in_mesh_cache(tmp_path):
         np.testing.assert_allclose(played, data[f - 1], atol=1e-6)
         assert np.abs(played - refs[f - 1]).max() <= TOL * _diag(refs[f - 1])
     assert bm.clear_preview(mesh) and mod.show_viewport
+    # a cache baked for another mesh is refused before any modifier changes, instead of playing as nothing
+    other = write_pc2(tmp_path / "other.pc2", np.zeros((2, len(mesh.data.vertices) + 1, 3), np.float32))
+    with pytest.raises(FacsimileError, match="baked for another mesh"):
+        bm.attach_cache(mesh, other)
+    assert mod.show_viewport and bm.PREVIEW_MODIFIER not in mesh.modifiers
+    truncated = tmp_path / "truncated.pc2"
+    truncated.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(FacsimileError, match="truncated"):
+        bm.attach_cache(mesh, truncated)
 
 
 def test_shape_keys_and_pose_library(tmp_path):
@@ -392,10 +427,10 @@ def test_nan_and_singular_pose():
     arm.pose.bones["bone1"].scale = (0.0, 1.0, 1.0)
     bpy.context.view_layer.update()
     with pytest.raises(FacsimileError, match="singular"):
-        rr.deform(rig, rr.capture_current(rig))
+        rr.deform(rig, _capture_current(rig))
     arm.pose.bones["bone1"].scale = (1.0, 1.0, 1.0)
     bpy.context.view_layer.update()
-    poses = rr.capture_current(rig)
+    poses = _capture_current(rig)
     poses.pose_mats[0, 0, 1, 1] = np.nan
     with pytest.raises(FacsimileError, match="NaN"):
         rr.deform(rig, poses)
@@ -582,7 +617,7 @@ def test_whole_walk_clip_matches_modifier_every_frame(dqs):
     ours, _ = rr.deform(rig, poses)
     worst = 0.0
     for i in range(0, len(poses), 1 if not dqs else 7):
-        bm.apply_pose(rig.armature, skel, full[i])
+        _apply_pose(rig.armature, skel, full[i])
         ref = rr.evaluated_coords(mesh)
         worst = max(worst, float(np.abs(ours[i] - ref).max()) / _diag(ref))
     assert worst <= TOL, worst
