@@ -244,7 +244,6 @@ def test_retargeted_action_replays_in_blender():
 
 
 def test_demo_character_body():
-    pytest.importorskip("blender_addon.demo.character")
     from blender_addon.demo.character import build_demo_character
 
     _reset()
