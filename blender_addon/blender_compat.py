@@ -118,6 +118,14 @@ def add_shape_key(obj: bpy.types.Object, name: str, from_mix: bool = False) -> b
 # ---------------------------------------------------------------- extensions
 
 
+def material_node_tree(mat: bpy.types.Material) -> bpy.types.NodeTree:
+    """The material's node tree, switched on where Blender still has the switch: before 5.0 a new material has no
+    nodes until use_nodes is set; from 5.0 every material has them and use_nodes is deprecated (removed in 6.0)."""
+    if bpy.app.version < (5, 0, 0) and not mat.use_nodes:
+        mat.use_nodes = True
+    return mat.node_tree
+
+
 def user_extensions_dir() -> Path:
     """The folder user extension repositories live in (BLENDER_USER_RESOURCES moves it)."""
     return Path(bpy.utils.user_resource("EXTENSIONS"))
