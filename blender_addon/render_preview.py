@@ -14,7 +14,7 @@ from pathlib import Path
 import bpy
 from mathutils import Vector
 
-from .blender_compat import assigned_slot, restore_slot
+from .blender_compat import assigned_slot, restore_slot, uses_nodes
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
 from .core.formats.image_io import write_png
@@ -95,7 +95,7 @@ def configure_render(
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
         scene.cycles.max_bounces = 4
-        if world.use_nodes and world.node_tree and "Background" in world.node_tree.nodes:
+        if uses_nodes(world) and world.node_tree and "Background" in world.node_tree.nodes:
             world.node_tree.nodes["Background"].inputs["Color"].default_value = (*world.color, 1.0)
         if not any(o.type == "LIGHT" for o in scene.objects):
             light = bpy.data.objects.new("FacsimileKeyLight", bpy.data.lights.new("FacsimileKeyLight", "SUN"))
