@@ -6,25 +6,19 @@ imported by training code and tests without Blender.
 
 from __future__ import annotations
 
-import importlib
 
 # Modules with register()/unregister(), in registration order (properties before the operators and panels using them).
-_UI_MODULES: tuple[str, ...] = (
-    "properties",
-    "preferences",
-    "operators",
-    "lbs_operators",
-    "keygen_operators",
-    "panel",
-    "capture_ui",
-)
+def _ui_modules() -> tuple:
+    from . import capture_ui, keygen_operators, lbs_operators, operators, panel, preferences, properties
+
+    return (properties, preferences, operators, lbs_operators, keygen_operators, panel, capture_ui)
+
 
 _loaded: list = []
 
 
 def register() -> None:
-    for name in _UI_MODULES:
-        module = importlib.import_module(f"{__package__}.{name}")
+    for module in _ui_modules():
         module.register()
         _loaded.append(module)
 

@@ -118,6 +118,22 @@ def add_shape_key(obj: bpy.types.Object, name: str, from_mix: bool = False) -> b
 # ---------------------------------------------------------------- extensions
 
 
+def uses_nodes(id_block: bpy.types.Material | bpy.types.World) -> bool:
+    """Whether a material or world shades with its node tree: always from Blender 5.0 (where use_nodes is deprecated,
+    to be removed in 6.0), as use_nodes says before."""
+    if bpy.app.version >= (5, 0, 0):
+        return id_block.node_tree is not None
+    return bool(id_block.use_nodes)
+
+
+def material_node_tree(mat: bpy.types.Material) -> bpy.types.NodeTree:
+    """The material's node tree, switched on where Blender still has the switch (before 5.0 a new material has no
+    nodes until use_nodes is set)."""
+    if not uses_nodes(mat):
+        mat.use_nodes = True
+    return mat.node_tree
+
+
 def user_extensions_dir() -> Path:
     """The folder user extension repositories live in (BLENDER_USER_RESOURCES moves it)."""
     return Path(bpy.utils.user_resource("EXTENSIONS"))

@@ -56,12 +56,6 @@ def skeleton(arm_obj: bpy.types.Object) -> br.Skeleton:
     return br.Skeleton(names=names, parents=parents, rest=rest, world=rr.object_matrix(arm_obj))
 
 
-def pose_matrices(arm_obj: bpy.types.Object, names: tuple[str, ...]) -> np.ndarray:
-    """Current armature-space pose matrices of the named bones (B, 4, 4)."""
-    pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
-    return rr.matrices(arm_obj.pose.bones)[[pos[n] for n in names]]
-
-
 def import_bvh(path: str | Path) -> bpy.types.Object:
     """Import a BVH with Blender's importer (Z up, -Y forward) and return its armature object."""
     path = Path(path)
@@ -172,7 +166,8 @@ def bvh_poses(
 
 
 def apply_pose(arm_obj: bpy.types.Object, skel: br.Skeleton, pose: np.ndarray) -> None:
-    """Set the armature's pose so that Blender evaluates `pose` (Bt, 4, 4 armature space), via matrix_basis."""
+    """Set the armature's pose so that Blender evaluates `pose` (Bt, 4, 4 armature space), via matrix_basis (one
+    foreach_set): how the body benchmark poses a character, and the reference side of the retargeting tests."""
     basis = br.basis_from_pose(skel, pose[None])[0]
     pos = {b.name: i for i, b in enumerate(arm_obj.pose.bones)}
     flat = np.empty((len(arm_obj.pose.bones), 4, 4), dtype=np.float32)
@@ -180,7 +175,7 @@ def apply_pose(arm_obj: bpy.types.Object, skel: br.Skeleton, pose: np.ndarray) -
     for i, n in enumerate(skel.names):
         flat[pos[n]] = basis[i]
     arm_obj.pose.bones.foreach_set("matrix_basis", flat.transpose(0, 2, 1).reshape(-1))
-    arm_obj.data.update_tag() if hasattr(arm_obj.data, "update_tag") else None
+    arm_obj.data.update_tag()
     bpy.context.view_layer.update()
 
 
@@ -256,13 +251,16 @@ def pose_library_poses(rig: rr.Rig, actions: list[bpy.types.Action] | None = Non
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def write_cache(path: str | Path, verts: np.ndarray, start_frame: float = 1.0) -> Path:
-    return pc2.write_pc2(path, verts, start_frame=start_frame, sample_rate=1.0)
-
-
 def attach_cache(mesh_obj: bpy.types.Object, path: str | Path, start_frame: float = 1.0, mute_armature: bool = True):
     """Play a PC2 cache on the mesh through a Mesh Cache modifier (replacing our earlier one); the Armature modifier
-    is switched off (not removed) so the cache is not deformed a second time."""
+    is switched off (not removed) so the cache is not deformed a second time. A cache baked for another mesh is an
+    error here: Blender's modifier would silently leave the mesh unchanged."""
+    header, _ = pc2.read_pc2(path)
+    if header.num_points != len(mesh_obj.data.vertices):
+        raise FacsimileError(
+            f"{path} holds {header.num_points} points per frame but '{mesh_obj.name}' has "
+            f"{len(mesh_obj.data.vertices)} vertices: the cache was baked for another mesh; bake it for this one"
+        )
     old = mesh_obj.modifiers.get(PREVIEW_MODIFIER)
     if old is not None:
         mesh_obj.modifiers.remove(old)

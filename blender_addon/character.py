@@ -225,21 +225,12 @@ def write_pose(
     return report
 
 
-def set_pose(obj: bpy.types.Object, weights: np.ndarray, key_frame: int | None = None) -> WriteReport:
-    """write_pose() through the object's own mapping, tuning and neutral."""
-    return write_pose(obj, retarget_map(obj), weights, key_frame)
-
-
 # ---------------------------------------------------------------- reading animation back
 
 
 def shape_key_fcurves(obj: bpy.types.Object) -> dict[str, bpy.types.FCurve]:
     """data_path -> F-curve of the object's shape-key animation."""
     return {fc.data_path: fc for fc in assigned_fcurves(obj.data.shape_keys)}
-
-
-def has_shape_key_animation(obj: bpy.types.Object) -> bool:
-    return any(p.startswith("key_blocks[") for p in shape_key_fcurves(obj))
 
 
 def read_channel_animation(obj: bpy.types.Object, rmap: RetargetMap, frames: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The `facsimile` command line: `facsimile <command> ...`, `python -m blender_addon.cli`, or inside Blender
-`blender -b scene.blend --python-exit-code 1 -P <addon>/cli.py -- <command> ...` (arguments after `--`).
+`blender -b scene.blend --python-exit-code 1 -P <path of this file> -- <command> ...` (arguments after `--`).
 
 Each sub-command lives in blender_addon/commands/<name>.py with `add_parser(subparsers)` and `run(args) -> int`.
 Exit codes: 0 done; 1 a user error (FacsimileError, OSError: one clear line, no traceback) or, for solve and batch, any
@@ -31,7 +31,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 _WITHOUT_BLENDER = {"solve"}  # commands that never load Blender (bpy is imported first, signals held, by the rest)
-_PACKAGE = __package__ or "blender_addon"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -39,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facsimile", description="Face photo/video to ARKit-52 shape keys, and LBS body posing, for Blender."
     )
+    from . import commands
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"{_PACKAGE}.commands.{name}")
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.add_parser(sub)
     for command in sub.choices.values():  # every command replaces an output the user changed only when asked
         if not any("--force" in a.option_strings for a in command._actions):
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if argv is None:
         argv = sys.argv[1:]
-        if "--" in argv:  # inside Blender: blender -b ... -P cli.py -- <command> ...
+        if "--" in argv:  # inside Blender: blender -b ... -P <this file> -- <command> ...
             argv = argv[argv.index("--") + 1 :]
     from .core import interrupt
     from .core.output_plan import run_scope
@@ -165,13 +166,16 @@ def _stop_on_signals() -> dict:
 
 
 def _run_as_blender_script() -> int:
-    """`blender -P <addon>/cli.py`: import the add-on package by its folder name, whatever it is installed as."""
-    import os
+    """`blender -P <this file>`: import the add-on package by its folder name (the folder holding
+    blender_manifest.toml), whatever it is installed as, then this module inside it."""
+    from pathlib import Path
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.dirname(here))
-    package = importlib.import_module(os.path.basename(here))
-    cli = importlib.import_module(f"{package.__name__}.cli")
+    here = Path(__file__).resolve()
+    root = next(p for p in here.parents if (p / "blender_manifest.toml").is_file())
+    sys.path.insert(0, str(root.parent))
+    package = importlib.import_module(root.name)
+    inside = ".".join(here.relative_to(root).with_suffix("").parts)
+    cli = importlib.import_module(f"{package.__name__}.{inside}")
     return cli.main()
 
 

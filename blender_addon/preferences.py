@@ -10,9 +10,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
+from . import __name__ as ADDON_ID  # the add-on's root package: the name Blender keeps its preferences under
 from .core.models.device import DEVICE_LABELS, DEVICES, Device, resolve_device
-
-ADDON_ID = __package__ or "blender_addon"
 
 DEVICE_ITEMS = [(d, *DEVICE_LABELS[d]) for d in DEVICES]
 

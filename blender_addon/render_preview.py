@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import bpy
-import numpy as np
 from mathutils import Vector
 
-from .blender_compat import assigned_slot, restore_slot
+from .blender_compat import assigned_slot, restore_slot, uses_nodes
 from .core.arkit import ARKIT_NAMES
 from .core.errors import FacsimileError
 from .core.formats.image_io import write_png
@@ -96,7 +95,7 @@ def configure_render(
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
         scene.cycles.max_bounces = 4
-        if world.use_nodes and world.node_tree and "Background" in world.node_tree.nodes:
+        if uses_nodes(world) and world.node_tree and "Background" in world.node_tree.nodes:
             world.node_tree.nodes["Background"].inputs["Color"].default_value = (*world.color, 1.0)
         if not any(o.type == "LIGHT" for o in scene.objects):
             light = bpy.data.objects.new("FacsimileKeyLight", bpy.data.lights.new("FacsimileKeyLight", "SUN"))
@@ -173,13 +172,3 @@ def render_shape_grid(head: bpy.types.Object, out_png: str | Path, tile: int = 2
         for name, value in saved_values.items():
             blocks[name].value = value
         scene.render.resolution_x, scene.render.resolution_y = saved_res
-
-
-def image_array(path: str | Path) -> np.ndarray:
-    """A rendered PNG as an RGB uint8 array (for tests and checks)."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FacsimileError(f"could not read {path}")
-    return img[:, :, ::-1].copy()

@@ -94,73 +94,23 @@ def read_rig(mesh_obj: bpy.types.Object, chunk: int = 128) -> Rig:
     """Read rest vertices, deform weights and bone rest matrices of a skinned mesh."""
     mod = find_armature_modifier(mesh_obj)
     arm_obj = mod.object
-    arm = arm_obj.data
     me = mesh_obj.data
     v_count = len(me.vertices)
     if v_count == 0:
         raise FacsimileError(f"mesh '{mesh_obj.name}' has no vertices")
-    if me.shape_keys is not None and len(me.shape_keys.key_blocks) > 1:
-        # The Armature modifier deforms the shape-key mix: evaluate it (all modifiers off) at the current frame.
-        with _ModifierMuted(mesh_obj):
-            bpy.context.view_layer.update()
-            rest = evaluated_coords(mesh_obj)
-        bpy.context.view_layer.update()
-    else:
-        rest = np.empty(v_count * 3, dtype=np.float32)
-        me.vertices.foreach_get("co", rest)
-        rest = rest.reshape(v_count, 3)
-
-    # vertex group index -> compact deform-bone id (or -1): armature_deform.cc's pchan_from_defbase.
-    group_names = [g.name for g in mesh_obj.vertex_groups]
-    bone_ids: dict[str, int] = {}
-    group_to_bone = np.full(max(1, len(group_names)), -1, dtype=np.int64)
-    ignored: list[str] = []
-    for gi, name in enumerate(group_names):
-        bone = arm.bones.get(name)
-        if bone is None or not bone.use_deform or arm_obj.pose.bones.get(name) is None:
-            ignored.append(name)
-            continue
-        group_to_bone[gi] = bone_ids.setdefault(name, len(bone_ids))
+    rest = _rest_coords(mesh_obj)
+    group_to_bone, bone_names, ignored = _deform_groups(mesh_obj, arm_obj)
     counts, groups, weights = _read_dverts(me)
-    if not bone_ids:
-        detail = (
-            f" Its vertex groups: {', '.join(group_names[:8])}{'...' if len(group_names) > 8 else ''}."
-            if group_names
-            else " It has no vertex groups."
-        )
-        raise FacsimileError(
-            f"no vertex group of '{mesh_obj.name}' matches a deform bone of armature '{arm_obj.name}'.{detail} "
-            "Vertex groups must be named like the bones (Ctrl+P > With Automatic Weights creates them)"
-        )
-    bone_names = tuple(bone_ids)
-    for name in bone_names:
-        bone = arm.bones[name]
-        if bone.bbone_segments > 1:
-            raise FacsimileError(
-                f"bone '{name}' is a B-Bone with {bone.bbone_segments} segments; B-Bone deformation is not "
-                "reproduced by the LBS deformer. Set its Segments to 1"
-            )
-        if bone.use_envelope_multiply:
-            raise FacsimileError(f"bone '{name}' multiplies weights by its envelope, which is not supported")
+    _check_supported_bones(arm_obj.data, bone_names)
 
-    valid = groups < len(group_names)
+    valid = groups < len(mesh_obj.vertex_groups)
     mapped = np.where(valid, group_to_bone[np.where(valid, groups, 0)], -1)
     keep = (mapped >= 0) & (weights != 0.0)
     row = np.repeat(np.arange(v_count), counts)[keep]
     kept_counts = np.bincount(row, minlength=v_count)
     offsets = np.concatenate([[0], np.cumsum(kept_counts)])
 
-    armature_weight = None
-    if mod.vertex_group:
-        gi = mesh_obj.vertex_groups.find(mod.vertex_group)
-        armature_weight = np.zeros(v_count, dtype=np.float32)
-        if gi >= 0:
-            sel = groups == gi
-            armature_weight[np.repeat(np.arange(v_count), counts)[sel]] = weights[sel]
-        if mod.invert_vertex_group:
-            armature_weight = 1.0 - armature_weight
-
-    rest_mats = _bone_rest(arm, bone_names)
+    rest_mats = _bone_rest(arm_obj.data, bone_names)
     try:
         binding = lbs.bind(
             rest,
@@ -168,7 +118,7 @@ def read_rig(mesh_obj: bpy.types.Object, chunk: int = 128) -> Rig:
             mapped[keep],
             weights[keep],
             len(bone_names),
-            armature_weight=armature_weight,
+            armature_weight=_armature_weight(mesh_obj, mod, counts, groups, weights),
             bone_names=bone_names,
             chunk=chunk,
         )
@@ -184,6 +134,78 @@ def read_rig(mesh_obj: bpy.types.Object, chunk: int = 128) -> Rig:
         preserve_volume=bool(mod.use_deform_preserve_volume),
         ignored_groups=tuple(ignored),
     )
+
+
+def _rest_coords(mesh_obj: bpy.types.Object) -> np.ndarray:
+    """(V, 3) what the Armature modifier deforms: the vertices, or the shape-key mix at the current frame."""
+    me = mesh_obj.data
+    if me.shape_keys is not None and len(me.shape_keys.key_blocks) > 1:
+        # The Armature modifier deforms the shape-key mix: evaluate it (all modifiers off) at the current frame.
+        with _ModifierMuted(mesh_obj):
+            bpy.context.view_layer.update()
+            rest = evaluated_coords(mesh_obj)
+        bpy.context.view_layer.update()
+        return rest
+    rest = np.empty(len(me.vertices) * 3, dtype=np.float32)
+    me.vertices.foreach_get("co", rest)
+    return rest.reshape(-1, 3)
+
+
+def _deform_groups(mesh_obj: bpy.types.Object, arm_obj: bpy.types.Object) -> tuple[np.ndarray, tuple[str, ...], list]:
+    """Vertex group index -> compact deform-bone id or -1 (armature_deform.cc's pchan_from_defbase), the deform
+    bones' names in id order, and the groups that name no deform bone. No match at all is an error."""
+    arm = arm_obj.data
+    group_names = [g.name for g in mesh_obj.vertex_groups]
+    bone_ids: dict[str, int] = {}
+    group_to_bone = np.full(max(1, len(group_names)), -1, dtype=np.int64)
+    ignored: list[str] = []
+    for gi, name in enumerate(group_names):
+        bone = arm.bones.get(name)
+        if bone is None or not bone.use_deform or arm_obj.pose.bones.get(name) is None:
+            ignored.append(name)
+            continue
+        group_to_bone[gi] = bone_ids.setdefault(name, len(bone_ids))
+    if not bone_ids:
+        detail = (
+            f" Its vertex groups: {', '.join(group_names[:8])}{'...' if len(group_names) > 8 else ''}."
+            if group_names
+            else " It has no vertex groups."
+        )
+        raise FacsimileError(
+            f"no vertex group of '{mesh_obj.name}' matches a deform bone of armature '{arm_obj.name}'.{detail} "
+            "Vertex groups must be named like the bones (Ctrl+P > With Automatic Weights creates them)"
+        )
+    return group_to_bone, tuple(bone_ids), ignored
+
+
+def _check_supported_bones(arm: bpy.types.Armature, bone_names: tuple[str, ...]) -> None:
+    """B-Bones and envelope-multiplied weights deform differently from LBS: refused with what to change."""
+    for name in bone_names:
+        bone = arm.bones[name]
+        if bone.bbone_segments > 1:
+            raise FacsimileError(
+                f"bone '{name}' is a B-Bone with {bone.bbone_segments} segments; B-Bone deformation is not "
+                "reproduced by the LBS deformer. Set its Segments to 1"
+            )
+        if bone.use_envelope_multiply:
+            raise FacsimileError(f"bone '{name}' multiplies weights by its envelope, which is not supported")
+
+
+def _armature_weight(
+    mesh_obj: bpy.types.Object, mod, counts: np.ndarray, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray | None:
+    """The modifier's own vertex group (how much each vertex follows the armature at all), inverted if asked."""
+    if not mod.vertex_group:
+        return None
+    v_count = len(mesh_obj.data.vertices)
+    gi = mesh_obj.vertex_groups.find(mod.vertex_group)
+    armature_weight = np.zeros(v_count, dtype=np.float32)
+    if gi >= 0:
+        sel = groups == gi
+        armature_weight[np.repeat(np.arange(v_count), counts)[sel]] = weights[sel]
+    if mod.invert_vertex_group:
+        armature_weight = 1.0 - armature_weight
+    return armature_weight
 
 
 def _bone_rest(arm: bpy.types.Armature, names: Iterable[str]) -> np.ndarray:
@@ -213,15 +235,6 @@ class PoseSet:
         return PoseSet(
             self.pose_mats[start:stop], self.arm_world[start:stop], self.mesh_world[start:stop], self.labels[start:stop]
         )
-
-
-def capture_current(rig: Rig, label: str = "current") -> PoseSet:
-    """The rig's pose as Blender has evaluated it now."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    arm_eval = rig.armature.evaluated_get(depsgraph)
-    mesh_eval = rig.mesh.evaluated_get(depsgraph)
-    pm = matrices(arm_eval.pose.bones)[pose_bone_indices(rig)]
-    return PoseSet(pm[None], object_matrix(arm_eval)[None], object_matrix(mesh_eval)[None], [label])
 
 
 class _ModifierMuted:

@@ -178,7 +178,7 @@ def test_relative_imports_resolve_to_real_modules() -> None:
         ("ops.py", "class A:\n    def f(self):\n        from skimage import data\n", "skimage"),
         ("core/body/x.py", "import bpy\n", "bpy"),
         ("core/body/x.py", "def f():\n    from mathutils import Matrix\n", "mathutils"),
-        ("core/body/x.py", "from ...shape_keys import write\n", "blender_addon.shape_keys"),
+        ("core/body/x.py", "from ...usecases.photo import apply_photo\n", "blender_addon.usecases.photo"),
     ],
 )
 def test_checker_flags_forbidden_imports(where: str, source: str, offender: str) -> None:

@@ -13,7 +13,7 @@ from characters import build_character
 from blender_addon import cli
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.formats.livelink_csv import write_livelink_csv
-from blender_addon.core.retarget import PRESETS, build_retarget_map, preset_targets
+from blender_addon.core.retarget import PRESETS, ChannelSettings, build_retarget_map, preset_targets
 from blender_addon.shape_keys import bake_keyframes, set_values, shape_key_names
 
 
@@ -93,7 +93,7 @@ def test_bake_sequence_on_slotted_action_keeps_other_animation(tmp_path):
 def test_gain_past_slider_range_widens_it_instead_of_clipping():
     _fresh()
     obj = build_character("makehuman", "arkit")
-    rmap = build_retarget_map(shape_key_names(obj), "arkit").with_settings("jawOpen", gain=1.5)
+    rmap = build_retarget_map(shape_key_names(obj), "arkit", settings={"jawOpen": ChannelSettings(gain=1.5)})
     w = np.zeros(52, dtype=np.float32)
     w[INDEX["jawOpen"]] = 1.0
     report = set_values(obj, rmap, w)

@@ -345,16 +345,24 @@ def test_contact_sheet_tiles_and_labels():
 # Rendering and the command
 
 
+def _rgb(path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert img is not None, f"could not read {path}"
+    return img[:, :, ::-1]
+
+
 def test_workbench_render_shows_the_jaw_opening(character, tmp_path):
-    from blender_addon.render_preview import configure_render, face_camera, image_array, render_png
+    from blender_addon.render_preview import configure_render, face_camera, render_png
 
     configure_render("workbench", (96, 96))
     face_camera(character.head, distance=0.6)
     blocks = character.head.data.shape_keys.key_blocks
-    neutral = image_array(render_png(tmp_path / "n.png")).astype(np.int32)
+    neutral = _rgb(render_png(tmp_path / "n.png")).astype(np.int32)
     blocks["jawOpen"].value = 1.0
     try:
-        opened = image_array(render_png(tmp_path / "o.png")).astype(np.int32)
+        opened = _rgb(render_png(tmp_path / "o.png")).astype(np.int32)
     finally:
         blocks["jawOpen"].value = 0.0
     assert neutral.shape == (96, 96, 3) and neutral.std() > 10

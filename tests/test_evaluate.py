@@ -134,9 +134,7 @@ def test_camera_effects_composite_over_a_photo():
     assert out[:8].std() > 1.0  # a photo (plus noise) behind it, not a flat colour
 
 
-@pytest.mark.slow
-def test_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
-    """Two Cycles photo-look renders end to end (about a minute): both front-ends find the face, labels beside."""
+def _photo_renders_read_by_both_front_ends(tmp_path, monkeypatch, n: int) -> None:
     from conftest import shared_path
 
     shared_path("ict_facekit")
@@ -145,10 +143,21 @@ def test_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
     from model_training.render import heldout
 
     monkeypatch.setattr(heldout, "CACHE", tmp_path)
-    d = heldout.load_render_set("photo", n=2, size=192, log=None)
-    assert d["weights"].shape == (2, N) and d["ours"].shape == (2, 478, 3)
+    d = heldout.load_render_set("photo", n=n, size=192, log=None)
+    assert d["weights"].shape == (n, N) and d["ours"].shape == (n, 478, 3)
     assert d["ours_found"].all() and d["mp_found"].all()
-    assert sorted(p.name for p in (tmp_path / "photo_n2_s192").glob("*.jpg")) == ["0000.jpg", "0001.jpg"]
+    assert sorted(p.name for p in (tmp_path / f"photo_n{n}_s192").glob("*.jpg")) == [f"{i:04d}.jpg" for i in range(n)]
+
+
+def test_one_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
+    """The short form of the check below: one Cycles photo-look render end to end."""
+    _photo_renders_read_by_both_front_ends(tmp_path, monkeypatch, 1)
+
+
+@pytest.mark.slow
+def test_heldout_photo_render_is_read_by_both_front_ends(tmp_path, monkeypatch):
+    """Two Cycles photo-look renders end to end (about a minute): both front-ends find the face, labels beside."""
+    _photo_renders_read_by_both_front_ends(tmp_path, monkeypatch, 2)
 
 
 def test_cached_renders_must_match_the_draws(tmp_path):

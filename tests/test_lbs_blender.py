@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 import pytest
 from conftest import shared_path
+from pc2_samples import write_pc2
 
 from blender_addon import body_motion as bm
 from blender_addon import rig_reader as rr
@@ -27,6 +28,15 @@ def _reset() -> None:
 
 def _diag(co: np.ndarray) -> float:
     return float(np.linalg.norm(co.max(0) - co.min(0)))
+
+
+def _capture_current(rig: rr.Rig, label: str = "current") -> rr.PoseSet:
+    """The rig's pose as Blender has evaluated it now."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    arm_eval = rig.armature.evaluated_get(depsgraph)
+    mesh_eval = rig.mesh.evaluated_get(depsgraph)
+    pm = rr.matrices(arm_eval.pose.bones)[rr.pose_bone_indices(rig)]
+    return rr.PoseSet(pm[None], rr.object_matrix(arm_eval)[None], rr.object_matrix(mesh_eval)[None], [label])
 
 
 def _assert_matches_blender(rig: rr.Rig, frames: list[int], dqs: bool | None = None) -> float:
@@ -218,7 +228,6 @@ def test_retargeted_action_replays_in_blender():
 
 
 def test_demo_character_body():
-    pytest.importorskip("blender_addon.demo.character")
     from blender_addon.demo.character import build_demo_character
 
     _reset()
@@ -264,7 +273,7 @@ def test_bvh_driven_poses_match_modifier(character, clip, joint_map):
         bm.apply_pose(rig.armature, skel, full[i])
         ref = rr.evaluated_coords(mesh)
         # the pose Blender evaluates is the one we retargeted, and the deformation agrees
-        blender_pose = rr.capture_current(rig)
+        blender_pose = _capture_current(rig)
         np.testing.assert_allclose(blender_pose.pose_mats[0], poses.pose_mats[i], atol=1e-4)
         err = np.abs(ours[i] - ref).max() / _diag(ref)
         assert err <= TOL, f"{character} frame {i}: {err:.3g}"
@@ -326,6 +335,15 @@ def test_pc2_bake_plays_in_mesh_cache(tmp_path):
         np.testing.assert_allclose(played, data[f - 1], atol=1e-6)
         assert np.abs(played - refs[f - 1]).max() <= TOL * _diag(refs[f - 1])
     assert bm.clear_preview(mesh) and mod.show_viewport
+    # a cache baked for another mesh is refused before any modifier changes, instead of playing as nothing
+    other = write_pc2(tmp_path / "other.pc2", np.zeros((2, len(mesh.data.vertices) + 1, 3), np.float32))
+    with pytest.raises(FacsimileError, match="baked for another mesh"):
+        bm.attach_cache(mesh, other)
+    assert mod.show_viewport and bm.PREVIEW_MODIFIER not in mesh.modifiers
+    truncated = tmp_path / "truncated.pc2"
+    truncated.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(FacsimileError, match="truncated"):
+        bm.attach_cache(mesh, truncated)
 
 
 def test_shape_keys_and_pose_library(tmp_path):
@@ -392,10 +410,10 @@ def test_nan_and_singular_pose():
     arm.pose.bones["bone1"].scale = (0.0, 1.0, 1.0)
     bpy.context.view_layer.update()
     with pytest.raises(FacsimileError, match="singular"):
-        rr.deform(rig, rr.capture_current(rig))
+        rr.deform(rig, _capture_current(rig))
     arm.pose.bones["bone1"].scale = (1.0, 1.0, 1.0)
     bpy.context.view_layer.update()
-    poses = rr.capture_current(rig)
+    poses = _capture_current(rig)
     poses.pose_mats[0, 0, 1, 1] = np.nan
     with pytest.raises(FacsimileError, match="NaN"):
         rr.deform(rig, poses)
@@ -572,27 +590,40 @@ def test_dqs_on_non_uniform_scale_is_not_lbs():
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dqs", [False, True], ids=["lbs", "preserve_volume"])
-def test_whole_walk_clip_matches_modifier_every_frame(dqs):
+def _walk_clip_error(dqs: bool, frames: tuple[int, int] | None, step: int) -> float:
+    """The CMU walk on Quaternius through our LBS/DQS and Blender's modifier; the worst error over every `step`-th
+    pose, as a fraction of the mesh's diagonal."""
     mesh = _import_character("quaternius_human_male_m2m.glb")
     mesh.modifiers[0].use_deform_preserve_volume = dqs
     rig = rr.read_rig(mesh)
-    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None)
+    poses, full, skel = bm.bvh_poses(rig, shared_path("mocap", "bvh", "cmu_subject02_walk.bvh"), None, frames)
     ours, _ = rr.deform(rig, poses)
     worst = 0.0
-    for i in range(0, len(poses), 1 if not dqs else 7):
+    for i in range(0, len(poses), step):
         bm.apply_pose(rig.armature, skel, full[i])
         ref = rr.evaluated_coords(mesh)
         worst = max(worst, float(np.abs(ours[i] - ref).max()) / _diag(ref))
+    return worst
+
+
+@pytest.mark.parametrize("dqs", [False, True], ids=["lbs", "preserve_volume"])
+def test_walk_clip_stretch_matches_modifier(dqs):
+    """The short form of the whole-clip check below: twelve poses of mid-stride."""
+    worst = _walk_clip_error(dqs, (100, 111), 1 if not dqs else 3)
     assert worst <= TOL, worst
 
 
 @pytest.mark.slow
-def test_walk_strip_render(tmp_path):
-    """Bake the CMU walk on Quaternius to PC2, play it through Mesh Cache, render a Workbench strip (out/)."""
+@pytest.mark.parametrize("dqs", [False, True], ids=["lbs", "preserve_volume"])
+def test_whole_walk_clip_matches_modifier_every_frame(dqs):
+    worst = _walk_clip_error(dqs, None, 1 if not dqs else 7)
+    assert worst <= TOL, worst
+
+
+def _walk_strip(tmp_path, frames: int, size: tuple[int, int]) -> np.ndarray:
+    """Bake the CMU walk on Quaternius to PC2, play it through Mesh Cache, render `frames` Workbench tiles side by
+    side; checks the character is in every tile and its pose changes along the walk."""
     import cv2
-    from conftest import REPO_ROOT
 
     mesh = _import_character("quaternius_human_male_m2m.glb")
     rig = rr.read_rig(mesh)
@@ -601,16 +632,16 @@ def test_walk_strip_render(tmp_path):
     bm.attach_cache(mesh, path, start_frame=1)
     scene = bpy.context.scene
     scene.render.engine = "BLENDER_WORKBENCH"
-    scene.render.resolution_x, scene.render.resolution_y = 200, 320
+    scene.render.resolution_x, scene.render.resolution_y = size
     cam = bpy.data.objects.new("StripCam", bpy.data.cameras.new("StripCam"))
     scene.collection.objects.link(cam)
     scene.camera = cam
     cam.data.type = "ORTHO"
     cam.data.ortho_scale = 2.6
-    frames = np.linspace(60, len(poses) - 1, 8).astype(int)
+    picked = np.linspace(60, len(poses) - 1, frames).astype(int)
     tiles = []
     world = np.array(mesh.matrix_world)
-    for f in frames:
+    for f in picked:
         scene.frame_set(int(f) + 1)
         co = rr.evaluated_coords(mesh) @ world[:3, :3].T + world[:3, 3]
         c = (co.max(0) + co.min(0)) / 2
@@ -619,13 +650,27 @@ def test_walk_strip_render(tmp_path):
         scene.render.filepath = str(tmp_path / f"f{f}.png")
         bpy.ops.render.render(write_still=True)
         tiles.append(cv2.imread(scene.render.filepath))
-    strip = np.concatenate(tiles, axis=1)
-    out_dir = REPO_ROOT / "out"
-    out_dir.mkdir(exist_ok=True)
-    cv2.imwrite(str(out_dir / "lbs_walk_strip.png"), strip)
     masks = [(t.max(axis=2) > 40) for t in tiles]
     assert all(m.mean() > 0.02 for m in masks), "the character must be in every frame"
     assert max(np.mean(masks[0] != m) for m in masks[1:]) > 0.01, "the pose must change along the walk"
+    return np.concatenate(tiles, axis=1)
+
+
+def test_walk_strip_render_two_frames(tmp_path):
+    """The short form of the strip below: two small tiles, nothing written outside tmp_path."""
+    assert _walk_strip(tmp_path, 2, (80, 128)).shape == (128, 160, 3)
+
+
+@pytest.mark.slow
+def test_walk_strip_render(tmp_path):
+    """Eight tiles, the strip saved to out/lbs_walk_strip.png for a look."""
+    import cv2
+    from conftest import REPO_ROOT
+
+    strip = _walk_strip(tmp_path, 8, (200, 320))
+    out_dir = REPO_ROOT / "out"
+    out_dir.mkdir(exist_ok=True)
+    cv2.imwrite(str(out_dir / "lbs_walk_strip.png"), strip)
 
 
 def test_cli_skin_bvh(tmp_path, capsys):

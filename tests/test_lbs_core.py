@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from pc2_samples import write_pc2
 
 from blender_addon.core.body import bvh_retarget as br
 from blender_addon.core.body import lbs
@@ -199,7 +200,7 @@ def test_nan_and_singular_pose_matrices_are_rejected():
 
 def test_pc2_round_trip_and_header(tmp_path):
     data = np.random.default_rng(10).normal(size=(4, 11, 3)).astype(np.float32)
-    path = pc2.write_pc2(tmp_path / "a.pc2", data, start_frame=5.0)
+    path = write_pc2(tmp_path / "a.pc2", data, start_frame=5.0)
     raw = path.read_bytes()
     assert raw[:12] == b"POINTCACHE2\0"
     assert np.frombuffer(raw[12:20], "<i4").tolist() == [1, 11]
@@ -212,10 +213,10 @@ def test_pc2_round_trip_and_header(tmp_path):
 
 
 def test_pc2_rejects_broken_files_and_keeps_old_output(tmp_path):
-    good = pc2.write_pc2(tmp_path / "keep.pc2", np.zeros((2, 3, 3), np.float32))
+    good = write_pc2(tmp_path / "keep.pc2", np.zeros((2, 3, 3), np.float32))
     before = good.read_bytes()
     with pytest.raises(FacsimileError, match="NaN"):
-        pc2.write_pc2(good, np.full((2, 3, 3), np.nan, np.float32))
+        write_pc2(good, np.full((2, 3, 3), np.nan, np.float32))
     assert good.read_bytes() == before  # the failed write left the old file alone
     assert [p.name for p in tmp_path.iterdir()] == ["keep.pc2"]  # and no temporary file behind
     (tmp_path / "short.pc2").write_bytes(before[:-4])

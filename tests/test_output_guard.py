@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from pc2_samples import write_pc2
 
 from blender_addon.core import atomic_io
 from blender_addon.core.errors import FacsimileError
@@ -97,7 +98,7 @@ def test_an_existing_path_is_never_a_pattern(tmp_path):
 def test_pc2_onto_a_folder_leaves_nothing(tmp_path):
     (tmp_path / "out.pc2").mkdir()
     with pytest.raises(FacsimileError, match="is a folder"):
-        pc2.write_pc2(tmp_path / "out.pc2", np.zeros((2, 3, 3)))
+        write_pc2(tmp_path / "out.pc2", np.zeros((2, 3, 3)))
     with pytest.raises(FacsimileError, match="incomplete"):
         with pc2.PC2Writer(tmp_path / "a.pc2", 3, 4) as w:
             w.write(np.zeros((1, 3, 3)))

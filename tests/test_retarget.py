@@ -9,6 +9,7 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.retarget import (
     PRESETS,
+    ChannelSettings,
     best_preset,
     build_retarget_map,
     calibrate_neutral,
@@ -46,10 +47,12 @@ def test_ict_splits_brow_inner_up_and_cheek_puff():
 
 
 def test_gain_offset_clamp_enable():
-    rmap = build_retarget_map(_keys("arkit"), "arkit")
-    rmap = rmap.with_settings("jawOpen", gain=2.0, offset=0.1)
-    rmap = rmap.with_settings("mouthClose", clamp_max=0.3)
-    rmap = rmap.with_settings("eyeBlinkLeft", enabled=False)
+    settings = {
+        "jawOpen": ChannelSettings(gain=2.0, offset=0.1),
+        "mouthClose": ChannelSettings(clamp_max=0.3),
+        "eyeBlinkLeft": ChannelSettings(enabled=False),
+    }
+    rmap = build_retarget_map(_keys("arkit"), "arkit", settings=settings)
     w = np.full(52, 0.5, dtype=np.float32)
     names, values = rmap.apply(w)
     assert values[names.index("jawOpen")] == pytest.approx(1.1)

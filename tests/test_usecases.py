@@ -92,15 +92,16 @@ def test_every_entry_point_gives_the_same_shape_key_values(tuned, tmp_path, caps
     clip = write_sequence(tmp_path / "clip", moving_frames("neutral.jpeg", 4))
     results: dict[str, dict[str, float]] = {}
 
-    # The panel: Apply from Photo, then Bake from Video (synchronous in background mode), then set_pose directly.
+    # The panel: Apply from Photo, then Bake from Video (synchronous in background mode), then write_pose directly
+    # through the object's own mapping.
     assert bpy.ops.facsimile.apply_photo(filepath=image) == {"FINISHED"}
     results["panel photo"] = _values(head)
     settings = bpy.context.scene.facsimile
     settings.smoothing, settings.start_frame = False, 1
     assert bpy.ops.facsimile.bake_clip(filepath=str(clip), synchronous=True) == {"FINISHED"}
     results["panel bake"] = _keyed(head, 3)
-    character.set_pose(head, _vector(INPUT))
-    results["panel set_pose"] = _values(head)
+    character.write_pose(head, character.mapping_for(head), _vector(INPUT))
+    results["panel write_pose"] = _values(head)
 
     # `facsimile apply` (the object's tuning and neutral by default).
     weights = tmp_path / "w.json"

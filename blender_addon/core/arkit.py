@@ -7,7 +7,6 @@ region: left eye, right eye, jaw, mouth, brows, cheeks, nose, tongue).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -128,8 +127,6 @@ EYELID_NAMES: tuple[str, ...] = (
     "eyeWideLeft",
     "eyeWideRight",
 )
-
-_SPLIT = re.compile(r"[\s_\-\.]+")
 
 
 def canonical_name(name: str) -> str | None:

@@ -150,16 +150,6 @@ class RetargetMap:
                     seen.setdefault(t, None)
         return list(seen)
 
-    def with_settings(self, arkit_name: str, **changes: object) -> RetargetMap:
-        """A copy with one channel's settings changed (gain=..., enabled=..., ...)."""
-        name = canonical_name(arkit_name)
-        if name is None:
-            raise FacsimileError(f"unknown ARKit name {arkit_name!r}")
-        bindings = [
-            replace(b, settings=replace(b.settings, **changes)) if b.arkit == name else b for b in self.bindings
-        ]
-        return RetargetMap(bindings=bindings, mirror=self.mirror, neutral=self.neutral)
-
     def adjust(self, weights: np.ndarray) -> np.ndarray:
         """Calibration, mirror, gain/offset/clamp on (..., 52) ARKit weights; disabled channels become NaN."""
         w = _as_weights(weights)

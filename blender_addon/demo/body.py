@@ -150,29 +150,58 @@ def _chain_weights(s: np.ndarray, joints: list[float], bones: list[str], delta: 
 
 
 def build_body() -> BodyGeometry:
-    """Build the mannequin body and its skin weights (deterministic, a few ms)."""
-    verts_all: list[np.ndarray] = []
-    faces_all: list[tuple[int, ...]] = []
-    mats_all: list[int] = []
-    wrows: list[np.ndarray] = []
-    col = {n: i for i, n in enumerate(DEFORM_BONES)}
-    count = 0
+    """Build the mannequin body and its skin weights (deterministic, a few ms): the torso, then per side an arm, a
+    leg and a foot, each one tube along its bone chain."""
+    b = _BodyBuilder()
+    _add_torso(b)
+    for side, sgn in (("L", 1.0), ("R", -1.0)):
+        _add_arm(b, side)
+        _add_leg(b, side)
+        _add_foot(b, side, sgn)
+    return b.geometry()
 
-    def add(verts: np.ndarray, faces: list[tuple[int, ...]], mats: list[int], weights: dict[str, np.ndarray]) -> None:
-        nonlocal count
+
+class _BodyBuilder:
+    """Accumulates tubes into one vertex/face list with a row of skin weights per vertex."""
+
+    def __init__(self) -> None:
+        self.verts: list[np.ndarray] = []
+        self.faces: list[tuple[int, ...]] = []
+        self.mats: list[int] = []
+        self.wrows: list[np.ndarray] = []
+        self.col = {n: i for i, n in enumerate(DEFORM_BONES)}
+        self.count = 0
+
+    def add(self, verts: np.ndarray, faces: list[tuple[int, ...]], mats: list[int], weights: dict[str, np.ndarray]):
         w = np.zeros((len(verts), len(DEFORM_BONES)))
         for name, value in weights.items():
-            w[:, col[name]] += value
-        verts_all.append(verts)
-        faces_all.extend(tuple(i + count for i in f) for f in faces)
-        mats_all.extend(mats)
-        wrows.append(w)
-        count += len(verts)
+            w[:, self.col[name]] += value
+        self.verts.append(verts)
+        self.faces.extend(tuple(i + self.count for i in f) for f in faces)
+        self.mats.extend(mats)
+        self.wrows.append(w)
+        self.count += len(verts)
 
-    def face_mats(faces: list[tuple[int, ...]], s_of: np.ndarray, rule) -> list[int]:
-        return [rule(float(np.mean(s_of[list(f)]))) for f in faces]
+    def geometry(self) -> BodyGeometry:
+        weights = np.vstack(self.wrows)
+        weights[weights < 1e-3] = 0.0  # no negligible influences: every stored weight matters, sums stay exactly 1
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        return BodyGeometry(
+            vertices=np.vstack(self.verts).astype(np.float32),
+            faces=self.faces,
+            face_materials=np.asarray(self.mats, dtype=np.int32),
+            weights=weights.astype(np.float32),
+            bone_names=DEFORM_BONES,
+        )
 
-    # Torso: pelvis to the top of the neck (inside the head), along z.
+
+def _face_mats(faces: list[tuple[int, ...]], s_of: np.ndarray, rule) -> list[int]:
+    """Each face's material from the mean position of its corners along the tube."""
+    return [rule(float(np.mean(s_of[list(f)]))) for f in faces]
+
+
+def _add_torso(b: _BodyBuilder) -> None:
+    """Torso: pelvis to the top of the neck (inside the head), along z."""
     ctrl = np.array(
         [
             [0.86, 0.12, 0.09],
@@ -196,61 +225,57 @@ def build_body() -> BodyGeometry:
     w = _chain_weights(
         z_of, [1.05, 1.20, 1.40, 1.50], ["hips", "spine", "chest", "neck", "head"], [0.05, 0.06, 0.03, 0.02]
     )
-    add(v, f, face_mats(f, z_of, lambda z: _SKIN if z > 1.405 else (_TROUSERS if z < 0.97 else _SHIRT)), w)
+    b.add(v, f, _face_mats(f, z_of, lambda z: _SKIN if z > 1.405 else (_TROUSERS if z < 0.97 else _SHIRT)), w)
 
-    for side, sgn in (("L", 1.0), ("R", -1.0)):
-        sh, ua, fa, hd = (_bone(f"{n}.{side}") for n in ("shoulder", "upper_arm", "forearm", "hand"))
-        path = np.array([sh.head, sh.tail, ua.tail, fa.tail, hd.tail], dtype=np.float64)
-        lens = np.linalg.norm(np.diff(path, axis=0), axis=1)
-        joints = np.cumsum(lens)  # shoulder/upper_arm, elbow, wrist, hand end
-        s = np.linspace(0.07, joints[-1], 40)
-        prof_s = [
-            0.07,
-            joints[0],
-            joints[0] + 0.08,
-            joints[1],
-            joints[2] - 0.01,
-            joints[2] + 0.02,
-            joints[3] - 0.02,
-            joints[3],
-        ]
-        rx = np.interp(s, prof_s, [0.06, 0.058, 0.05, 0.042, 0.031, 0.038, 0.036, 0.02])  # front-back (palm width)
-        ry = np.interp(s, prof_s, [0.06, 0.058, 0.05, 0.042, 0.031, 0.016, 0.014, 0.01])  # across (palm thickness)
-        v, f, s_of = _tube(path, s, np.stack([rx, ry], axis=-1), np.array([0.0, 1.0, 0.0]))
-        w = _chain_weights(
-            s_of,
-            [0.09, joints[0], joints[1], joints[2]],
-            ["chest", f"shoulder.{side}", f"upper_arm.{side}", f"forearm.{side}", f"hand.{side}"],
-            [0.02, 0.05, 0.05, 0.03],
-        )
-        add(v, f, face_mats(f, s_of, lambda x, j=joints[2]: _SKIN if x > j - 0.012 else _SHIRT), w)
 
-        th, sn, ft = (_bone(f"{n}.{side}") for n in ("thigh", "shin", "foot"))
-        path = np.array([[th.head[0], 0.0, 1.00], th.head, th.tail, sn.tail], dtype=np.float64)
-        lens = np.linalg.norm(np.diff(path, axis=0), axis=1)
-        joints = np.cumsum(lens)
-        s = np.linspace(0.0, joints[-1] - 0.01, 44)
-        r = np.interp(s, [0.0, joints[0], joints[1], joints[2]], [0.08, 0.085, 0.055, 0.042])
-        v, f, s_of = _tube(path, s, np.stack([r, r * 0.95], axis=-1), np.array([1.0, 0.0, 0.0]))
-        w = _chain_weights(s_of, [joints[0] + 0.02, joints[1]], ["hips", f"thigh.{side}", f"shin.{side}"], [0.06, 0.05])
-        add(v, f, [_TROUSERS] * len(f), w)
-
-        # Foot: heel to toe, a flattened tube; its top by the ankle follows the shin half-way.
-        foot_path = np.array([[sgn * 0.10, 0.05, 0.05], [sgn * 0.10, -0.16, 0.04]])
-        s = np.linspace(0.0, np.linalg.norm(foot_path[1] - foot_path[0]), 12)
-        rx = np.interp(s, [0, 0.03, 0.15, s[-1]], [0.03, 0.045, 0.048, 0.02])
-        rz = np.interp(s, [0, 0.03, 0.15, s[-1]], [0.035, 0.05, 0.035, 0.015])
-        v, f, s_of = _tube(foot_path, s, np.stack([rx, rz], axis=-1), np.array([1.0, 0.0, 0.0]))
-        up = smoothstep(0.06, 0.1, v[:, 2]) * smoothstep(-0.06, 0.0, v[:, 1]) * 0.5
-        add(v, f, [_SHOES] * len(f), {f"shin.{side}": up, f"foot.{side}": 1.0 - up})
-
-    weights = np.vstack(wrows)
-    weights[weights < 1e-3] = 0.0  # no negligible influences: every stored weight matters, sums stay exactly 1
-    weights = weights / weights.sum(axis=1, keepdims=True)
-    return BodyGeometry(
-        vertices=np.vstack(verts_all).astype(np.float32),
-        faces=faces_all,
-        face_materials=np.asarray(mats_all, dtype=np.int32),
-        weights=weights.astype(np.float32),
-        bone_names=DEFORM_BONES,
+def _add_arm(b: _BodyBuilder, side: str) -> None:
+    """Shoulder to the hand's end, a sleeve with a bare hand (palm flattened across)."""
+    sh, ua, fa, hd = (_bone(f"{n}.{side}") for n in ("shoulder", "upper_arm", "forearm", "hand"))
+    path = np.array([sh.head, sh.tail, ua.tail, fa.tail, hd.tail], dtype=np.float64)
+    lens = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    joints = np.cumsum(lens)  # shoulder/upper_arm, elbow, wrist, hand end
+    s = np.linspace(0.07, joints[-1], 40)
+    prof_s = [
+        0.07,
+        joints[0],
+        joints[0] + 0.08,
+        joints[1],
+        joints[2] - 0.01,
+        joints[2] + 0.02,
+        joints[3] - 0.02,
+        joints[3],
+    ]
+    rx = np.interp(s, prof_s, [0.06, 0.058, 0.05, 0.042, 0.031, 0.038, 0.036, 0.02])  # front-back (palm width)
+    ry = np.interp(s, prof_s, [0.06, 0.058, 0.05, 0.042, 0.031, 0.016, 0.014, 0.01])  # across (palm thickness)
+    v, f, s_of = _tube(path, s, np.stack([rx, ry], axis=-1), np.array([0.0, 1.0, 0.0]))
+    w = _chain_weights(
+        s_of,
+        [0.09, joints[0], joints[1], joints[2]],
+        ["chest", f"shoulder.{side}", f"upper_arm.{side}", f"forearm.{side}", f"hand.{side}"],
+        [0.02, 0.05, 0.05, 0.03],
     )
+    b.add(v, f, _face_mats(f, s_of, lambda x, j=joints[2]: _SKIN if x > j - 0.012 else _SHIRT), w)
+
+
+def _add_leg(b: _BodyBuilder, side: str) -> None:
+    """Hip to ankle, in trousers."""
+    th, sn, ft = (_bone(f"{n}.{side}") for n in ("thigh", "shin", "foot"))
+    path = np.array([[th.head[0], 0.0, 1.00], th.head, th.tail, sn.tail], dtype=np.float64)
+    lens = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    joints = np.cumsum(lens)
+    s = np.linspace(0.0, joints[-1] - 0.01, 44)
+    r = np.interp(s, [0.0, joints[0], joints[1], joints[2]], [0.08, 0.085, 0.055, 0.042])
+    v, f, s_of = _tube(path, s, np.stack([r, r * 0.95], axis=-1), np.array([1.0, 0.0, 0.0]))
+    w = _chain_weights(s_of, [joints[0] + 0.02, joints[1]], ["hips", f"thigh.{side}", f"shin.{side}"], [0.06, 0.05])
+    b.add(v, f, [_TROUSERS] * len(f), w)
+
+
+def _add_foot(b: _BodyBuilder, side: str, sgn: float) -> None:
+    """Foot: heel to toe, a flattened tube; its top by the ankle follows the shin half-way."""
+    foot_path = np.array([[sgn * 0.10, 0.05, 0.05], [sgn * 0.10, -0.16, 0.04]])
+    s = np.linspace(0.0, np.linalg.norm(foot_path[1] - foot_path[0]), 12)
+    rx = np.interp(s, [0, 0.03, 0.15, s[-1]], [0.03, 0.045, 0.048, 0.02])
+    rz = np.interp(s, [0, 0.03, 0.15, s[-1]], [0.035, 0.05, 0.035, 0.015])
+    v, f, s_of = _tube(foot_path, s, np.stack([rx, rz], axis=-1), np.array([1.0, 0.0, 0.0]))
+    up = smoothstep(0.06, 0.1, v[:, 2]) * smoothstep(-0.06, 0.0, v[:, 1]) * 0.5
+    b.add(v, f, [_SHOES] * len(f), {f"shin.{side}": up, f"foot.{side}": 1.0 - up})

@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from ..blender_compat import add_shape_key
+from ..blender_compat import add_shape_key, material_node_tree
 from ..core.arkit import ARKIT_NAMES
 from .body import BODY_MATERIALS, BONES, HEAD_CENTRE, BodyGeometry, build_body
 from .head import MATERIALS, HeadGeometry, build_head
@@ -40,17 +40,16 @@ def _material(name: str, rgba: tuple[float, float, float, float]) -> bpy.types.M
     mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
     mat.diffuse_color = rgba
     mat.roughness = 0.6
-    if not mat.use_nodes:
-        mat.use_nodes = True
-    bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
+    tree = material_node_tree(mat)
+    bsdf = tree.nodes.get("Principled BSDF") if tree else None
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Roughness"].default_value = 0.6
         # Colours come from the mesh's colour attribute (smooth lip and brow outlines); Workbench reads it directly.
-        attr = mat.node_tree.nodes.get(COLOR_ATTRIBUTE) or mat.node_tree.nodes.new("ShaderNodeVertexColor")
+        attr = tree.nodes.get(COLOR_ATTRIBUTE) or tree.nodes.new("ShaderNodeVertexColor")
         attr.name = COLOR_ATTRIBUTE
         attr.layer_name = COLOR_ATTRIBUTE
-        mat.node_tree.links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
+        tree.links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
     return mat
 
 

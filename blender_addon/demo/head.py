@@ -246,6 +246,28 @@ def _hair(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _build_skin() -> _Skin:
+    """The skin: an ellipsoid grid shaped into a face, hair lifted off the scalp, a mouth slit cut into it, painted."""
+    g = _skin_grid()
+    zm, bulge = _raise_face_features(g)
+    hair = _lift_hair(g)
+    topo = _skin_topology(g)
+    return _paint_skin(g, topo, zm, bulge, hair)
+
+
+@dataclass
+class _SkinGrid:
+    """The skin's rows (pole to pole) x columns (around) before the mouth slit is cut."""
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    depth: np.ndarray  # > 0 at the front
+    front: np.ndarray  # 1 on the face, 0 at the back
+    rm: int  # the mouth slit's row
+
+
+def _skin_grid() -> _SkinGrid:
+    """An ellipsoid with a flatter face, a round back, a narrower jaw; rows and columns denser on the face."""
     rows = np.arange(1, NLAT)
     s = 2 * rows / NLAT - 1
     theta = (np.pi / 2) * (0.5 * s + 0.5 * s**3)  # denser near the face's middle
@@ -254,7 +276,6 @@ def _build_skin() -> _Skin:
     phi = np.pi * (0.45 * u + 0.55 * u**3)  # denser at the front (phi = 0 looks down -Y)
     rm = int(np.argmin(np.abs(theta - np.arcsin(Z_MOUTH / HEAD_C))))
     th, ph = np.meshgrid(theta, phi, indexing="ij")
-    nr = len(rows)
 
     x = HEAD_A * np.cos(th) * np.sin(ph)
     z = HEAD_C * np.sin(th)
@@ -263,8 +284,13 @@ def _build_skin() -> _Skin:
     y = -HEAD_B * np.sign(depth) * np.abs(depth) ** p
     x = x * (1 - 0.22 * smoothstep(-0.02, -0.125, z))  # narrower jaw and chin
     front = smoothstep(0.12, 0.5, depth)
+    return _SkinGrid(x=x, y=y, z=z, depth=depth, front=front, rm=rm)
 
-    # Forward features on the face (masks in x, z): nose, brow ridge, cheeks, chin, lips.
+
+def _raise_face_features(g: _SkinGrid) -> tuple[float, np.ndarray]:
+    """Forward features on the face (masks in x, z): nose, brow ridge, cheeks, chin, lips. Returns the mouth's
+    height and the lips' forward bulge."""
+    x, z = g.x, g.z
     ax = np.abs(x)
     nose = (
         0.024 * _gauss(x, z, 0, -0.024, 0.013, 0.013)
@@ -275,29 +301,47 @@ def _build_skin() -> _Skin:
     cheeks = 0.005 * _gauss(ax, z, 0.052, -0.028, 0.022, 0.022)
     chin = 0.007 * _gauss(x, z, 0, -0.105, 0.025, 0.016)
     lipx = smoothstep(X_CORNER + 0.003, X_CORNER - 0.012, ax)
-    zm = float(z[rm, 0])
+    zm = float(z[g.rm, 0])
     bulge = (
         0.0065 * np.exp(-(((z - (zm + 0.0055)) / 0.0045) ** 2))
         + 0.0075 * np.exp(-(((z - (zm - 0.0065)) / 0.0055) ** 2))
     ) * lipx
-    y = y - front * (nose + ridge + cheeks + chin + bulge)
-    # Hair: painted on the scalp above a hairline (high on the forehead, low at the nape) and raised a little.
+    g.y = g.y - g.front * (nose + ridge + cheeks + chin + bulge)
+    return zm, bulge
+
+
+def _lift_hair(g: _SkinGrid) -> np.ndarray:
+    """Hair: painted on the scalp above a hairline (high on the forehead, low at the nape) and raised a little along
+    the ellipsoid's normal. Returns the hair mask."""
+    x, y, z = g.x, g.y, g.z
     hair, lift = _hair(x, y, z)
     nrm = np.stack([x / HEAD_A**2, y / HEAD_B**2, z / HEAD_C**2], axis=-1)
     nrm /= np.linalg.norm(nrm, axis=-1, keepdims=True)
-    x, y, z = (x + lift * nrm[..., 0], y + lift * nrm[..., 1], z + lift * nrm[..., 2])
+    g.x, g.y, g.z = (x + lift * nrm[..., 0], y + lift * nrm[..., 1], z + lift * nrm[..., 2])
+    return hair
 
-    grid = np.stack([x, y, z], axis=-1).reshape(-1, 3)
-    hair_flat = hair.reshape(-1)
-    base_xz = np.stack([x, z], axis=-1).reshape(-1, 2)
-    bulge_flat = (front * bulge).reshape(-1)
-    front_flat = front.reshape(-1)
+
+@dataclass
+class _SkinTopology:
+    verts: np.ndarray  # grid, the two poles, then the slit's lower-lip copies
+    faces: list[tuple[int, ...]]
+    idx: np.ndarray  # (rows, cols) grid vertex index
+    slit_cols: np.ndarray  # the slit's columns, sorted by x
+    n_base: int  # the first lower-lip copy
+    pole_verts: np.ndarray
+
+
+def _skin_topology(g: _SkinGrid) -> _SkinTopology:
+    """Vertices and faces: the grid closed by two poles, and the mouth slit: row rm's front columns inside the
+    corners get lower-lip duplicates, which the quads below the slit use."""
+    x, rm = g.x, g.rm
+    nr = x.shape[0]
+    grid = np.stack([g.x, g.y, g.z], axis=-1).reshape(-1, 3)
     idx = np.arange(nr * NLON).reshape(nr, NLON)
     bottom, top = nr * NLON, nr * NLON + 1
     pole_verts = np.array([[0.0, 0.012, -HEAD_C * 0.97], [0.0, 0.0, HEAD_C + 0.006]])  # top lifted like the hair
 
-    # The mouth slit: row rm's front columns inside the corners get lower-lip duplicates.
-    slit_cols = np.where((np.abs(x[rm]) < X_CORNER) & (depth[rm] > 0))[0]
+    slit_cols = np.where((np.abs(x[rm]) < X_CORNER) & (g.depth[rm] > 0))[0]
     slit_cols = slit_cols[np.argsort(x[rm, slit_cols])]
     n_base = nr * NLON + 2
     lower_of = {int(c): n_base + k for k, c in enumerate(slit_cols)}
@@ -317,23 +361,33 @@ def _build_skin() -> _Skin:
         faces.append((bottom, int(idx[0, c1]), int(idx[0, c])))
         faces.append((top, int(idx[nr - 1, c]), int(idx[nr - 1, c1])))
     faces = _orient_outward(verts, faces, np.zeros(3))
+    return _SkinTopology(verts, faces, idx, slit_cols, n_base, pole_verts)
 
+
+def _paint_skin(g: _SkinGrid, t: _SkinTopology, zm: float, bulge: np.ndarray, hair: np.ndarray) -> _Skin:
+    """Per-vertex masks over the final vertices (the slit's copies take their originals' values), which side of the
+    slit each vertex is on, and paint: smooth lip and brow masks per vertex (colours blend along them, so outlines
+    stay smooth), each face taking the material its corners mostly belong to."""
+    verts, faces, idx, slit_cols, n_base, rm = t.verts, t.faces, t.idx, t.slit_cols, t.n_base, g.rm
+    slit = idx[rm, slit_cols]
     nv = len(verts)
-    base_xz = np.vstack([base_xz, pole_verts[:, [0, 2]], base_xz[idx[rm, slit_cols]]])
-    bulge_flat = np.concatenate([bulge_flat, [0, 0], bulge_flat[idx[rm, slit_cols]]])
-    front_flat = np.concatenate([front_flat, [0, 0], front_flat[idx[rm, slit_cols]]])
-    hair_flat = np.concatenate([hair_flat, [0, 1], hair_flat[idx[rm, slit_cols]]])
+    base_xz = np.stack([g.x, g.z], axis=-1).reshape(-1, 2)
+    base_xz = np.vstack([base_xz, t.pole_verts[:, [0, 2]], base_xz[slit]])
+    bulge_flat = (g.front * bulge).reshape(-1)
+    bulge_flat = np.concatenate([bulge_flat, [0, 0], bulge_flat[slit]])
+    front_flat = g.front.reshape(-1)
+    front_flat = np.concatenate([front_flat, [0, 0], front_flat[slit]])
+    hair_flat = hair.reshape(-1)
+    hair_flat = np.concatenate([hair_flat, [0, 1], hair_flat[slit]])
     lower_copy = np.zeros(nv, dtype=bool)
     lower_copy[n_base:] = True
     vz = verts[:, 2]
     upper_side = np.where(vz > zm + 1e-6, 1.0, np.where(vz < zm - 1e-6, 0.0, 0.5))
-    upper_side[idx[rm, slit_cols]] = 1.0
+    upper_side[slit] = 1.0
     upper_side[n_base:] = 0.0
     corner_l = int(idx[rm, slit_cols[-1] + 1])
     corner_r = int(idx[rm, slit_cols[0] - 1])
 
-    # Paint: smooth lip and brow masks per vertex (colours blend along them, so outlines stay smooth), and each
-    # face takes the material its corners mostly belong to.
     lip_m, brow_m = _skin_paint(base_xz[:, 0], base_xz[:, 1], zm, upper_side, front_flat)
     padded = _padded(faces)
     mats = np.full(len(faces), MAT["skin"], dtype=np.int32)
@@ -348,7 +402,7 @@ def _build_skin() -> _Skin:
         base_xz=base_xz,
         upper_side=upper_side,
         lower_copy=lower_copy,
-        slit_upper=idx[rm, slit_cols].astype(np.int64),
+        slit_upper=slit.astype(np.int64),
         slit_lower=np.arange(n_base, nv),
         corners=(corner_l, corner_r),
         lip_bulge=bulge_flat,
@@ -397,20 +451,54 @@ def _lid(
 
 
 def build_head() -> HeadGeometry:
-    """Build the head (about 14.5k vertices) and its 52 ARKit deltas; deterministic, about 0.5 s."""
+    """Build the head (about 14.5k vertices) and its 52 ARKit deltas; deterministic, about 0.5 s.
+
+    The parts first (skin, eyes and lids, teeth, mouth cavity, tongue, ears), then the shapes region by region:
+    jaw, mouth, brows, cheeks and nose, eyes, tongue.
+    """
     skin = _build_skin()
     b = _Builder()
     skin_start = b.add(skin.verts, skin.faces, skin.mats, PART["skin"])
-    zm = skin.z_mouth
+    eyes = _add_eyes(b, skin)
+    inside = _add_mouth_inside(b, skin)
+    _add_ears(b)
 
-    # The skin depth along the slit, to seat the teeth, tongue and mouth cavity just behind the lips.
-    sx = skin.verts[skin.slit_upper, 0]
-    sy = skin.verts[skin.slit_upper, 1] + skin.lip_bulge[skin.slit_upper]
+    shapes = _Shapes(np.vstack(b.verts), np.concatenate(b.parts), skin, skin_start)
+    masks = _SkinMasks.of(skin)
+    w_jaw, jaw_open = _jaw_shapes(shapes, masks, inside.cavity_centre)
+    _mouth_shapes(shapes, masks, jaw_open)
+    _brow_shapes(shapes, masks)
+    _cheek_and_nose_shapes(shapes, masks)
+    _eye_shapes(shapes, eyes)
+    _tongue_shape(shapes, inside.tongue_centre, w_jaw)
 
-    def slit_depth(xq: np.ndarray) -> np.ndarray:
-        return np.interp(xq, sx, sy)
+    verts, part = shapes.verts, shapes.part
+    landmarks = _landmarks(verts, part, skin, skin_start, eyes.start, eyes.lids, inside.tongue_start, eyes.centres)
+    face_materials = np.asarray(b.mats, dtype=np.int32)
+    return HeadGeometry(
+        vertices=verts.astype(np.float32),
+        faces=b.faces,
+        face_materials=face_materials,
+        corner_colors=_corner_colors(b.faces, face_materials, part, skin, skin_start),
+        deltas=shapes.deltas.astype(np.float32),
+        part=part,
+        landmarks=landmarks,
+        eye_centres=eyes.centres,
+    )
 
-    # Eyes: centre sunk behind the skin at (EYE_X, EYE_Z).
+
+# ------------------------------------------------------------------------------------------------------ the parts
+
+
+@dataclass
+class _Eyes:
+    centres: dict[str, np.ndarray]  # eyeball centre per side ("L", "R")
+    start: dict[str, int]  # first vertex of each eyeball
+    lids: dict[tuple[str, bool], tuple[int, np.ndarray, np.ndarray]]  # (side, upper) -> first vertex, angles, rows
+
+
+def _add_eyes(b: _Builder, skin: _Skin) -> _Eyes:
+    """Eyeballs sunk behind the skin at (EYE_X, EYE_Z), and an upper and a lower lid shell on each."""
     eye_centres: dict[str, np.ndarray] = {}
     front_mask = skin.verts[:, 1] < 0
     for side, sign in (("L", 1.0), ("R", -1.0)):
@@ -432,11 +520,28 @@ def build_head() -> HeadGeometry:
             v, f, m, ag, tg = _lid(eye_centres[side], upper)
             start = b.add(v, f, m, PART[f"lid_{'upper' if upper else 'lower'}_{side}"])
             lid_info[(side, upper)] = (start, ag, tg)
+    return _Eyes(eye_centres, eye_start, lid_info)
+
+
+@dataclass
+class _MouthInside:
+    cavity_centre: np.ndarray
+    tongue_centre: np.ndarray
+    tongue_start: int
+
+
+def _add_mouth_inside(b: _Builder, skin: _Skin) -> _MouthInside:
+    """Teeth, the mouth cavity and the tongue, seated just behind the lips along the slit."""
+    zm = skin.z_mouth
+    sx = skin.verts[skin.slit_upper, 0]
+    sy = skin.verts[skin.slit_upper, 1] + skin.lip_bulge[skin.slit_upper]
+
+    def slit_depth(xq: np.ndarray) -> np.ndarray:
+        return np.interp(xq, sx, sy)
 
     # Teeth: curved strips behind the lips (upper fixed to the skull, lower to the jaw).
     tx = np.linspace(-0.022, 0.022, 17)
     ty = slit_depth(tx) + 0.0075 + 0.012 * (tx / 0.03) ** 2
-    teeth_start = {}
     for name, z0, z1 in (("teeth_upper", zm - 0.0005, zm + 0.009), ("teeth_lower", zm - 0.009, zm + 0.0005)):
         zz = np.array([z0, z1])
         gx, gz = np.meshgrid(tx, zz, indexing="ij")
@@ -450,7 +555,7 @@ def build_head() -> HeadGeometry:
             f = [tuple(reversed(q)) for q in f]
         n = len(front_v)
         f = f + [tuple(reversed([i + n for i in q])) for q in f]
-        teeth_start[name] = b.add(v, f, [MAT["teeth"]] * len(f), PART[name])
+        b.add(v, f, [MAT["teeth"]] * len(f), PART[name])
 
     # Mouth cavity: a dark ellipsoid behind the lips.
     cav_c = np.array([0.0, float(slit_depth(np.array([0.0]))[0]) + 0.033, zm - 0.004])
@@ -461,8 +566,11 @@ def build_head() -> HeadGeometry:
     tongue_c = np.array([0.0, float(slit_depth(np.array([0.0]))[0]) + 0.037, zm - 0.0135])
     v, f, _ = _uv_sphere(tongue_c, np.array([0.016, 0.024, 0.0055]), np.linspace(0.25, np.pi - 0.25, 10), 20, "y-")
     tongue_start = b.add(v, f, [MAT["tongue"]] * len(f), PART["tongue"])
+    return _MouthInside(cav_c, tongue_c, tongue_start)
 
-    # Ears: flattened ellipsoids on the sides of the head.
+
+def _add_ears(b: _Builder) -> None:
+    """Ears: flattened ellipsoids on the sides of the head."""
     for side, sign in (("L", 1.0), ("R", -1.0)):
         v, f, _ = _uv_sphere(
             np.array([sign * 0.0985, 0.014, -0.002]),
@@ -473,71 +581,131 @@ def build_head() -> HeadGeometry:
         )
         b.add(v, f, [MAT["skin"]] * len(f), PART[f"ear_{side}"])
 
-    verts = np.vstack(b.verts)
-    part = np.concatenate(b.parts)
-    nv = len(verts)
-    deltas = np.zeros((len(ARKIT_NAMES), nv, 3), dtype=np.float64)
 
-    def put(name: str, d: np.ndarray) -> None:
-        deltas[INDEX[name]] += d
+# ----------------------------------------------------------------------------------------------------- the shapes
 
-    # ---------------- masks on the skin
-    n_skin = len(skin.verts)
-    sk = slice(skin_start, skin_start + n_skin)
-    bx, bz = skin.base_xz[:, 0], skin.base_xz[:, 1]
-    sv = verts[sk]
-    front = skin.front
-    up = skin.upper_side
-    lo = 1.0 - up
-    ax = np.abs(bx)
-    left = smoothstep(-0.012, 0.02, bx)  # character's left (+X), with a soft middle
-    right = smoothstep(0.012, -0.02, bx)
-    mouthx = smoothstep(X_CORNER + 0.012, X_CORNER - 0.006, ax)
-    lip_up = np.exp(-(((bz - zm) / 0.011) ** 2)) * mouthx * up * front
-    lip_lo = np.exp(-(((bz - zm) / 0.013) ** 2)) * mouthx * lo * front
-    mouth_reg = np.exp(-((bx / 0.045) ** 2) - ((bz - zm) / 0.028) ** 2) * front
-    eye_region_guard = 1.0 - _gauss(ax, bz, EYE_X, EYE_Z, 0.03, 0.02)  # keep lower-face shapes off the eyes
+X_AXIS = np.array([1.0, 0.0, 0.0])
+Z_AXIS = np.array([0.0, 0.0, 1.0])
 
-    def corner(sign: float, r: float = 0.015) -> np.ndarray:
-        return _gauss(bx, bz, sign * X_CORNER, zm, r, r) * front * (left if sign > 0 else right)
 
-    # ---------------- jaw
+class _Shapes:
+    """The 52 deltas being built over the whole head, and the helpers every region's shapes write through."""
+
+    def __init__(self, verts: np.ndarray, part: np.ndarray, skin: _Skin, skin_start: int) -> None:
+        self.verts, self.part, self.skin = verts, part, skin
+        self.nv = len(verts)
+        self.n_skin = len(skin.verts)
+        self.sk = slice(skin_start, skin_start + self.n_skin)
+        self.deltas = np.zeros((len(ARKIT_NAMES), self.nv, 3), dtype=np.float64)
+
+    def put(self, name: str, d: np.ndarray) -> None:
+        self.deltas[INDEX[name]] += d
+
+    def skin_delta(self, d: np.ndarray) -> np.ndarray:
+        """A (skin vertices, 3) delta placed into the whole head's vertex range."""
+        full = np.zeros((self.nv, 3))
+        full[self.sk] = d
+        return full
+
+    def vec(self, dx: np.ndarray | float = 0.0, dy: np.ndarray | float = 0.0, dz: np.ndarray | float = 0.0):
+        """(skin vertices, 3) from per-axis components, each a scalar or a per-skin-vertex array."""
+        return np.stack(np.broadcast_arrays(dx, dy, dz, np.zeros(self.n_skin))[:3], axis=-1)
+
+    def jaw_rotation(self, angle_deg: float, weights: np.ndarray) -> np.ndarray:
+        return rotate(self.verts, JAW_PIVOT, X_AXIS, np.radians(angle_deg) * weights) - self.verts
+
+
+@dataclass
+class _SkinMasks:
+    """Smooth region masks over the skin's vertices, in its undeformed (x, z) frame."""
+
+    bx: np.ndarray
+    bz: np.ndarray
+    zm: float
+    front: np.ndarray
+    up: np.ndarray
+    lo: np.ndarray
+    ax: np.ndarray
+    left: np.ndarray  # character's left (+X), with a soft middle
+    right: np.ndarray
+    mouthx: np.ndarray
+    lip_up: np.ndarray
+    lip_lo: np.ndarray
+    mouth_reg: np.ndarray
+    eye_region_guard: np.ndarray  # keeps lower-face shapes off the eyes
+    upper_lip_ext: np.ndarray
+    lower_lip_ext: np.ndarray
+
+    @classmethod
+    def of(cls, skin: _Skin) -> _SkinMasks:
+        zm = skin.z_mouth
+        bx, bz = skin.base_xz[:, 0], skin.base_xz[:, 1]
+        front = skin.front
+        up = skin.upper_side
+        lo = 1.0 - up
+        ax = np.abs(bx)
+        mouthx = smoothstep(X_CORNER + 0.012, X_CORNER - 0.006, ax)
+        return cls(
+            bx=bx,
+            bz=bz,
+            zm=zm,
+            front=front,
+            up=up,
+            lo=lo,
+            ax=ax,
+            left=smoothstep(-0.012, 0.02, bx),
+            right=smoothstep(0.012, -0.02, bx),
+            mouthx=mouthx,
+            lip_up=np.exp(-(((bz - zm) / 0.011) ** 2)) * mouthx * up * front,
+            lip_lo=np.exp(-(((bz - zm) / 0.013) ** 2)) * mouthx * lo * front,
+            mouth_reg=np.exp(-((bx / 0.045) ** 2) - ((bz - zm) / 0.028) ** 2) * front,
+            eye_region_guard=1.0 - _gauss(ax, bz, EYE_X, EYE_Z, 0.03, 0.02),
+            upper_lip_ext=np.exp(-(((bz - zm) / 0.014) ** 2)) * mouthx * up * front,
+            lower_lip_ext=np.exp(-(((bz - zm) / 0.02) ** 2)) * mouthx * lo * front,
+        )
+
+    def corner(self, sign: float, r: float = 0.015) -> np.ndarray:
+        return (
+            _gauss(self.bx, self.bz, sign * X_CORNER, self.zm, r, r)
+            * self.front
+            * (self.left if sign > 0 else self.right)
+        )
+
+
+def _jaw_shapes(s: _Shapes, m: _SkinMasks, cavity_centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """jawOpen (a hinge rotation), jawForward, jawLeft, jawRight; returns the jaw weights and jawOpen's delta."""
+    verts, part = s.verts, s.part
+    bx, bz, zm, up, ax = m.bx, m.bz, m.zm, m.up, m.ax
     prof = np.clip(1 - (bx / X_CORNER) ** 2, 0, 1) * (ax < X_CORNER)
     base_w = smoothstep(zm + 0.012, zm - 0.032, bz)
     w_jaw_skin = np.where(up >= 1.0, base_w * (1 - prof), np.where(up <= 0.0, np.maximum(base_w, prof), base_w))
-    w_jaw_skin *= smoothstep(0.045, -0.02, sv[:, 1])
-    w_jaw = np.zeros(nv)
-    w_jaw[sk] = w_jaw_skin
+    w_jaw_skin *= smoothstep(0.045, -0.02, verts[s.sk][:, 1])
+    w_jaw = np.zeros(s.nv)
+    w_jaw[s.sk] = w_jaw_skin
     w_jaw[part == PART["teeth_lower"]] = 1.0
     w_jaw[part == PART["tongue"]] = 1.0
     cav = part == PART["mouth_inside"]
-    w_jaw[cav] = smoothstep(cav_c[2] + 0.012, cav_c[2] - 0.016, verts[cav, 2])
-    x_axis = np.array([1.0, 0.0, 0.0])
+    w_jaw[cav] = smoothstep(cavity_centre[2] + 0.012, cavity_centre[2] - 0.016, verts[cav, 2])
 
-    def jaw_rotation(angle_deg: float, weights: np.ndarray) -> np.ndarray:
-        return rotate(verts, JAW_PIVOT, x_axis, np.radians(angle_deg) * weights) - verts
+    jaw_open = s.jaw_rotation(JAW_OPEN_DEG, w_jaw)
+    s.put("jawOpen", jaw_open)
+    s.put("jawForward", w_jaw[:, None] * np.array([0.0, -0.011, 0.0]))
+    s.put("jawLeft", w_jaw[:, None] * np.array([0.012, 0.0, 0.0]))
+    s.put("jawRight", w_jaw[:, None] * np.array([-0.012, 0.0, 0.0]))
+    return w_jaw, jaw_open
 
-    jaw_open = jaw_rotation(JAW_OPEN_DEG, w_jaw)
-    put("jawOpen", jaw_open)
-    put("jawForward", w_jaw[:, None] * np.array([0.0, -0.011, 0.0]))
-    put("jawLeft", w_jaw[:, None] * np.array([0.012, 0.0, 0.0]))
-    put("jawRight", w_jaw[:, None] * np.array([-0.012, 0.0, 0.0]))
 
-    # ---------------- mouth (skin only)
-    def skin_delta(d: np.ndarray) -> np.ndarray:
-        full = np.zeros((nv, 3))
-        full[sk] = d
-        return full
-
-    def vec(dx: np.ndarray | float = 0.0, dy: np.ndarray | float = 0.0, dz: np.ndarray | float = 0.0) -> np.ndarray:
-        return np.stack(np.broadcast_arrays(dx, dy, dz, np.zeros(n_skin))[:3], axis=-1)
+def _mouth_shapes(s: _Shapes, m: _SkinMasks, jaw_open: np.ndarray) -> None:
+    """The mouth's shapes, on the skin only."""
+    skin, put, skin_delta, vec = s.skin, s.put, s.skin_delta, s.vec
+    bx, bz, zm, lo, up = m.bx, m.bz, m.zm, m.lo, m.up
+    lip_up, lip_lo, mouth_reg, front = m.lip_up, m.lip_lo, m.mouth_reg, m.front
+    left, right = m.left, m.right
 
     # mouthClose: the lips seal while the jaw is open (ARKit's meaning: used together with jawOpen).
-    lower_lip_ext = np.exp(-(((bz - zm) / 0.02) ** 2)) * mouthx * lo * front
-    upper_lip_ext = np.exp(-(((bz - zm) / 0.014) ** 2)) * mouthx * up * front
     gap_z = float(jaw_open[skin.slit_lower[len(skin.slit_lower) // 2], 2])  # < 0
-    close = -0.62 * jaw_open[sk] * lower_lip_ext[:, None]
-    close[:, 2] += 0.38 * gap_z * upper_lip_ext * np.clip(1 - (bx / X_CORNER) ** 2, 0, 1)
+    close = -0.62 * jaw_open[s.sk] * m.lower_lip_ext[:, None]
+    close[:, 2] += 0.38 * gap_z * m.upper_lip_ext * np.clip(1 - (bx / X_CORNER) ** 2, 0, 1)
     put("mouthClose", skin_delta(close))
 
     lips = lip_up + lip_lo
@@ -555,15 +723,15 @@ def build_head() -> HeadGeometry:
         "mouthPucker",
         skin_delta(vec(-0.55 * bx * mouth_reg, -0.014 * lips - 0.004 * mouth_reg, -0.0015 * lip_up + 0.002 * lip_lo)),
     )
-    shift_reg = np.exp(-((bx / 0.06) ** 2) - ((bz - zm) / 0.03) ** 2) * front * eye_region_guard
+    shift_reg = np.exp(-((bx / 0.06) ** 2) - ((bz - zm) / 0.03) ** 2) * front * m.eye_region_guard
     put("mouthLeft", skin_delta(vec(0.014 * shift_reg)))
     put("mouthRight", skin_delta(vec(-0.014 * shift_reg)))
 
     cheek_l = _gauss(bx, bz, 0.048, -0.028, 0.02, 0.018) * front * left
     cheek_r = _gauss(bx, bz, -0.048, -0.028, 0.02, 0.018) * front * right
     for side, sign, cnr, chk, sm in (
-        ("Left", 1.0, corner(1.0), cheek_l, left),
-        ("Right", -1.0, corner(-1.0), cheek_r, right),
+        ("Left", 1.0, m.corner(1.0), cheek_l, left),
+        ("Right", -1.0, m.corner(-1.0), cheek_r, right),
     ):
         put(
             f"mouthSmile{side}",
@@ -588,8 +756,14 @@ def build_head() -> HeadGeometry:
                 )
             ),
         )
-        put(f"mouthLowerDown{side}", skin_delta(vec(0.0, 0.002 * lip_lo * lip_side, -0.011 * lower_lip_ext * lip_side)))
-        put(f"mouthUpperUp{side}", skin_delta(vec(0.0, 0.002 * lip_up * lip_side, 0.010 * upper_lip_ext * lip_side)))
+        put(
+            f"mouthLowerDown{side}",
+            skin_delta(vec(0.0, 0.002 * lip_lo * lip_side, -0.011 * m.lower_lip_ext * lip_side)),
+        )
+        put(
+            f"mouthUpperUp{side}",
+            skin_delta(vec(0.0, 0.002 * lip_up * lip_side, 0.010 * m.upper_lip_ext * lip_side)),
+        )
 
     # Roll: the lip's red part curls in towards the slit and back; shrug: the lip and chin (or upper lip) push up.
     put("mouthRollLower", skin_delta(vec(0.0, 1.2 * skin.lip_bulge * lo + 0.004 * lip_lo, 0.65 * (zm - bz) * lip_lo)))
@@ -599,23 +773,26 @@ def build_head() -> HeadGeometry:
     # The upper lip pushes up and out; the lower lip follows most of the way so the mouth stays closed.
     put(
         "mouthShrugUpper",
-        skin_delta(vec(0.0, -0.005 * lip_up - 0.002 * lip_lo, 0.005 * upper_lip_ext + 0.004 * lip_lo)),
+        skin_delta(vec(0.0, -0.005 * lip_up - 0.002 * lip_lo, 0.005 * m.upper_lip_ext + 0.004 * lip_lo)),
     )
 
-    # ---------------- brows
+
+def _brow_shapes(s: _Shapes, m: _SkinMasks) -> None:
+    """browInnerUp, browOuterUp and browDown: a band along the brow line, inner and outer parts."""
+    bx, bz, ax, front = m.bx, m.bz, m.ax, m.front
     zb = _brow_line(ax)
     brow_band = np.where(bz > zb, np.exp(-(((bz - zb) / 0.028) ** 2)), np.exp(-(((bz - zb) / 0.009) ** 2)))
     brow_band = brow_band * front * smoothstep(0.1, 0.085, ax)
     inner = np.exp(-(((ax - 0.017) / 0.017) ** 2))
     outer = np.exp(-(((ax - 0.068) / 0.02) ** 2))
-    put("browInnerUp", skin_delta(vec(0.0, 0.0, 0.011 * inner * brow_band)))
-    for side, sign, sm in (("Left", 1.0, left), ("Right", -1.0, right)):
+    s.put("browInnerUp", s.skin_delta(s.vec(0.0, 0.0, 0.011 * inner * brow_band)))
+    for side, sign, sm in (("Left", 1.0, m.left), ("Right", -1.0, m.right)):
         hard = (bx * sign > 0).astype(float)
-        put(f"browOuterUp{side}", skin_delta(vec(0.0, 0.0, 0.011 * outer * brow_band * hard)))
-        put(
+        s.put(f"browOuterUp{side}", s.skin_delta(s.vec(0.0, 0.0, 0.011 * outer * brow_band * hard)))
+        s.put(
             f"browDown{side}",
-            skin_delta(
-                vec(
+            s.skin_delta(
+                s.vec(
                     -sign * 0.003 * inner * brow_band * sm,
                     -0.002 * brow_band * sm,
                     -0.008 * (0.55 + 0.45 * inner) * brow_band * sm,
@@ -623,33 +800,40 @@ def build_head() -> HeadGeometry:
             ),
         )
 
-    # ---------------- cheeks and nose
-    puff = (_gauss(ax, bz, 0.058, zm + 0.01, 0.022, 0.022) * front) * eye_region_guard
-    put("cheekPuff", skin_delta(vec(np.sign(bx) * 0.011 * puff, -0.010 * puff)))
-    for side, sign, sm in (("Left", 1.0, left), ("Right", -1.0, right)):
+
+def _cheek_and_nose_shapes(s: _Shapes, m: _SkinMasks) -> None:
+    """cheekPuff, the skin part of cheekSquint, noseSneer."""
+    bx, bz, ax, front = m.bx, m.bz, m.ax, m.front
+    puff = (_gauss(ax, bz, 0.058, m.zm + 0.01, 0.022, 0.022) * front) * m.eye_region_guard
+    s.put("cheekPuff", s.skin_delta(s.vec(np.sign(bx) * 0.011 * puff, -0.010 * puff)))
+    for side, sign, sm in (("Left", 1.0, m.left), ("Right", -1.0, m.right)):
         hard = (bx * sign > 0).astype(float)
         under_eye = _gauss(bx, bz, sign * 0.045, -0.012, 0.02, 0.014) * front * hard
-        put(f"cheekSquint{side}", skin_delta(vec(0.0, -0.002 * under_eye, 0.007 * under_eye)))
+        s.put(f"cheekSquint{side}", s.skin_delta(s.vec(0.0, -0.002 * under_eye, 0.007 * under_eye)))
         # Sneer: the nostril wing and the skin beside it lift and flare; the skin above bunches (a crease).
         wing = _gauss(bx, bz, sign * 0.016, -0.027, 0.013, 0.014) * front * hard
         crease = _gauss(bx, bz, sign * 0.022, -0.008, 0.01, 0.008) * front * hard
-        put(
+        s.put(
             f"noseSneer{side}",
-            skin_delta(
-                vec(
+            s.skin_delta(
+                s.vec(
                     sign * 0.003 * wing,
                     -0.002 * wing + 0.003 * crease,
-                    0.009 * wing + 0.003 * crease + 0.0015 * upper_lip_ext * sm * (bx * sign > 0),
+                    0.009 * wing + 0.003 * crease + 0.0015 * m.upper_lip_ext * sm * (bx * sign > 0),
                 )
             ),
         )
 
-    # ---------------- eyes: rotations of the eyeball, lid edges moved along their shells
+
+def _eye_shapes(s: _Shapes, eyes: _Eyes) -> None:
+    """Rotations of the eyeball, lid edges moved along their shells (blink, squint, wide, look, cheek squint)."""
+    verts, part, nv = s.verts, s.part, s.nv
+
     def lid_delta(side: str, upper: bool, edge_deg: float) -> np.ndarray:
-        start, ag, tg = lid_info[(side, upper)]
+        start, ag, tg = eyes.lids[(side, upper)]
         radius = EYE_R * (LID_R_UP if upper else LID_R_LO)
         far = LID_TOP if upper else LID_BOTTOM
-        new = _lid_points(eye_centres[side], radius, ag, tg, edge_deg, far)
+        new = _lid_points(eyes.centres[side], radius, ag, tg, edge_deg, far)
         d = np.zeros((nv, 3))
         d[start : start + len(ag)] = new - verts[start : start + len(ag)]
         return d
@@ -657,47 +841,35 @@ def build_head() -> HeadGeometry:
     def eye_turn(side: str, axis: np.ndarray, deg: float) -> np.ndarray:
         m = part == PART[f"eye_{side}"]
         d = np.zeros((nv, 3))
-        d[m] = rotate(verts[m], eye_centres[side], axis, np.radians(deg)) - verts[m]
+        d[m] = rotate(verts[m], eyes.centres[side], axis, np.radians(deg)) - verts[m]
         return d
 
-    z_axis = np.array([0.0, 0.0, 1.0])
-    for side, s, name in (("L", 1.0, "Left"), ("R", -1.0, "Right")):
+    put = s.put
+    for side, sign, name in (("L", 1.0, "Left"), ("R", -1.0, "Right")):
         put(f"eyeBlink{name}", lid_delta(side, True, -14.0) + lid_delta(side, False, -9.0))
         put(f"eyeSquint{name}", lid_delta(side, True, 13.0) + lid_delta(side, False, -9.0))
         put(f"eyeWide{name}", lid_delta(side, True, 40.0) + lid_delta(side, False, -35.0))
         # Positive angle about +X turns the front (-Y) down; about +Z turns it towards +X... see tests for signs.
-        put(f"eyeLookUp{name}", eye_turn(side, x_axis, -24.0) + lid_delta(side, True, 30.0))
+        put(f"eyeLookUp{name}", eye_turn(side, X_AXIS, -24.0) + lid_delta(side, True, 30.0))
         put(
             f"eyeLookDown{name}",
-            eye_turn(side, x_axis, 24.0) + lid_delta(side, True, 6.0) + lid_delta(side, False, -33.0),
+            eye_turn(side, X_AXIS, 24.0) + lid_delta(side, True, 6.0) + lid_delta(side, False, -33.0),
         )
         # "Out" turns the eye away from the nose: towards +X for the left eye, -X for the right.
-        put(f"eyeLookOut{name}", eye_turn(side, z_axis, s * 28.0))
-        put(f"eyeLookIn{name}", eye_turn(side, z_axis, -s * 28.0))
+        put(f"eyeLookOut{name}", eye_turn(side, Z_AXIS, sign * 28.0))
+        put(f"eyeLookIn{name}", eye_turn(side, Z_AXIS, -sign * 28.0))
         # Cheek squint pushes the lower lid up too.
         put(f"cheekSquint{name}", lid_delta(side, False, -18.0))
 
-    # ---------------- tongue: comes out over the lower teeth, through slightly parted lips
-    tmask = part == PART["tongue"]
-    tv = verts[tmask]
-    reach = smoothstep(tongue_c[1] + 0.024, tongue_c[1] - 0.024, tv[:, 1])  # 0 at the root, 1 at the tip
-    part_jaw = jaw_rotation(9.0, w_jaw)
-    tongue = part_jaw.copy()
-    tongue[tmask] += np.stack([0 * reach, -0.012 - 0.034 * reach, 0.006 + 0.004 * reach], axis=-1)
-    put("tongueOut", tongue)
 
-    landmarks = _landmarks(verts, part, skin, skin_start, eye_start, lid_info, tongue_start, eye_centres)
-    face_materials = np.asarray(b.mats, dtype=np.int32)
-    return HeadGeometry(
-        vertices=verts.astype(np.float32),
-        faces=b.faces,
-        face_materials=face_materials,
-        corner_colors=_corner_colors(b.faces, face_materials, part, skin, skin_start),
-        deltas=deltas.astype(np.float32),
-        part=part,
-        landmarks=landmarks,
-        eye_centres=eye_centres,
-    )
+def _tongue_shape(s: _Shapes, tongue_centre: np.ndarray, w_jaw: np.ndarray) -> None:
+    """tongueOut: the tongue comes out over the lower teeth, through slightly parted lips."""
+    tmask = s.part == PART["tongue"]
+    tv = s.verts[tmask]
+    reach = smoothstep(tongue_centre[1] + 0.024, tongue_centre[1] - 0.024, tv[:, 1])  # 0 at the root, 1 at the tip
+    tongue = s.jaw_rotation(9.0, w_jaw).copy()
+    tongue[tmask] += np.stack([0 * reach, -0.012 - 0.034 * reach, 0.006 + 0.004 * reach], axis=-1)
+    s.put("tongueOut", tongue)
 
 
 def material_rgba() -> np.ndarray:

@@ -384,20 +384,6 @@ def _gate(vis: np.ndarray, role: str, options: SolveOptions) -> float:
     return float(np.clip((v - lo) / (hi - lo), 0.0, 1.0))
 
 
-def solve_pose(
-    world_landmarks: np.ndarray,
-    rest,
-    visibility: np.ndarray | None = None,
-    options: SolveOptions | None = None,
-) -> dict[str, np.ndarray]:
-    """One frame: role -> local quaternion (w, x, y, z) for every role of the rest skeleton (unsolved ones: rest).
-
-    rest: a RestSkeleton or anything RestSkeleton.from_frames accepts (the Blender side's RestFrames).
-    A bone whose landmarks' visibility is below options.min_visibility is at rest, blending in up to full_visibility.
-    """
-    return BodyPoseSolver(rest, options=options).solve(world_landmarks, visibility)
-
-
 class BodyPoseSolver:
     """Per-frame or per-sequence solve for one rig; in a sequence, occluded bones hold, then ease to rest."""
 

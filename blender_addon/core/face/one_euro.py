@@ -1,4 +1,5 @@
-"""One Euro filter (Casiez et al. 2012) per channel, for solved weight tracks from video and for Blender bakes.
+"""One Euro filter (Casiez et al. 2012) per channel, run frame by frame on solved weight tracks from video
+(FaceSolver.solve_video: the panel's and `facsimile bake`'s video bakes, `facsimile solve` on a video).
 
 Why One Euro: it smooths jitter when a channel is still and follows fast moves with little lag, because the cut-off
 rises with the channel's speed. Blinks are the fastest facial motion (a full close/open in ~100-150 ms), so the eyelid
@@ -94,20 +95,3 @@ class OneEuroFilter:
         self._x = a * x + (1 - a) * self._x
         self._t = float(t)
         return self._x.copy()
-
-
-def smooth_track(values: np.ndarray, fps: float, smoothing: float = 1.0, names=ARKIT_NAMES) -> np.ndarray:
-    """(T, C) track sampled at fps -> smoothed (T, C) float32; the offline form used for bakes and CSV export."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise FacsimileError(f"track must be (frames, channels), got shape {values.shape}")
-    if not (fps > 0 and math.isfinite(fps)):
-        raise FacsimileError(f"fps must be a positive number, got {fps!r}")
-    f = OneEuroFilter(
-        values.shape[1], smoothing=smoothing, names=names if names and len(names) == values.shape[1] else None
-    )
-    return (
-        np.stack([f(v, i / fps) for i, v in enumerate(values)]).astype(np.float32)
-        if len(values)
-        else values.astype(np.float32)
-    )

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..errors import FacsimileError
 from ..formats.image_io import to_rgb_uint8
 from ..models.onnx_session import SessionInfo, create_session, run_fixed
 from ..models.specs import FACE_DETECTOR, FACE_LANDMARKS, ModelSpec, check_session
@@ -459,10 +458,3 @@ class FaceTracker:
                             self._prev = faces[0]
                             return self._prev
         return None
-
-
-def require_face(faces: list[Face], source: str) -> Face:
-    """The largest face, or a FacsimileError naming the image (for commands that need exactly one face)."""
-    if not faces:
-        raise FacsimileError(f"no face found in {source}; use a photo where the face is visible and well lit")
-    return faces[0]

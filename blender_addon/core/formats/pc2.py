@@ -81,21 +81,17 @@ class PC2Writer:
         return stack.__exit__(exc_type, exc, tb)
 
 
-def write_pc2(path: str | Path, samples: np.ndarray, start_frame: float = 1.0, sample_rate: float = 1.0) -> Path:
-    """Write (S, V, 3) samples as one PC2 file."""
-    samples = np.asarray(samples)
-    with PC2Writer(path, samples.shape[1], samples.shape[0], start_frame, sample_rate) as w:
-        w.write(samples)
-    return Path(path)
-
-
 def read_pc2(path: str | Path) -> tuple[PC2Header, np.ndarray]:
-    """Header and (S, V, 3) float32 samples; a clear error for anything that is not a complete PC2 file."""
+    """Header and (S, V, 3) float32 samples, mapped from the file rather than read (a bake can be gigabytes, and
+    checking a cache before playing it needs only its header); a clear error for anything that is not a complete
+    PC2 file."""
     path = Path(path)
-    data = path.read_bytes()
-    if len(data) < _HEADER.size:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(_HEADER.size)
+    if len(head) < _HEADER.size:
         raise FacsimileError(f"{path} is too short to be a PC2 point cache")
-    sig, version, n_points, start, rate, n_samples = _HEADER.unpack_from(data)
+    sig, version, n_points, start, rate, n_samples = _HEADER.unpack_from(head)
     if sig != SIGNATURE:
         raise FacsimileError(f"{path} is not a PC2 point cache (bad signature)")
     if version != VERSION or n_points <= 0 or n_samples <= 0:
@@ -103,7 +99,7 @@ def read_pc2(path: str | Path) -> tuple[PC2Header, np.ndarray]:
             f"{path}: unsupported PC2 header (version {version}, {n_points} points, {n_samples} samples)"
         )
     need = _HEADER.size + n_points * n_samples * 12
-    if len(data) != need:
-        raise FacsimileError(f"{path} holds {len(data)} bytes, its header promises {need}: the file is truncated")
-    arr = np.frombuffer(data, dtype="<f4", offset=_HEADER.size).reshape(n_samples, n_points, 3)
+    if size != need:
+        raise FacsimileError(f"{path} holds {size} bytes, its header promises {need}: the file is truncated")
+    arr = np.memmap(path, dtype="<f4", mode="r", offset=_HEADER.size, shape=(n_samples, n_points, 3))
     return PC2Header(n_points, start, rate, n_samples), arr

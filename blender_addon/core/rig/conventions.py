@@ -74,17 +74,6 @@ class RoleMap:
             )
         return self
 
-    def subset(self, roles: Iterable[str]) -> RoleMap:
-        """The same map restricted to `roles` (those it has)."""
-        keep = set(check_roles(roles))
-        return RoleMap(
-            bones={r: b for r, b in self.bones.items() if r in keep},
-            convention=self.convention,
-            title=self.title,
-            rig_name=self.rig_name,
-            tried=self.tried,
-        )
-
     def summary(self) -> str:
         return f"{self.title or self.convention}: {len(self.bones)} roles ({', '.join(self.bones)})"
 
@@ -280,17 +269,3 @@ def match_rig(
         rig_name=rig_name,
         tried=tuple(c.name for c in convs),
     )
-
-
-def write_convention(path: str | Path, role_map: RoleMap, title: str = "", notes: str = "") -> Path:
-    """Save a role map (e.g. bones picked in the panel) as a convention file a user can share."""
-    from ..atomic_io import atomic_write_text
-
-    data = {
-        "name": Path(path).stem,
-        "title": title or role_map.title or Path(path).stem,
-        "notes": notes,
-        "roles": {r: role_map.bones[r] for r in ROLES if r in role_map.bones},
-    }
-    atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
-    return Path(path)
