@@ -106,9 +106,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A random crop of a bundled real photo, (size, size, 3) float in [0, 1], a little defocused."""
     import cv2
 
-    from blender_addon.commands.demo import bundled_photo_path
+    from ..paths import skimage_data_dir
 
-    folder = bundled_photo_path().parent
+    folder = skimage_data_dir()
     img = cv2.imread(str(folder / BACKGROUNDS[rng.integers(len(BACKGROUNDS))]), cv2.IMREAD_COLOR)
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     h, w = img.shape[:2]
