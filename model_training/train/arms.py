@@ -29,6 +29,7 @@ class ArmSpec:
     take_critic: bool = False  # critic: outputs on real frames vs the real ARKit take
     blind_full: bool = False  # channels the hairless renders cannot show (brows) get full trust on real frames
     blind_detector: bool = False  # the detector model keeps no expression bias on those channels (see detector())
+    id_aug: bool = False  # real frames moved to random ICT face shapes (synth.identity_feature_offsets)
 
     @property
     def uses_detector(self) -> bool:
@@ -67,6 +68,7 @@ class ArmSpec:
             floor=cfg.real_floor if self.floor else 0.0,
             take=load_arkit_take() if self.take_critic else None,
             critic_weight=cfg.take_critic_weight if self.take_critic else 0.0,
+            id_offsets=data["id_offsets"] if self.id_aug else None,
         )
 
 
@@ -83,6 +85,16 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
         ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
         # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows).
         ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
+        # The same on real frames moved to random face shapes: brows read from the expression, not from who it is.
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_idaug",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            id_aug=True,
+        ),
         # No detector model: the detector-model arms learned to read brow motion as the front-end's noise.
         ArmSpec(
             "geometric_real_pseudo_mirror_floor_browtrust", "none", real=True, mirror=True, floor=True, blind_full=True
@@ -125,7 +137,7 @@ def evaluate_candidate(model: nn.Module, data: dict, uses_detector: bool) -> dic
 BROWS = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 BROW_MIX = (0.5, 1.0)
 BROW_SOURCES = ("geometric_noise_only", "geometric_real_pseudo_mirror_floor_browtrust")
-QUIET_BASES = ("real_pseudo_mirror_floor", "real_pseudo_mirror_floor_browtrust")
+QUIET_BASES = ("real_pseudo_mirror_floor", "real_pseudo_mirror_floor_browtrust_idaug")
 
 
 def brow_mix(weight: float) -> np.ndarray:

@@ -13,13 +13,15 @@ import numpy as np
 from ..data.ict_facekit import arkit_to_ict_matrix, load_ict
 from ..data.landmark_embedding import LandmarkBasis, embed
 from ..data.splits import RENDER_FIT_FRACTION
-from ..data.synth import NoiseConfig, Synthesizer, sample_expressions
+from ..data.synth import NoiseConfig, Synthesizer, identity_feature_offsets, sample_expressions
 from ..fit.detector_model import DetectorModel, render_features
 from ..fit.detector_model import fit as fit_detector
 from ..fit.mediapipe_trust import mediapipe_trust
 from ..paths import file_sha256
 from .config import TrainConfig
 from .real_data import load_real
+
+ID_AUG_SIGMA = 0.5  # identity offsets for the *_idaug arms: N(0, 0.5) on ICT's modes (synthetic faces: 0.8)
 
 
 @dataclass
@@ -75,6 +77,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
+    out["id_offsets"] = identity_feature_offsets(basis, np.random.default_rng(cfg.seed * 1000 + 6), 4096, ID_AUG_SIGMA)
     out["prior"] = sample_expressions(
         np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
     )
