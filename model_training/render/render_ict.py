@@ -246,17 +246,11 @@ def redetect(split: str, out: Path, log=print) -> Path:
 
 
 def frontend_stamp() -> str:
-    """sha256 over the face front-end's ONNX files and tracking code: renders detected with another need redetect."""
-    import hashlib
+    """The face front-end's key (data/real_faces.frontend_key: its ONNX files and tracking code, the one hash of the
+    project): renders detected with another front-end need redetect."""
+    from ..data.real_faces import frontend_key
 
-    from blender_addon.core.face import tracking
-    from blender_addon.core.models.store import models_dir
-
-    h = hashlib.sha256(Path(tracking.__file__).read_bytes())
-    for p in sorted(models_dir().glob("*.onnx")):
-        if p.name.startswith(("face_", "iris_")):
-            h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()[:16]
+    return frontend_key()
 
 
 def main(argv: list[str] | None = None) -> int:
