@@ -83,9 +83,8 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
     return [
         ArmSpec("geometric_noise_only"),
         ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
-        # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows).
-        ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
-        # The same on real frames moved to random face shapes: brows read from the expression, not from who it is.
+        # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), on
+        # real frames moved to random face shapes: brows read from the expression, not from who it is.
         ArmSpec(
             "real_pseudo_mirror_floor_browtrust_idaug",
             "jitter",
@@ -104,6 +103,7 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
 
 # Issue-10 arms, runnable with `--arms` (they lost the issue-10 selection; model_training/card/notes.md).
 EXTRA_ARMS = (
+    ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
     ArmSpec("detector_model_offset_jitter", "jitter"),
     ArmSpec("real_pseudo", "jitter", real=True),
     ArmSpec("real_pseudo_mirror", "jitter", real=True, mirror=True),
