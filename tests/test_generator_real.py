@@ -192,3 +192,19 @@ def test_one_sided_templates_only_when_asked_so_cached_renders_stay_valid():
         return (np.abs(w[:, INDEX["mouthSmileLeft"]] - w[:, INDEX["mouthSmileRight"]]) > 0.5).mean()
 
     assert smirks(sided) > 2 * smirks(plain)
+
+
+def test_make_train_stops_with_one_line_naming_the_missing_input(tmp_path):
+    """No quiet fallback to another set of arms or another selection rule: a missing cache stops the train stage."""
+    from model_training.train.config import TINY, TrainConfig
+    from model_training.train.dataset import require_inputs
+
+    require_inputs(TINY)  # the test config asks for no renders and no real frames
+    with pytest.raises(SystemExit, match=r"train\.npz is missing: run python -m model_training\.render --split train"):
+        require_inputs(TrainConfig(renders=str(tmp_path)))
+    for name in ("train", "train_images"):
+        (tmp_path / f"{name}.npz").write_bytes(b"")
+    with pytest.raises(SystemExit, match=r"test\.npz is missing"):
+        require_inputs(TrainConfig(renders=str(tmp_path)))
+    with pytest.raises(SystemExit, match="real frames need the training renders"):
+        require_inputs(TrainConfig(renders="", real=True))
