@@ -51,6 +51,8 @@ def run(
     t0 = time.time()
     log(f"config: {json.dumps(asdict(cfg))}")
     data = build_data(cfg, ict_path, log)
+    if data["detector"] is not None:
+        data["detector"].save(out_dir / "detector_model.npz")
     arms = {}
     plan = arm_plan(cfg, data)
     if only:
