@@ -230,7 +230,7 @@ def render_targets(set_name: str, ours: np.ndarray, mp: np.ndarray, true: np.nda
     d_o, d_m = ours[:, bl] - ours[:, br], mp[:, bl] - mp[:, br]
 
     def diff_r(d: np.ndarray) -> float:
-        return float(np.corrcoef(d, dt)[0, 1]) if d.std() > MIN_STD and dt.std() > MIN_STD else float("nan")
+        return float(pearson_per_channel(d[:, None], dt[:, None])[0])
 
     winks = np.abs(dt) > WINK_TRUE_DIFF
     n_w = int(winks.sum())
