@@ -46,11 +46,11 @@ def require_inputs(cfg: TrainConfig) -> None:
         raise SystemExit("make train: real frames need the training renders (MediaPipe's trust): set renders")
     if cfg.renders:
         d = Path(cfg.renders)
-        for name, split, n in (("train", "train", 1200), ("train_images", "train", 1200), ("test", "test", 400)):
+        for name, split in (("train", "train"), ("train_images", "train"), ("test", "test")):
             if not (d / f"{name}.npz").is_file():
                 raise SystemExit(
                     f"make train: {d / (name + '.npz')} is missing: run "
-                    f"python -m model_training.render --split {split} --n {n} (make train runs it)"
+                    f"python -m model_training.render --split {split} --n N (make train's render stage)"
                 )
 
 
