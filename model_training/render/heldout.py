@@ -179,22 +179,14 @@ class _Scene:
     def __init__(self, style: str, size: int, model, seed: int):
         import bpy
 
-        from .render_ict import _polys
+        from .render_ict import face_mesh, new_scene, use_workbench
 
         self.bpy, self.style, self.size = bpy, style, size
         self.rng = np.random.default_rng(seed + 7)
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        scene = self.scene = bpy.context.scene
-        scene.render.resolution_x = scene.render.resolution_y = size
-        scene.render.resolution_percentage = 100
-        self.world = bpy.data.worlds.new("bg")
-        scene.world = self.world
+        scene, self.world, self.cam_data = new_scene(size)
+        self.scene = scene
         if style == "workbench":  # render_ict's look
-            scene.render.engine = "BLENDER_WORKBENCH"
-            scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "VERTEX"
-            scene.display.shading.show_specular_highlight = True
-            scene.render.image_settings.file_format = "PNG"
+            use_workbench(scene)
         else:
             scene.render.engine = "CYCLES"
             scene.cycles.device = "CPU"
@@ -220,23 +212,8 @@ class _Scene:
                 sun = bpy.data.objects.new(name, bpy.data.lights.new(name, "SUN"))
                 scene.collection.objects.link(sun)
                 self.suns.append(sun)
-        cam_data = self.cam_data = bpy.data.cameras.new("cam")
-        cam_data.sensor_fit = "HORIZONTAL"
-        cam_data.clip_start, cam_data.clip_end = 1.0, 2000.0
-        cam = bpy.data.objects.new("cam", cam_data)
-        scene.collection.objects.link(cam)
-        scene.camera = cam
-        polys = _polys(model)
-        used = self.used = np.unique(np.concatenate([np.asarray(p) for p in polys]))
-        remap = np.full(len(model.neutral), -1)
-        remap[used] = np.arange(len(used))
-        mesh = self.mesh = bpy.data.meshes.new("ict")
-        mesh.from_pydata(model.neutral[used].tolist(), [], [[int(remap[i]) for i in p] for p in polys])
-        mesh.update()
-        obj = bpy.data.objects.new("ict", mesh)
-        scene.collection.objects.link(obj)
-        self.attr = mesh.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
-        mesh.color_attributes.active_color = self.attr
+        mesh, self.used, self.attr = face_mesh(scene, model)
+        self.mesh = mesh
         if style == "photo":
             for p in mesh.polygons:
                 p.use_smooth = True
