@@ -358,12 +358,19 @@ def image_paths(folder: Path, n: int) -> list[Path]:
     return [next(p for p in (folder / f"{i:04d}.png", folder / f"{i:04d}.jpg") if p.is_file()) for i in range(n)]
 
 
+def cached_n(style: str, size: int | None = None) -> int | None:
+    """The largest complete held-out set of a style already rendered (what `make heldout-renders` left), or None."""
+    size = size or DEFAULT_SIZE[style]
+    done = [int(p.parent.name.split("_n")[1].split("_s")[0]) for p in CACHE.glob(f"{style}_n*_s{size}/labels.npz")]
+    return max(done) if done else None
+
+
 def load_render_set(style: str, n: int | None = None, size: int | None = None, log=print) -> dict[str, np.ndarray]:
     """Labels plus both front-ends on the held-out renders (rendering and running them once, then cached):
     weights (N, 52), ours (N, 478, 3), ours_found, mp_blendshapes (N, 52), mp_landmarks, mp_found, ideal."""
     from ..data.real_faces import frontend_key, process_photos
 
-    n = n or DEFAULT_N
+    n = n or cached_n(style, size) or DEFAULT_N
     folder = render_set(style, n, size, log=log)
     cache = CACHE / frontend_key() / f"{folder.name}.npz"
     if not cache.is_file():
