@@ -180,10 +180,11 @@ def shipped():
     return ExpressionGenerator(device="cpu")
 
 
-# Floors of the strict test below, set from the shipped model's measured figures on the same 60 renders (README,
-# MODEL_CARD: "check" renders, seed 9303, a split no training or selection used), a margin under each.
-CHECK_RMSE_BELOW_ZERO = RMSE_FLOOR_PLACEHOLDER  # RMSE at most (1 - this) x the all-zeros RMSE
-CHECK_REGION_PEARSON = REGION_FLOOR_PLACEHOLDER
+# Floors of the strict test below, set from the shipped model's figures measured on the same 60 renders ("check"
+# renders, seed 9303, a split no training or selection used; 2026-12-07: RMSE 0.170 against all-zeros 0.227, i.e.
+# 25.2% below it; region mean Pearson brows 0.613, eyes 0.410, mouth 0.400), a margin under each.
+CHECK_RMSE_BELOW_ZERO = 0.20  # RMSE at most (1 - this) x the all-zeros RMSE
+CHECK_REGION_PEARSON = {"brows": 0.50, "eyes": 0.33, "mouth": 0.32}
 
 
 def test_shipped_model_on_fresh_renders(shipped, tmp_path):

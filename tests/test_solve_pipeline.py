@@ -205,6 +205,16 @@ def test_face_solver_directions_on_photos():
     from blender_addon.core.face.pipeline import FaceSolver
 
     solver = FaceSolver(device="cpu")
+    angry = solver.solve_file(shared_path("photos", "angry.jpg"))[0].weights
+    surprised = solver.solve_file(shared_path("photos", "surprised.jpeg"))[0].weights
+    neutral = solver.solve_file(shared_path("photos", "neutral.jpeg"))[0].weights
+    down = [INDEX["browDownLeft"], INDEX["browDownRight"]]
+    up = [INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")]
+    # The frown: issue 18 keeps angry.jpg's browDown at 0.8 or more (shipped model 0.92; neutral.jpeg 0.03).
+    assert angry[down].mean() >= 0.8 and angry[down].mean() > neutral[down].mean() + 0.5
+    assert angry[up].sum() < neutral[up].sum() + 0.1  # a frown raises no brow
+    # The raise: in the right direction (its size is test_surprised_photo_raises_the_brows).
+    assert surprised[up].sum() > neutral[up].sum() and surprised[up].sum() > angry[up].sum() + 0.2
     assert solver.solve_image(np.zeros((64, 64, 3), np.uint8)) == []
     with pytest.raises(FacsimileError):
         solver.solve_file(shared_path("photos") / "does-not-exist.jpg")
