@@ -154,7 +154,8 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
 
     rec = {k: [] for k in ("weights", "ids", "pose", "cam", "ideal", "detected", "confidence")}
     pngs: list[bytes] = []  # every render, kept so a new front-end (or MediaPipe) can re-read the same pixels
-    tmpdir = Path(tempfile.mkdtemp(prefix="ict_render_"))
+    tmp = tempfile.TemporaryDirectory(prefix="ict_render_")  # Blender writes each render here; removed below
+    tmpdir = Path(tmp.name)
     t0 = time.time()
     for i in range(n):
         w = sample_expressions(rng, 1)[0]
@@ -213,6 +214,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
             cv2.imwrite(str(out / f"{split}_{i:03d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         if (i + 1) % 50 == 0:
             log(f"{split}: {i + 1}/{n} rendered, {time.time() - t0:.0f}s")
+    tmp.cleanup()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{split}.npz"
     np.savez_compressed(path, **{k: np.asarray(v, np.float32) for k, v in rec.items()})
