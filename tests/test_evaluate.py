@@ -1,14 +1,14 @@
-"""Issue 10's target computations (model_training.evaluate.metrics) on arrays whose answers are known."""
+"""The test split's target computations (model_training.evaluate.metrics) on arrays whose answers are known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import model_training.evaluate as ev
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
+from model_training.evaluate import metrics as m
 
-ev = pytest.importorskip("model_training.evaluate")
-m = ev.metrics
 N = len(ARKIT_NAMES)
 
 
@@ -88,9 +88,11 @@ def test_mead_how_often():
 
 
 def test_trusted_channels_and_real_clip_agreement():
+    from model_training.fit.mediapipe_trust import trust_from_pearson, trusted_channels
+
     r = np.full(N, np.nan)
     r[INDEX["jawOpen"]], r[INDEX["eyeBlinkLeft"]], r[INDEX["cheekPuff"]] = 0.9, 0.6, 0.1
-    trusted = m.trusted_mediapipe_channels(r)
+    trusted = [ARKIT_NAMES[i] for i in trusted_channels(trust_from_pearson(r))]
     assert trusted == ["eyeBlinkLeft", "jawOpen"]
     rng = np.random.default_rng(2)
     mp = rng.random((100, N)).astype(np.float32)
@@ -172,3 +174,22 @@ def test_cached_renders_must_match_the_draws(tmp_path):
     np.savez(tmp_path / "labels.npz", weights=w, ids=ids)
     with pytest.raises(RuntimeError, match="another expression prior"):
         heldout.check_draws(tmp_path, 3)
+
+
+def test_emotion_reads_count_rises_over_the_clips_own_rest():
+    """A surprised clip whose brows rise 0.3 over its own (high) rest is read; a flat copy of the same clip is not."""
+    names = ["M001_level_3_surprised_001", "M001_level_3_angry_001"]
+    clip = np.repeat([0, 1], 50)
+    mp = np.zeros((100, N), np.float32)
+    mp[:, INDEX["browInnerUp"]] = 0.4  # the person's brows sit high at rest: absolute levels mean nothing
+    mp[25:50, INDEX["browInnerUp"]] = 0.7
+    mp[25:50, INDEX["browOuterUpLeft"]] = mp[25:50, INDEX["browOuterUpRight"]] = 0.3
+    mp[75:, INDEX["browDownLeft"]] = mp[75:, INDEX["browDownRight"]] = 0.5
+    flat = np.full_like(mp, 0.4)
+    rows, det = m.emotion_reads(flat, mp, names, clip)
+    assert det["surprised"]["mediapipe"]["clips_read"] == 1 and det["surprised"]["ours"]["clips_read"] == 0
+    assert det["surprised"]["mediapipe"]["frames_read"] == pytest.approx(0.5)
+    assert det["angry"]["mediapipe"]["clips_read"] == 1 and det["angry"]["ours"]["frames_read"] == 0
+    assert not any(r["pass"] for r in rows)
+    rows, _ = m.emotion_reads(mp, mp, names, clip)
+    assert all(r["pass"] for r in rows) and len(rows) == 2

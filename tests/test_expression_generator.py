@@ -180,11 +180,18 @@ def shipped():
     return ExpressionGenerator(device="cpu")
 
 
+# Floors of the strict test below, set from the shipped model's figures measured on the same 60 renders ("check"
+# renders, seed 9303, a split no training or selection used; 2026-12-07: RMSE 0.170 against all-zeros 0.227, i.e.
+# 25.2% below it; region mean Pearson brows 0.613, eyes 0.410, mouth 0.400), a margin under each.
+CHECK_RMSE_BELOW_ZERO = 0.20  # RMSE at most (1 - this) x the all-zeros RMSE
+CHECK_REGION_PEARSON = {"brows": 0.50, "eyes": 0.33, "mouth": 0.32}
+
+
 def test_shipped_model_on_fresh_renders(shipped, tmp_path):
-    """End to end on pixels: 60 ICT renders with identities of their own (seed not used in training) -> ONNX face
-    front-end -> shipped generator. Thresholds sit well below the model card's 400-render numbers (small sample)."""
-    from blender_addon.core.arkit import ARKIT_NAMES as names
+    """End to end on pixels: 60 ICT renders with identities of their own (seed used by no training or selection)
+    -> ONNX face front-end -> shipped generator. Strict: an all-zeros or a flat model fails every line."""
     from model_training.render.render_ict import render_split
+    from model_training.stats import nanmean, pearson_per_channel
 
     ict_path = shared_path("ict_facekit", "ict_face_full_f16.npz")  # skips (fails under CI) when it is missing
     path = render_split("check", 60, tmp_path, size=384, ict_path=str(ict_path), log=lambda *_: None)
@@ -193,16 +200,21 @@ def test_shipped_model_on_fresh_renders(shipped, tmp_path):
     assert ok.mean() > 0.9
     res = shipped.predict(d["detected"][ok])
     w = d["weights"][ok]
-    pear = {n: np.corrcoef(res.weights[:, INDEX[n]], w[:, INDEX[n]])[0, 1] for n in ("jawOpen", "mouthSmileLeft")}
-    assert min(pear.values()) > 0.5, pear
-    varying = [i for i, n in enumerate(names) if w[:, i].std() > 1e-6]
-    mean_p = np.nanmean([np.corrcoef(res.weights[:, i], w[:, i])[0, 1] for i in varying])
-    assert mean_p > 0.2, mean_p
-    assert np.sqrt(((res.weights - w) ** 2).mean()) < 0.3
+    rmse, rmse_zero = np.sqrt(((res.weights - w) ** 2).mean()), np.sqrt((w**2).mean())
+    assert rmse <= (1 - CHECK_RMSE_BELOW_ZERO) * rmse_zero, (rmse, rmse_zero)
+    pear = pearson_per_channel(res.weights, w)
+    for region, floor in CHECK_REGION_PEARSON.items():
+        names = [n for n in ARKIT_NAMES if n.startswith(REGION_PREFIXES[region])]
+        got = nanmean(pear[[INDEX[n] for n in names]])
+        assert got >= floor, (region, got)
+    assert min(pear[INDEX["jawOpen"]], pear[INDEX["mouthSmileLeft"]]) > 0.5
     assert res.in_range.mean() > 0.9
     meta = shipped.metadata
     assert len(meta["facsimile.training_data_sha256"]) == 64
     assert "pearson_mean" in meta["facsimile.metrics"]
+
+
+REGION_PREFIXES = {"brows": ("brow",), "eyes": ("eyeBlink", "eyeSquint", "eyeWide"), "mouth": ("jaw", "mouth")}
 
 
 def test_shipped_model_flags_out_of_range_and_rejects_nan(shipped, synth):

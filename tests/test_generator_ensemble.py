@@ -10,7 +10,6 @@ torch = pytest.importorskip("torch")
 from blender_addon.core.face.landmark_normalize import FEATURE_SIZE  # noqa: E402
 from model_training.export.onnx_export import export_onnx  # noqa: E402
 from model_training.fit.detector_model import DetectorModel  # noqa: E402
-from model_training.select.resting import resting_face_selection  # noqa: E402
 from model_training.train.dataset import MixedDetector  # noqa: E402
 from model_training.train.networks import Ensemble, Generator  # noqa: E402
 
@@ -60,6 +59,25 @@ def test_mixed_detector_touches_only_its_fraction_and_keeps_the_input():
     assert np.array_equal(x, before)  # the caller's batch is not modified
 
 
-def test_resting_selection_keeps_the_first_pick_without_renders(tmp_path):
-    keep, rule = resting_face_selection(None, {}, {"a": {}}, "a", "rule", tmp_path, print)
-    assert (keep, rule) == ("a", "rule")
+def test_channel_wise_ensemble_takes_the_brows_from_the_second_member(tmp_path):
+    from blender_addon.core.arkit import INDEX
+    from model_training.train.arms import BROWS, brow_mix
+    from model_training.train.networks import load_arm
+
+    rng = np.random.default_rng(0)
+    mean = rng.normal(0, 1, FEATURE_SIZE).astype(np.float32)
+    std = rng.uniform(0.5, 2, FEATURE_SIZE).astype(np.float32)
+    a, b = _gen(1, mean, std), _gen(2, mean, std)
+    ens = Ensemble([a, b], brow_mix(1.0)).eval()
+    x = torch.from_numpy(mean + rng.normal(0, 1, (5, FEATURE_SIZE)).astype(np.float32) * std)
+    with torch.no_grad():
+        ya, yb, got = a(x), b(x), ens(x)
+    brows = [INDEX[n] for n in BROWS]
+    others = [i for i in range(52) if i not in brows]
+    assert torch.allclose(got[:, brows], yb[:, brows], atol=1e-6)
+    assert torch.allclose(got[:, others], ya[:, others], atol=1e-6)
+    torch.save(ens.state_dict(), tmp_path / "arm_e.pt")  # a saved channel-wise ensemble loads back as itself
+    with torch.no_grad():
+        assert torch.allclose(load_arm(tmp_path / "arm_e.pt", (16,))(x), got, atol=1e-6)
+    with pytest.raises(ValueError, match="one non-negative weight"):
+        Ensemble([a, b], [0.5])

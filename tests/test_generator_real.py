@@ -63,16 +63,21 @@ def test_mirror_half_swaps_left_and_right_channels_with_the_features():
 
 
 def test_trust_is_zero_for_flat_channels_and_one_for_good_ones():
-    from model_training.fit.mediapipe_trust import TRUST_HIGH, TRUST_LOW, channel_pearson, trust_from_pearson
+    from model_training.fit.mediapipe_trust import TRUST_HIGH, TRUST_LOW, trust_from_pearson, trusted_channels
+    from model_training.stats import pearson_per_channel
 
     rng = np.random.default_rng(0)
     truth = rng.random((300, 52))
     pred = truth.copy()
     pred[:, 0] = 0.01  # flat: MediaPipe never moves this channel
     pred[:, 1] = rng.random(300)  # unrelated
-    p = channel_pearson(pred, truth)
+    p = pearson_per_channel(pred, truth)
     t = trust_from_pearson(p)
     assert p[0] == 0 and t[0] == 0 and t[1] == 0 and t[2] == 1
+    assert 0 not in trusted_channels(t) and 1 not in trusted_channels(t) and 2 in trusted_channels(t)
+    truth[:, 3] = 0.5  # a constant reference has no Pearson and no trust
+    p = pearson_per_channel(pred, truth)
+    assert np.isnan(p[3]) and trust_from_pearson(p)[3] == 0
     assert trust_from_pearson(np.array([(TRUST_LOW + TRUST_HIGH) / 2]))[0] == pytest.approx(0.5)
 
 
@@ -95,7 +100,9 @@ def test_real_frames_drop_rows_without_a_face_on_either_side(faces):
     r = real_frames(lm, mp, np.zeros(5, int), np.arange(5), ["clip"])
     assert len(r) == 3 and r.frame.tolist() == [0, 2, 4]
     assert np.allclose(r.features, normalize_landmarks(lm[[0, 2, 4]])[0])
-    assert r.rest_rows(3).tolist() == [True, True, False]
+    from model_training.data.splits import REST_FRAMES
+
+    assert r.rest_rows().tolist() == [f < REST_FRAMES for f in [0, 2, 4]]
 
 
 def test_arkit_take_reads_in_arkit_order(tmp_path):
@@ -121,16 +128,22 @@ def test_real_rule_scores_and_picks_on_validation_figures():
     trust = np.zeros(52, np.float32)
     trust[INDEX["jawOpen"]] = 1
     rest = np.arange(100) < 10
+    clip = np.arange(100) // 50
     good = mp.copy()
     bad = mp.copy()
     bad[:, INDEX["noseSneerLeft"]] = 0.9  # a resting face read as a sneer
     bad[:, INDEX["jawOpen"]] = rng.random(100)
-    s_good = real_rule.real_val_scores(good, mp, rest, trust)
-    s_bad = real_rule.real_val_scores(bad, mp, rest, trust)
-    assert s_good["M"] == pytest.approx(1.0) and s_good["trusted_channels"] == 1
+    s_good = real_rule.select_scores(good, mp, rest, clip, trust)
+    s_bad = real_rule.select_scores(bad, mp, rest, clip, trust)
+    assert s_good["M"] == pytest.approx(1.0) and s_good["trusted_channels"] == 1 and s_good["S"] == 0
     assert s_bad["F"] > s_good["F"] and s_bad["M"] < 0.5
     keep, scores = real_rule.pick({"good": {"R": 0.5, **s_good}, "bad": {"R": 0.6, **s_bad}})
     assert keep == "good" and scores["good"] > scores["bad"]
+    # Damping wins nothing: an arm that halves every movement rests as quietly but falls short of MediaPipe's rises.
+    damped = real_rule.select_scores(good * 0.5, mp, rest, clip, trust)
+    assert damped["S"] > 0.2 and damped["M"] == pytest.approx(1.0)
+    keep, _ = real_rule.pick({"good": {"R": 0.5, **s_good}, "damped": {"R": 0.5, **damped}})
+    assert keep == "good"
 
 
 def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channel():
@@ -179,3 +192,19 @@ def test_one_sided_templates_only_when_asked_so_cached_renders_stay_valid():
         return (np.abs(w[:, INDEX["mouthSmileLeft"]] - w[:, INDEX["mouthSmileRight"]]) > 0.5).mean()
 
     assert smirks(sided) > 2 * smirks(plain)
+
+
+def test_make_train_stops_with_one_line_naming_the_missing_input(tmp_path):
+    """No quiet fallback to another set of arms or another selection rule: a missing cache stops the train stage."""
+    from model_training.train.config import TINY, TrainConfig
+    from model_training.train.dataset import require_inputs
+
+    require_inputs(TINY)  # the test config asks for no renders and no real frames
+    with pytest.raises(SystemExit, match=r"train\.npz is missing: run python -m model_training\.render --split train"):
+        require_inputs(TrainConfig(renders=str(tmp_path)))
+    for name in ("train", "train_images"):
+        (tmp_path / f"{name}.npz").write_bytes(b"")
+    with pytest.raises(SystemExit, match=r"test\.npz is missing"):
+        require_inputs(TrainConfig(renders=str(tmp_path)))
+    with pytest.raises(SystemExit, match="real frames need the training renders"):
+        require_inputs(TrainConfig(renders="", real=True))

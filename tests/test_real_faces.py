@@ -9,7 +9,8 @@ from conftest import shared_path
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 
 pytest.importorskip("mediapipe", reason="mediapipe (requirements-train.txt) runs the reference FaceLandmarker")
-rf = pytest.importorskip("model_training.data.real_faces")
+import model_training.data.real_faces as rf  # noqa: E402
+from model_training.data import splits  # noqa: E402
 
 
 def test_mediapipe_names_map_to_arkit_order():
@@ -24,12 +25,30 @@ def test_mediapipe_names_map_to_arkit_order():
         rf.mediapipe_to_arkit_index([n for n in mp_names if n != "eyeBlinkLeft"])
 
 
-def test_split_is_by_clip_and_fixed():
+def test_split_is_by_clip_and_person_and_fixed():
     shared_path("real_faces", "video", "train")
-    train = {p.stem for p in rf.set_sources("train")}
-    val = {p.stem for p in rf.set_sources("val")}
-    assert val == set(rf.VAL_CLIPS)  # every held-out clip exists
-    assert not train & val and len(train) + len(val) == 28
+    train, select, test = ({p.stem for p in rf.set_sources(s)} for s in ("train", "select", "test"))
+    assert select == set(splits.SELECT_CLIPS) and test == set(splits.TEST_CLIPS)  # every listed clip exists
+    assert not train & select and not train & test and not select & test
+    assert len(train) + len(select) + len(test) == 28
+    for group in splits.IDENTITY_GROUPS:  # one person's clips share a split
+        assert len({splits.clip_split(c) for c in group}) == 1
+
+
+def test_a_person_split_across_splits_is_refused(monkeypatch):
+    monkeypatch.setattr(splits, "IDENTITY_GROUPS", (("liveportrait_d0", "liveportrait_d3"),))
+    with pytest.raises(ValueError, match="one person"):
+        splits.check_identity_groups(["liveportrait_d0", "liveportrait_d3"])
+
+
+def test_the_train_stage_never_computes_a_missing_cache(tmp_path, monkeypatch):
+    """`make train` reads the real-face cache only: a missing clip is one line naming the file and the command."""
+    monkeypatch.setattr(
+        rf, "set_sources", lambda name: [shared_path("real_faces", "video", "train", "liveportrait_d0.mp4")]
+    )
+    monkeypatch.setattr(rf, "process_clip", lambda *a, **k: pytest.fail("computed a clip in cached-only mode"))
+    with pytest.raises(FileNotFoundError, match="make real-faces"):
+        rf.load_set("train", cache_root=tmp_path, log=None, cached_only=True)
 
 
 def test_clip_frames_cached(tmp_path, monkeypatch):
@@ -49,7 +68,7 @@ def test_clip_frames_cached(tmp_path, monkeypatch):
     assert (err < 0.05).all(), err
     assert ((s.mp_blendshapes >= 0) & (s.mp_blendshapes <= 1)).all()
     assert s.mp_blendshapes[:, INDEX["tongueOut"]].max() < 0.5
-    files = list((tmp_path / s.key / "train").glob("*.npz"))
+    files = list((tmp_path / s.key / "video_train").glob("*.npz"))
     assert len(files) == 1
     monkeypatch.setattr(rf, "process_clip", lambda *a, **k: pytest.fail("recomputed a cached clip"))
     again = rf.load_set("train", stride=2, max_frames=3, cache_root=tmp_path, log=None)

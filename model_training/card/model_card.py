@@ -18,6 +18,7 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.models.specs import EXPRESSION_GENERATOR
 
 from ..data.photo_lists import FOCUS, PHOTOS, SELECTION_PHOTOS
+from ..data.splits import RENDER_FIT_FRACTION
 from ..paths import CARD_PATH, ONNX_PATH, REPO_ROOT, RUNS_DIR, shared_data_dir
 
 
@@ -95,7 +96,10 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         "  pupil on the eyeballs, eyeballs rotated for gaze), 384 px, run through the project's own ONNX face front-end",
         f"  (core/face/tracking.py). Test renders: {m.get('render_test_n')} with their own identities (face found in",
         f"  {_fmt(m.get('render_test_found'))} of them); training renders: fit the detector model",
-        f"  ({json.dumps(m.get('detector_model_stats'))}) and, the last {1 - cfg['render_fit_fraction']:.0%}, validation.",
+        f"  ({json.dumps(m.get('detector_model_stats'))}) and, the last {1 - RENDER_FIT_FRACTION:.0%}, render_val (select).",
+        "- Splits (model_training/data/splits.py): train / select / test, disjoint by clip and by person for real clips,",
+        "  by identity for renders (every render its own random identity per split seed). The test split decides nothing;",
+        "  every figure below names its split.",
         *real_data_lines(m),
         "",
         "## Method",
@@ -125,33 +129,30 @@ def write_card(metrics_path: Path, model_path: Path, out: Path, notes: Path) -> 
         )
         if any(k in a for a in arms.values())
     ]
-    fp = any("selection_fp_score" in a for a in arms.values())
-    rv = any("real_val" in a for a in arms.values())
-    extra = (" | real_val M / F | selection score" if rv else "") + (" | selection-photo false positives" if fp else "")
+    rv = any("select" in a for a in arms.values())
+    extra = " | select clips M / F / S | selection score" if rv else ""
     L.append("| arm | " + " | ".join(sets) + extra + " | train s |")
-    L.append("|---|" + "---|" * (len(sets) + 1 + fp + 2 * rv))
+    L.append("|---|" + "---|" * (len(sets) + 1 + 2 * rv))
     for name, a in arms.items():
         cells = [f"{a[s]['pearson_mean']:.3f} / {a[s]['rmse_overall']:.3f}" if s in a else "-" for s in sets]
         if rv:
-            r = a.get("real_val")
-            cells.append(f"{r['M']:.3f} / {r['F']:.3f}" if r else "-")
+            r = a.get("select")
+            cells.append(f"{r['M']:.3f} / {r['F']:.3f} / {r['S']:.3f}" if r else "-")
             cells.append(f"{a['selection_score']:.3f}" if "selection_score" in a else "-")
-        if fp:
-            cells.append(f"{a['selection_fp_score']:.3f}" if "selection_fp_score" in a else "-")
         L.append(
             f"| {name}{' (kept)' if name == keep else ''} | " + " | ".join(cells) + f" | {a['train_seconds']:.0f} |"
         )
     L += [
         "",
-        "Sets: val = synthetic validation (detector-model augmented for those arms); render_val = held-back training-",
-        "split renders; test_geometric_noisy/clean = synthetic held-out faces with/without detector-like noise;",
-        "render_test = the rendered held-out set through the ONNX front-end (the issue's target set);",
-        "render_test_ideal = the same renders' exact landmarks (what a perfect detector would give).",
-        "real_val M / F = the selection rule's terms on the held-out real val clips (M: mean Pearson with MediaPipe on",
-        "its trusted channels; F: resting excess over 0.10 on the clips' first frames); selection score = (R + M) / 2 - F.",
-        "ensemble_geometricA_X = one graph averaging the sigmoid outputs of the geometric_noise_only arm (weight A) and",
-        "arm X (no extra training). Selection-photo false positives = mean over " + ", ".join(SELECTION_PHOTOS),
-        "of max(noseSneer, eyeLookUp, eyeSquint, browDown, both sides): the previous rule's figure, reported only.",
+        "Sets (split in brackets): val = synthetic validation, detector-model augmented for those arms (select);",
+        "val_geometric = the same without the detector model (select); render_val = the last 20% of the training-identity",
+        "renders (select); test_geometric_noisy/clean = synthetic faces with/without detector-like noise (test);",
+        "render_test = the Workbench test renders through the ONNX front-end (test); render_test_ideal = the same renders'",
+        "exact landmarks (test). select clips M / F / S = the selection rule's terms on the select clips (M: mean Pearson",
+        "with MediaPipe on its trusted channels; F: resting excess over 0.10 on the clips' rest frames; S: shortfall of the",
+        "rise over each clip's rest against MediaPipe's, where MediaPipe rises >= 0.15); score = (R + M) / 2 - F - S.",
+        "ensemble_B_browsW_X = one graph: the brow channels mix arm X at weight W into arm B, every other channel is B's",
+        "(no extra training).",
         "",
     ]
     ev_path = metrics_path.parent / "evaluation.json"
@@ -207,12 +208,12 @@ FEATURE_DESC = "1434 features (478 x 3)"
 
 ARM_LINES = (
     "Arms (model_training/train/arms.py; same split, seed and synthetic batches): geometric_noise_only (synthetic",
-    "geometry with detector-like noise); detector_model_offset_jitter (plus the detector model with a random offset",
-    "scale); real_pseudo (plus 64 real training frames per step, loss = MediaPipe's blendshapes weighted per channel by",
-    "its trust); real_pseudo_mirror (plus left/right mirror augmentation with channel swap on half of every batch);",
-    "real_pseudo_mirror_floor (untrusted channels keep weight 0.25 on real frames: MediaPipe's near-zero rest levels",
-    "count a little); real_pseudo_mirror_take_critic (plus a WGAN-GP critic telling outputs on real frames from the real",
-    "iPhone ARKit take); geometric_real_pseudo_mirror (real frames and mirror without the detector model).",
+    "geometry with detector-like noise); real_pseudo_mirror_floor (plus the detector model with a random offset scale,",
+    "64 real train-split frames per step, loss = MediaPipe's blendshapes weighted per channel by its trust, untrusted",
+    "channels at weight 0.25, left/right mirror augmentation on half of every batch); real_pseudo_mirror_floor_browtrust",
+    "(the same with MediaPipe's brow channels at full trust: its render trust of 0 measures painted render brows);",
+    "geometric_real_pseudo_mirror_floor_browtrust (the same without the detector model); the channel-wise brow",
+    "ensembles of train/arms.py. Issue-10 arms (critic, take critic, no mirror, no floor) stay runnable with --arms.",
 )
 
 
@@ -220,16 +221,16 @@ def real_data_lines(m: dict) -> list[str]:
     rf, tr = m.get("real_frames"), m.get("mediapipe_trust")
     if not rf or not tr:
         return ["- Real frames: none (real-face cache or saved training renders missing)."]
-    trusted = [f"{n} {p:.2f}" for n, p, t in zip(ARKIT_NAMES, tr["pearson_on_train_renders"], tr["trust"]) if t >= 0.5]
+    trusted = [f"{n} {p:.2f}" for n, p, t in zip(ARKIT_NAMES, tr["pearson_on_train_renders"], tr["trust"]) if t >= 1.0]
     flat = [n for n, t in zip(ARKIT_NAMES, tr["trust"]) if t == 0]
     return [
-        f"- Real frames (model_training/data/real_faces.py cache): {rf['train']} frames of the video/train clips minus",
-        f"  the held-out val clips ({', '.join(rf['val_clips'])}: {rf['val']} frames, selection only), our front-end's",
+        f"- Real frames (model_training/data/real_faces.py cache): {rf['train']} frames of the train clips",
+        f"  ({', '.join(rf['train_clips'])}); select clips ({', '.join(rf['select_clips'])}: {rf['select']} frames, selection",
+        f"  only); test clips ({', '.join(rf['test_clips'])}: never trained on or selected with); our front-end's",
         "  landmarks with MediaPipe FaceLandmarker's blendshapes on the same frames as pseudo-labels.",
-        f"- MediaPipe trust per channel = its Pearson with the known weights of the {tr['n']} training renders, mapped",
-        "  linearly from 0 (Pearson <= 0.3) to 1 (>= 0.6). Trust >= 0.5 (channel, MediaPipe's Pearson): "
-        + ", ".join(trusted)
-        + ".",
+        f"- MediaPipe trust per channel = its Pearson with the known weights of the {tr['n']} training renders (train",
+        "  rows only), mapped linearly from 0 (Pearson <= 0.3) to 1 (>= 0.6). Trusted (trust 1; the one definition, used",
+        "  by the selection and the evaluation) (channel, MediaPipe's Pearson): " + ", ".join(trusted) + ".",
         f"  Trust 0 (taught by synthetic geometry alone): {', '.join(flat)}.",
         "- Real ARKit take (arkit_takes/, 1,848 frames of one person): the real distribution of the take-critic arm.",
     ]
@@ -246,11 +247,11 @@ def evaluation_lines(ev: dict, keep: str) -> list[str]:
     arms = ev["arms"]
     styles = [s for s in ("workbench", "photo") if any(s in a for a in arms.values())]
     L = [
-        "## Every arm on the evaluation sets (ours / MediaPipe on the same images; none of these chose anything)",
+        "## Every arm on the test split (ours / MediaPipe on the same images; none of these chose anything)",
         "",
         "| arm | targets met | rest: worst channel mean | rest channels met | "
         + " | ".join(f"held-out {s}: Pearson | held-out {s}: RMSE | {s} winks" for s in styles)
-        + " | MEAD how often | real val clips (trusted) | astronaut max other |",
+        + " | MEAD how often | test clips (trusted) | astronaut max other |",
         "|---|---|---|---|" + "---|---|---|" * len(styles) + "---|---|---|",
     ]
     for name, a in arms.items():
@@ -271,7 +272,7 @@ def evaluation_lines(ev: dict, keep: str) -> list[str]:
         L.append(f"| {name}{' (kept)' if name == keep else ''} | " + " | ".join(cells) + " |")
     L += [
         "",
-        "## Issue 10 targets of the kept model (the shipped ONNX file; `python -m model_training.evaluate`)",
+        "## Targets of the kept model on the test split (the shipped ONNX file; `python -m model_training.evaluate`)",
         "",
         markdown_report(ev["kept"], per_channel=False).strip(),
         "",

@@ -7,12 +7,13 @@ our FaceTracker (video tracking for clips, photo detection for photos) and mp.ta
 model_training/cache/real_faces/<front-end key>/, where the key hashes our front-end's ONNX files and tracking code,
 so a new front-end model recomputes by itself.
 
-Sets and what they may be used for (../shared/data/real_faces/README.md):
-  train        video/train clips minus VAL_CLIPS: training
-  val          VAL_CLIPS (held out by clip, fixed here before any result was seen): validation / selection
-  mead         video/eval_mead: evaluation only (CC BY-NC-SA: never train a shipped model on it)
-  photos_rest  photos_rest/*.jpg: evaluation only
-  astronaut    skimage's astronaut portrait, the photo `make demo` uses: evaluation only
+Sets and what they may be used for (../shared/data/real_faces/README.md; the splits are in data/splits.py):
+  train        video/train clips of the train split: training
+  select       splits.SELECT_CLIPS (held out by clip and person): choosing the arm, never reported as held out
+  test         splits.TEST_CLIPS (held out by clip and person): reported only, decides nothing
+  mead         video/eval_mead: test only (CC BY-NC-SA: never train a shipped model on it)
+  photos_rest  photos_rest/*.jpg: test only
+  astronaut    skimage's astronaut portrait, the photo `make demo` uses: test only
 
 `python -m model_training.data.real_faces [--stride 2] [--sets train val ...]` fills the cache and prints timings
 (`make real-faces`). Measured: 5,244 images at the default stride (train 3,288, val 958, MEAD 935, 63 photos) in
@@ -34,31 +35,18 @@ from pathlib import Path
 import numpy as np
 
 from blender_addon.core.arkit import ARKIT_NAMES
+from blender_addon.core.face.tracking import _iou  # the one box overlap of the project
 
-from ..paths import CACHE_DIR, shared_data_dir
+from ..paths import CACHE_DIR, shared_data_dir, skimage_data_dir
+from .splits import REST_FRAMES, check_identity_groups, clip_split, rest_rows
 
 CACHE_ROOT = CACHE_DIR / "real_faces"
 NUM_LANDMARKS = 478
 
-# Held-out real clips (by clip, never by frame: neighbouring frames of one clip are near copies). Fixed on
-# 2026-11-27 from the file names alone, before any model output on them was looked at: one or two of each source
-# (expressive LivePortrait driving clips, one SMIRK grimace clip, EDTalk's expression clip, a talking head of each
-# other source), 7 of 28 clips.
-VAL_CLIPS: tuple[str, ...] = (
-    "liveportrait_d3",
-    "liveportrait_d11",
-    "liveportrait_d20",
-    "smirk_skarsgard",
-    "edtalk_expression_source",
-    "retalking_4",
-    "sadtalker_WDA_KatieHill_000",
-)
-SETS: tuple[str, ...] = ("train", "val", "mead", "photos_rest", "astronaut")
-VIDEO_SETS = ("train", "val", "mead")
-EVAL_ONLY_SETS = ("mead", "photos_rest", "astronaut")
-# Frames 0..REST_FRAMES-1 of every clip are always processed whatever the stride: the "first frames" of the driving
-# clips are the resting-face evaluation set (see is_rest_frame).
-REST_FRAMES = 10
+SETS: tuple[str, ...] = ("train", "select", "test", "mead", "photos_rest", "astronaut")
+VIDEO_SETS = ("train", "select", "test", "mead")
+CLIP_SETS = ("train", "select", "test")  # the three splits of video/train (data/splits.py)
+EVAL_ONLY_SETS = ("test", "mead", "photos_rest", "astronaut")
 DEFAULT_STRIDE = 2
 DEFAULT_MEAD_STRIDE = 1
 
@@ -154,14 +142,6 @@ def _box(lm: np.ndarray) -> np.ndarray:
     return np.r_[lo, hi]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[2:], b[2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / area) if area > 0 else 0.0
-
-
 @dataclass
 class _Rows:
     ours: list = field(default_factory=list)
@@ -182,7 +162,7 @@ class _Rows:
                 pick = mp_faces[0]
             else:
                 ref = _box(ours.landmarks)
-                pick = max(mp_faces, key=lambda f: _iou(_box(f[0]), ref))
+                pick = max(mp_faces, key=lambda f: float(_iou(ref, _box(f[0])[None])[0]))
         self.mp_landmarks.append(pick[0] if pick is not None else nan_lm)
         self.mp_blendshapes.append(pick[1] if pick is not None else np.full(len(ARKIT_NAMES), np.nan, np.float32))
         self.frame.append(frame)
@@ -271,17 +251,16 @@ def process_photos(paths: list[Path], tracker=None) -> dict[str, np.ndarray]:
 def set_sources(name: str) -> list[Path]:
     """The files of a set, sorted by name."""
     root = real_faces_dir()
-    if name in ("train", "val"):
+    if name in CLIP_SETS:
         clips = sorted((root / "video" / "train").glob("*.mp4"))
-        return [p for p in clips if (p.stem in VAL_CLIPS) == (name == "val")]
+        check_identity_groups([p.stem for p in clips])
+        return [p for p in clips if clip_split(p.stem) == name]
     if name == "mead":
         return sorted((root / "video" / "eval_mead").glob("*.mp4"))
     if name == "photos_rest":
         return sorted((root / "photos_rest").glob("*.jpg"), key=lambda p: (len(p.stem), p.stem))
     if name == "astronaut":
-        from blender_addon.commands.demo import bundled_photo_path
-
-        return [bundled_photo_path()]
+        return [skimage_data_dir() / "astronaut.png"]
     raise ValueError(f"unknown set {name!r}; sets: {', '.join(SETS)}")
 
 
@@ -310,11 +289,9 @@ class RealFaceSet:
     def both_found(self) -> np.ndarray:
         return self.ours_found & self.mp_found
 
-    def is_rest_frame(self, n_first: int = REST_FRAMES) -> np.ndarray:
+    def is_rest_frame(self) -> np.ndarray:
         """Resting-face rows: every photo, and frames 0..n_first-1 of a clip."""
-        if self.name not in VIDEO_SETS:
-            return np.ones(len(self), bool)
-        return self.frame < n_first
+        return rest_rows(self.frame, self.name in VIDEO_SETS)
 
     def clip_of(self, row: int) -> str:
         return self.clip_names[int(self.clip[row])]
@@ -331,14 +308,17 @@ def load_set(
     max_frames: int | None = None,
     cache_root: Path | None = None,
     log: Callable[[str], None] | None = print,
+    cached_only: bool = False,
 ) -> RealFaceSet:
     """The arrays of one set, computed once per front-end key and then read from the cache (fast).
+    cached_only: raise FileNotFoundError naming the missing cache file instead of computing it (the train stage).
 
     stride: every stride-th frame of each clip (plus the first REST_FRAMES); default DEFAULT_STRIDE for the training
     clips and DEFAULT_MEAD_STRIDE for MEAD. max_frames: at most this many frames per clip (tests).
     """
     key = frontend_key()
-    folder = (cache_root or CACHE_ROOT) / key / name
+    # The clips of the three splits share one folder (a clip moved between splits keeps its cache).
+    folder = (cache_root or CACHE_ROOT) / key / ("video_train" if name in CLIP_SETS else name)
     folder.mkdir(parents=True, exist_ok=True)
     if stride is None:
         stride = DEFAULT_MEAD_STRIDE if name == "mead" else DEFAULT_STRIDE
@@ -351,6 +331,10 @@ def load_set(
         target = _cache_file(folder, src, stride, max_frames) if src is not None else folder / "photos.npz"
         if target.is_file():
             data = dict(np.load(target))
+        elif cached_only:
+            raise FileNotFoundError(
+                f"the real-face cache lacks {target.relative_to(target.parents[2])} (front-end {key}): run make real-faces"
+            )
         else:
             from blender_addon.core.face.tracking import FaceTracker
 
@@ -378,10 +362,6 @@ def load_set(
         parts.append(data)
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return RealFaceSet(name=name, clip_names=names, key=key, **cat)
-
-
-def load_all(sets: tuple[str, ...] = SETS, **kw) -> dict[str, RealFaceSet]:
-    return {s: load_set(s, **kw) for s in sets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -225,6 +225,22 @@ class SampleBatch:
     pose: np.ndarray  # (N, 3) degrees, the true pose
 
 
+def identity_feature_offsets(basis: LandmarkBasis, rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+    """(n, F) feature offsets of random ICT identities from the mean face, neutral expression, frontal and exact.
+
+    Why: real training frames show few people, so a brow reading learned on them can lean on who the person is (brows
+    sit higher on some faces at rest). Adding these offsets to a real frame's features moves it to another face shape
+    with the same expression, and its pseudo-label stays valid."""
+    ids = np.clip(rng.normal(0, sigma, (n, basis.id_lm.shape[0])), -3, 3).astype(np.float32)
+    zero_expr = np.zeros((n, basis.expr_lm.shape[0]), np.float32)
+    gaze = np.zeros((n, 2, 2), np.float32)
+    pose = np.zeros((n, 3), np.float32)
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)  # the same camera for both faces
+    px_id, _ = project(rng_a, basis.landmarks(ids, zero_expr, gaze), None, pose)
+    px_0, _ = project(rng_b, basis.landmarks(np.zeros_like(ids), zero_expr, gaze), None, pose)
+    return (normalize_landmarks(px_id)[0] - normalize_landmarks(px_0)[0]).astype(np.float32)
+
+
 class Synthesizer:
     """Draws (features, weights) batches from the ICT landmark basis; seeded and deterministic."""
 

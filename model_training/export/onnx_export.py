@@ -14,14 +14,13 @@ import torch
 from blender_addon.core.face.landmark_normalize import FEATURE_SIZE
 from blender_addon.core.models.specs import EXPRESSION_GENERATOR, STANDARDISATION_KEY, encode_standardisation
 
-from ..train.networks import Ensemble, Generator
-
 INPUT = EXPRESSION_GENERATOR.inputs[0].name
 OUTPUT = EXPRESSION_GENERATOR.outputs[0].name
 
 
-def export_onnx(model: Generator | Ensemble, path: Path, meta: dict[str, str]) -> float:
-    """Write the ONNX file with metadata and return the max |torch - onnxruntime| on random features."""
+def export_onnx(model: torch.nn.Module, path: Path, meta: dict[str, str]) -> float:
+    """Write the ONNX file with metadata and return the max |torch - onnxruntime| on random features. The model is a
+    Generator or an Ensemble (train/networks.py): anything with `mean` and `inv_std` buffers and (N, 1434) -> (N, 52)."""
     import onnx
     import onnxruntime as ort
 

@@ -51,12 +51,8 @@ class DetectorModel:
         return (features + bias + noise).astype(np.float32)
 
     def save(self, path: Path) -> None:
+        """The fitted model beside the run's arms (a run's training data can be inspected without refitting)."""
         np.savez_compressed(path, coef=self.coef, noise_basis=self.noise_basis, stats=np.array(repr(self.fit_stats)))
-
-    @classmethod
-    def load(cls, path: Path) -> DetectorModel:
-        with np.load(path) as d:
-            return cls(coef=d["coef"], noise_basis=d["noise_basis"], fit_stats={"loaded_from": str(path)})
 
 
 def render_features(npz_path: Path) -> dict:

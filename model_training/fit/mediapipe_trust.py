@@ -15,6 +15,10 @@ import numpy as np
 
 from blender_addon.core.arkit import ARKIT_NAMES
 
+from ..data.splits import RENDER_FIT_FRACTION
+from ..paths import file_sha256
+from ..stats import pearson_per_channel
+
 TRUST_LOW, TRUST_HIGH = 0.3, 0.6  # Pearson at or below LOW: no trust; at or above HIGH: full trust; linear between
 # Channels the training renders cannot show: the ICT heads are hairless (no brows), so MediaPipe's blendshape head, which
 # reads the brow hair, has nothing to follow there (Pearson 0.10-0.32 on the renders) while it reads brows on real faces.
@@ -22,18 +26,16 @@ TRUST_LOW, TRUST_HIGH = 0.3, 0.6  # Pearson at or below LOW: no trust; at or abo
 RENDER_BLIND = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
 
-def channel_pearson(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(52,) Pearson per channel (0 where either side is constant)."""
-    out = np.zeros(pred.shape[1])
-    for i in range(pred.shape[1]):
-        if pred[:, i].std() > 1e-6 and truth[:, i].std() > 1e-6:
-            out[i] = np.corrcoef(pred[:, i], truth[:, i])[0, 1]
-    return out
-
-
 def trust_from_pearson(pearson: np.ndarray, low: float = TRUST_LOW, high: float = TRUST_HIGH) -> np.ndarray:
-    """(52,) weights in [0, 1] for the pseudo-label loss."""
-    return np.clip((np.asarray(pearson) - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    """(52,) weights in [0, 1] for the pseudo-label loss (0 where MediaPipe's Pearson is undefined)."""
+    p = np.nan_to_num(np.asarray(pearson, np.float64), nan=0.0)
+    return np.clip((p - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def trusted_channels(trust: np.ndarray) -> list[int]:
+    """The one definition of a channel MediaPipe is trusted on: full trust (its Pearson on the training renders
+    >= TRUST_HIGH). Selection (select/real_rule.py) and evaluation (evaluate/) both use it."""
+    return [i for i, t in enumerate(np.asarray(trust)) if t >= 1.0]
 
 
 def trust_render_blind_full(trust: np.ndarray) -> np.ndarray:
@@ -53,7 +55,7 @@ def mediapipe_on_renders(renders_dir: Path, split: str = "train", log=print) -> 
     cache = renders_dir / f"{split}_mediapipe.npz"
     truth = np.load(npz)["weights"]
     images = renders_dir / f"{split}_images.npz"  # MediaPipe reads the pixels: a re-detection keeps its cache
-    stamp = json.dumps([images.stat().st_size, int(images.stat().st_mtime)])
+    stamp = json.dumps(["sha256", file_sha256(images)])  # by content, not size and mtime
     if cache.is_file():
         c = np.load(cache)
         if str(c["stamp"]) == stamp:
@@ -75,11 +77,14 @@ def mediapipe_on_renders(renders_dir: Path, split: str = "train", log=print) -> 
 
 
 def mediapipe_trust(renders_dir: Path, log=print) -> dict | None:
-    """{"pearson": (52,), "trust": (52,), "n": rows} from the training renders, or None without renders/images."""
+    """{"pearson": (52,), "trust": (52,), "n": rows} from the fit rows of the training renders (the train split:
+    the first RENDER_FIT_FRACTION; render_val, the select split, is left out), or None without renders/images."""
     if not (renders_dir / "train_images.npz").is_file():
         log("no saved training renders: MediaPipe trust unavailable (run python -m model_training.render)")
         return None
     mp, truth = mediapipe_on_renders(renders_dir, "train", log)
+    n_fit = int(len(mp) * RENDER_FIT_FRACTION)
+    mp, truth = mp[:n_fit], truth[:n_fit]
     ok = np.isfinite(mp).all(1)
-    pear = channel_pearson(mp[ok], truth[ok])
+    pear = pearson_per_channel(mp[ok], truth[ok])
     return {"pearson": pear, "trust": trust_from_pearson(pear), "n": int(ok.sum())}

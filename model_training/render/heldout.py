@@ -106,9 +106,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A random crop of a bundled real photo, (size, size, 3) float in [0, 1], a little defocused."""
     import cv2
 
-    from blender_addon.commands.demo import bundled_photo_path
+    from ..paths import skimage_data_dir
 
-    folder = bundled_photo_path().parent
+    folder = skimage_data_dir()
     img = cv2.imread(str(folder / BACKGROUNDS[rng.integers(len(BACKGROUNDS))]), cv2.IMREAD_COLOR)
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     h, w = img.shape[:2]
@@ -179,22 +179,14 @@ class _Scene:
     def __init__(self, style: str, size: int, model, seed: int):
         import bpy
 
-        from .render_ict import _polys
+        from .render_ict import face_mesh, new_scene, use_workbench
 
         self.bpy, self.style, self.size = bpy, style, size
         self.rng = np.random.default_rng(seed + 7)
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        scene = self.scene = bpy.context.scene
-        scene.render.resolution_x = scene.render.resolution_y = size
-        scene.render.resolution_percentage = 100
-        self.world = bpy.data.worlds.new("bg")
-        scene.world = self.world
+        scene, self.world, self.cam_data = new_scene(size)
+        self.scene = scene
         if style == "workbench":  # render_ict's look
-            scene.render.engine = "BLENDER_WORKBENCH"
-            scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "VERTEX"
-            scene.display.shading.show_specular_highlight = True
-            scene.render.image_settings.file_format = "PNG"
+            use_workbench(scene)
         else:
             scene.render.engine = "CYCLES"
             scene.cycles.device = "CPU"
@@ -220,23 +212,8 @@ class _Scene:
                 sun = bpy.data.objects.new(name, bpy.data.lights.new(name, "SUN"))
                 scene.collection.objects.link(sun)
                 self.suns.append(sun)
-        cam_data = self.cam_data = bpy.data.cameras.new("cam")
-        cam_data.sensor_fit = "HORIZONTAL"
-        cam_data.clip_start, cam_data.clip_end = 1.0, 2000.0
-        cam = bpy.data.objects.new("cam", cam_data)
-        scene.collection.objects.link(cam)
-        scene.camera = cam
-        polys = _polys(model)
-        used = self.used = np.unique(np.concatenate([np.asarray(p) for p in polys]))
-        remap = np.full(len(model.neutral), -1)
-        remap[used] = np.arange(len(used))
-        mesh = self.mesh = bpy.data.meshes.new("ict")
-        mesh.from_pydata(model.neutral[used].tolist(), [], [[int(remap[i]) for i in p] for p in polys])
-        mesh.update()
-        obj = bpy.data.objects.new("ict", mesh)
-        scene.collection.objects.link(obj)
-        self.attr = mesh.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
-        mesh.color_attributes.active_color = self.attr
+        mesh, self.used, self.attr = face_mesh(scene, model)
+        self.mesh = mesh
         if style == "photo":
             for p in mesh.polygons:
                 p.use_smooth = True
@@ -381,12 +358,19 @@ def image_paths(folder: Path, n: int) -> list[Path]:
     return [next(p for p in (folder / f"{i:04d}.png", folder / f"{i:04d}.jpg") if p.is_file()) for i in range(n)]
 
 
+def cached_n(style: str, size: int | None = None) -> int | None:
+    """The largest complete held-out set of a style already rendered (what `make heldout-renders` left), or None."""
+    size = size or DEFAULT_SIZE[style]
+    done = [int(p.parent.name.split("_n")[1].split("_s")[0]) for p in CACHE.glob(f"{style}_n*_s{size}/labels.npz")]
+    return max(done) if done else None
+
+
 def load_render_set(style: str, n: int | None = None, size: int | None = None, log=print) -> dict[str, np.ndarray]:
     """Labels plus both front-ends on the held-out renders (rendering and running them once, then cached):
     weights (N, 52), ours (N, 478, 3), ours_found, mp_blendshapes (N, 52), mp_landmarks, mp_found, ideal."""
     from ..data.real_faces import frontend_key, process_photos
 
-    n = n or DEFAULT_N
+    n = n or cached_n(style, size) or DEFAULT_N
     folder = render_set(style, n, size, log=log)
     cache = CACHE / frontend_key() / f"{folder.name}.npz"
     if not cache.is_file():

@@ -85,6 +85,53 @@ def _polys(model: ICTModel) -> list[list[int]]:
     return [[int(i) for i in f if i >= 0] for f in faces]
 
 
+def new_scene(size: int):
+    """A fresh Blender scene of size x size px with a world and a perspective camera: (scene, world, camera data).
+    Shared by this module's Workbench renders and render/heldout.py's looks."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    world = bpy.data.worlds.new("bg")
+    scene.world = world
+    cam_data = bpy.data.cameras.new("cam")
+    cam_data.sensor_fit = "HORIZONTAL"
+    cam_data.clip_start, cam_data.clip_end = 1.0, 2000.0
+    cam = bpy.data.objects.new("cam", cam_data)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return scene, world, cam_data
+
+
+def use_workbench(scene) -> None:
+    """The project's render look: Workbench, studio light, vertex colours, specular highlights."""
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "VERTEX"
+    scene.display.shading.show_specular_highlight = True
+
+
+def face_mesh(scene, model: ICTModel):
+    """The ICT head's render polygons as one mesh in the scene with a per-vertex colour attribute "Col":
+    (mesh, used vertex indices of the model, colour attribute)."""
+    import bpy
+
+    polys = _polys(model)
+    used = np.unique(np.concatenate([np.asarray(p) for p in polys]))
+    remap = np.full(len(model.neutral), -1)
+    remap[used] = np.arange(len(used))
+    mesh = bpy.data.meshes.new("ict")
+    mesh.from_pydata(model.neutral[used].tolist(), [], [[int(remap[i]) for i in p] for p in polys])
+    mesh.update()
+    scene.collection.objects.link(bpy.data.objects.new("ict", mesh))
+    attr = mesh.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
+    mesh.color_attributes.active_color = attr
+    return mesh, used, attr
+
+
 def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str | None = None, log=print) -> Path:
     """Render n samples of a split, detect landmarks with the ONNX front-end, save everything to out/<split>.npz."""
     import bpy
@@ -100,39 +147,15 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
     tracker = FaceTracker(device="cpu", max_faces=1)
     stamp = frontend_stamp()  # the front-end this run detects with (taken before any detection)
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.display.shading.light = "STUDIO"
-    scene.display.shading.color_type = "VERTEX"
-    scene.display.shading.show_specular_highlight = True
-    scene.render.resolution_x = scene.render.resolution_y = size
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    world = bpy.data.worlds.new("bg")
-    scene.world = world
-    cam_data = bpy.data.cameras.new("cam")
-    cam_data.sensor_fit = "HORIZONTAL"
-    cam_data.clip_start, cam_data.clip_end = 1.0, 2000.0
-    cam = bpy.data.objects.new("cam", cam_data)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    polys = _polys(model)
-    used = np.unique(np.concatenate([np.asarray(p) for p in polys]))
-    remap = np.full(len(model.neutral), -1)
-    remap[used] = np.arange(len(used))
-    mesh = bpy.data.meshes.new("ict")
-    mesh.from_pydata(model.neutral[used].tolist(), [], [[int(remap[i]) for i in p] for p in polys])
-    mesh.update()
-    obj = bpy.data.objects.new("ict", mesh)
-    scene.collection.objects.link(obj)
-    attr = mesh.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
-    mesh.color_attributes.active_color = attr
+    scene, world, cam_data = new_scene(size)
+    use_workbench(scene)
+    mesh, used, attr = face_mesh(scene, model)
     eye_ranges = (EYEBALL_RIGHT, EYEBALL_LEFT)
 
     rec = {k: [] for k in ("weights", "ids", "pose", "cam", "ideal", "detected", "confidence")}
     pngs: list[bytes] = []  # every render, kept so a new front-end (or MediaPipe) can re-read the same pixels
-    tmpdir = Path(tempfile.mkdtemp(prefix="ict_render_"))
+    tmp = tempfile.TemporaryDirectory(prefix="ict_render_")  # Blender writes each render here; removed below
+    tmpdir = Path(tmp.name)
     t0 = time.time()
     for i in range(n):
         w = sample_expressions(rng, 1)[0]
@@ -191,6 +214,7 @@ def render_split(split: str, n: int, out: Path, size: int = 384, ict_path: str |
             cv2.imwrite(str(out / f"{split}_{i:03d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         if (i + 1) % 50 == 0:
             log(f"{split}: {i + 1}/{n} rendered, {time.time() - t0:.0f}s")
+    tmp.cleanup()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{split}.npz"
     np.savez_compressed(path, **{k: np.asarray(v, np.float32) for k, v in rec.items()})
@@ -246,17 +270,11 @@ def redetect(split: str, out: Path, log=print) -> Path:
 
 
 def frontend_stamp() -> str:
-    """sha256 over the face front-end's ONNX files and tracking code: renders detected with another need redetect."""
-    import hashlib
+    """The face front-end's key (data/real_faces.frontend_key: its ONNX files and tracking code, the one hash of the
+    project): renders detected with another front-end need redetect."""
+    from ..data.real_faces import frontend_key
 
-    from blender_addon.core.face import tracking
-    from blender_addon.core.models.store import models_dir
-
-    h = hashlib.sha256(Path(tracking.__file__).read_bytes())
-    for p in sorted(models_dir().glob("*.onnx")):
-        if p.name.startswith(("face_", "iris_")):
-            h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()[:16]
+    return frontend_key()
 
 
 def main(argv: list[str] | None = None) -> int:

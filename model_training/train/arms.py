@@ -1,5 +1,5 @@
 """The ablation arms of `make train` (one ArmSpec each, same split and seed), how every candidate is scored on the
-validation and evaluation sets, and the real-frame selection (select/real_rule.py) over arms and ensembles."""
+select and test splits (data/splits.py), and the selection (select/real_rule.py) over arms and ensembles."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..select import real_rule
-from ..select.resting import photo_features
 from .config import TrainConfig
 from .loop import RealTerm
 from .metrics import metrics, predict
@@ -29,6 +29,7 @@ class ArmSpec:
     take_critic: bool = False  # critic: outputs on real frames vs the real ARKit take
     blind_full: bool = False  # channels the hairless renders cannot show (brows) get full trust on real frames
     blind_detector: bool = False  # the detector model keeps no expression bias on those channels (see detector())
+    id_aug: bool = False  # real frames moved to random ICT face shapes (synth.identity_feature_offsets)
 
     @property
     def uses_detector(self) -> bool:
@@ -67,41 +68,53 @@ class ArmSpec:
             floor=cfg.real_floor if self.floor else 0.0,
             take=load_arkit_take() if self.take_critic else None,
             critic_weight=cfg.take_critic_weight if self.take_critic else 0.0,
+            id_offsets=data["id_offsets"] if self.id_aug else None,
         )
 
 
 def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
-    """Arms to train, given what data exists (renders -> detector model; real-face cache -> real-frame arms)."""
+    """Arms to train. Without renders (--tiny) the geometric arms only; `make train` has renders and real frames
+    (dataset.require_inputs stops it otherwise), and trains the arms issue 18 measures for the brows."""
     if data["detector"] is None:
         return [
             ArmSpec("geometric_noise_only"),
             ArmSpec("geometric_noise_plus_critic", critic_weight=cfg.critic_weight),
         ]
-    plan = [ArmSpec("geometric_noise_only"), ArmSpec("detector_model_offset_jitter", "jitter")]
-    if data.get("real_train") is None:
-        return plan + [
-            ArmSpec("detector_model", "plain"),
-            ArmSpec("detector_model_plus_critic", "plain", critic_weight=cfg.critic_weight),
-        ]
-    return plan + [
-        ArmSpec("real_pseudo", "jitter", real=True),
-        ArmSpec("real_pseudo_mirror", "jitter", real=True, mirror=True),
+    return [
+        ArmSpec("geometric_noise_only"),
         ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
-        ArmSpec("real_pseudo_mirror_take_critic", "jitter", real=True, mirror=True, take_critic=True),
-        ArmSpec("geometric_real_pseudo_mirror", "none", real=True, mirror=True),
+        # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), on
+        # real frames moved to random face shapes: brows read from the expression, not from who it is.
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_idaug",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            id_aug=True,
+        ),
+        # No detector model: the detector-model arms learned to read brow motion as the front-end's noise.
+        ArmSpec(
+            "geometric_real_pseudo_mirror_floor_browtrust", "none", real=True, mirror=True, floor=True, blind_full=True
+        ),
     ]
 
 
-# Studied with `--arms` (2026-11-27, issue 10 follow-up), not in the default plan: both lost the selection to
-# real_pseudo_mirror_floor and lowered surprised.jpeg's brows (model_training/card/notes.md).
+# Issue-10 arms, runnable with `--arms` (they lost the issue-10 selection; model_training/card/notes.md).
 EXTRA_ARMS = (
     ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
+    ArmSpec("detector_model_offset_jitter", "jitter"),
+    ArmSpec("real_pseudo", "jitter", real=True),
+    ArmSpec("real_pseudo_mirror", "jitter", real=True, mirror=True),
+    ArmSpec("real_pseudo_mirror_take_critic", "jitter", real=True, mirror=True, take_critic=True),
     ArmSpec("real_pseudo_mirror_floor_browdet", "jitter", real=True, mirror=True, floor=True, blind_detector=True),
 )
 
 
 def evaluate_candidate(model: nn.Module, data: dict, uses_detector: bool) -> dict:
-    """Every set with known weights (synthetic and rendered) plus the real val clips against MediaPipe."""
+    """Every set with known weights (synthetic and rendered) plus the select clips against MediaPipe. Keys name the
+    split: val / val_geometric / render_val / select (select split), test_* / render_test (test split)."""
     out = {
         "val": metrics(predict(model, data["x_val_det" if uses_detector else "x_val"]), data["y_val"]),
         "val_geometric": metrics(predict(model, data["x_val"]), data["y_val"]),
@@ -111,40 +124,55 @@ def evaluate_candidate(model: nn.Module, data: dict, uses_detector: bool) -> dic
     for key in ("render_val", "render_test", "render_test_ideal"):
         if key in data:
             out[key] = metrics(predict(model, data[key][0]), data[key][1])
-    rv = data.get("real_val")
-    if rv is not None and data.get("trust") is not None:
-        pred = predict(model, rv.features)
-        out["real_val"] = real_rule.real_val_scores(
-            pred, rv.labels, rv.rest_rows(real_rule.REST_FRAMES), data["trust"]["trust"]
+    rs = data.get("real_select")
+    if rs is not None and data.get("trust") is not None:
+        out["select"] = real_rule.select_scores(
+            predict(model, rs.features), rs.labels, rs.rest_rows(), rs.clip, data["trust"]["trust"]
         )
     return out
 
 
-ENSEMBLE_GEOMETRIC = 0.3  # fixed before results: geometric-only weight in the real-arm ensembles
+# Channel-wise ensembles, fixed before results: the brow channels taken (weight BROW_MIX) from an arm that moves
+# them, every other channel from an arm that rests quietly. The select split chooses among them and the arms.
+BROWS = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+BROW_MIX = (0.5, 1.0)
+BROW_SOURCES = ("geometric_noise_only", "geometric_real_pseudo_mirror_floor_browtrust")
+QUIET_BASES = ("real_pseudo_mirror_floor", "real_pseudo_mirror_floor_browtrust_idaug")
+
+
+def brow_mix(weight: float) -> np.ndarray:
+    """(2, 51) mix: row 0 the quiet base, row 1 the brow source (weight on the brow channels, 0 elsewhere)."""
+    from blender_addon.core.arkit import INDEX
+
+    from .config import TRAINED
+
+    src = np.zeros(len(TRAINED), np.float32)
+    src[[TRAINED.index(INDEX[n]) for n in BROWS]] = weight
+    return np.stack([1.0 - src, src])
 
 
 def real_selection(data: dict, arms: dict, out_dir: Path, log) -> tuple[str, str, str]:
-    """Add the fixed ensembles (geometric-only with each other arm), score all by real_rule, keep the best."""
-    geo = arms.get("geometric_noise_only")
-    if geo is not None:
-        for name in [k for k in arms if k != "geometric_noise_only"]:
-            ens_name = f"ensemble_geometric{ENSEMBLE_GEOMETRIC}_{name}{1 - ENSEMBLE_GEOMETRIC:.1f}"
-            model = Ensemble([arms[name]["model"], geo["model"]], [1 - ENSEMBLE_GEOMETRIC, ENSEMBLE_GEOMETRIC])
-            arm = {"model": model, "name": ens_name, "ensemble_of": [name, "geometric_noise_only"], "history": []}
-            arm.update(evaluate_candidate(model, data, arms[name].get("detector_kind", "none") != "none"))
-            arm["train_seconds"] = 0.0
-            arms[ens_name] = arm
-            torch.save(model.state_dict(), out_dir / f"arm_{ens_name}.pt")
-    feats = photo_features(("zoom_15cm.jpg", "zoom_30cm.jpg", "zoom_45cm.jpg", "zoom_60cm.jpg"))
-    cands = {}
-    for k, a in arms.items():
-        cands[k] = {"R": a["render_val"]["pearson_mean"], "M": a["real_val"]["M"], "F": a["real_val"]["F"]}
-        if feats:
-            from ..select.resting import false_positive_score
-
-            a["selection_fp_score"] = false_positive_score(a["model"], feats)  # reported only (old rule's figure)
+    """Add the fixed channel-wise brow ensembles, score every candidate by real_rule on the select split, keep the
+    best."""
+    for base in QUIET_BASES:
+        for source in BROW_SOURCES:
+            if base not in arms or source not in arms:
+                continue
+            for wgt in BROW_MIX:
+                name = f"ensemble_{base}_brows{wgt:.1f}_{source}"
+                model = Ensemble([arms[base]["model"], arms[source]["model"]], brow_mix(wgt))
+                arm = {"model": model, "name": name, "ensemble_of": [base, source], "history": []}
+                arm.update(evaluate_candidate(model, data, True))
+                arm["train_seconds"] = 0.0
+                arms[name] = arm
+                torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")
+    cands = {
+        k: {"R": a["render_val"]["pearson_mean"], "M": a["select"]["M"], "F": a["select"]["F"], "S": a["select"]["S"]}
+        for k, a in arms.items()
+    }
     keep, scores = real_rule.pick(cands)
     for k, v in scores.items():
         arms[k]["selection_score"] = v
-        log(f"{k}: R {cands[k]['R']:.4f} M {cands[k]['M']:.4f} F {cands[k]['F']:.4f} -> score {v:.4f}")
-    return keep, "render_val + real_val", real_rule.RULE_TEXT
+        c = cands[k]
+        log(f"{k}: R {c['R']:.4f} M {c['M']:.4f} F {c['F']:.4f} S {c['S']:.4f} -> score {v:.4f}")
+    return keep, "render_val + select clips", real_rule.RULE_TEXT

@@ -9,7 +9,6 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from ..paths import CACHE_DIR
 
 NUM = len(ARKIT_NAMES)
-TIE = 0.005  # mean-Pearson difference on the selection set below which arms count as tied
 TRAINED = [i for i, n in enumerate(ARKIT_NAMES) if n != "tongueOut"]  # 51 channels with ICT signal
 TONGUE = INDEX["tongueOut"]
 assert TONGUE == NUM - 1  # the graph appends tongueOut as the last column
@@ -31,7 +30,6 @@ class TrainConfig:
     n_critic: int = 1
     threads: int = 1  # on 2 shared cores, 2 torch threads ran 10x slower per step than 1 (spin-waiting)
     renders: str = str(CACHE_DIR / "renders")  # render_ict output; "" = none
-    render_fit_fraction: float = 0.8  # of the training-identity renders: fit the detector model; rest: validation
     one_sided: bool = True  # the synthetic prior also draws one-sided templates (smirk, one-sided sneer, wink)
     real: bool = True  # real frames (the real-face cache) in the loop and in the selection, when available
     real_weight: float = 1.0  # weight of the pseudo-label term against the synthetic MSE

@@ -12,12 +12,16 @@ import numpy as np
 
 from ..data.ict_facekit import arkit_to_ict_matrix, load_ict
 from ..data.landmark_embedding import LandmarkBasis, embed
-from ..data.synth import NoiseConfig, Synthesizer, sample_expressions
+from ..data.splits import RENDER_FIT_FRACTION
+from ..data.synth import NoiseConfig, Synthesizer, identity_feature_offsets, sample_expressions
 from ..fit.detector_model import DetectorModel, render_features
 from ..fit.detector_model import fit as fit_detector
 from ..fit.mediapipe_trust import mediapipe_trust
+from ..paths import file_sha256
 from .config import TrainConfig
 from .real_data import load_real
+
+ID_AUG_SIGMA = 0.5  # identity offsets for the *_idaug arms: N(0, 0.5) on ICT's modes (synthetic faces: 0.8)
 
 
 @dataclass
@@ -33,6 +37,21 @@ class MixedDetector:
         if mask.any():
             out[mask] = self.detector.apply(rng, features[mask], weights[mask], pose_deg[mask])
         return out
+
+
+def require_inputs(cfg: TrainConfig) -> None:
+    """Stop with one line naming the first missing input the config asks for, and the command that makes it (no
+    quiet fallback to another set of arms or another selection rule)."""
+    if cfg.real and not cfg.renders:
+        raise SystemExit("make train: real frames need the training renders (MediaPipe's trust): set renders")
+    if cfg.renders:
+        d = Path(cfg.renders)
+        for name, split in (("train", "train"), ("train_images", "train"), ("test", "test")):
+            if not (d / f"{name}.npz").is_file():
+                raise SystemExit(
+                    f"make train: {d / (name + '.npz')} is missing: run "
+                    f"python -m model_training.render --split {split} --n N (make train's render stage)"
+                )
 
 
 def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
@@ -58,46 +77,47 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_val"], out["y_val"], out["pose_val"] = draw(cfg.seed * 1000 + 2, cfg.n_val, NoiseConfig())
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
+    out["id_offsets"] = identity_feature_offsets(basis, np.random.default_rng(cfg.seed * 1000 + 6), 4096, ID_AUG_SIGMA)
     out["prior"] = sample_expressions(
         np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
     )
     log(f"synthetic data: {cfg.n_train} train, {cfg.n_val} val, {cfg.n_test} x2 test in {time.time() - t:.1f}s")
     out["detector"] = None
+    require_inputs(cfg)
     train_npz = Path(cfg.renders) / "train.npz" if cfg.renders else None
-    if train_npz is not None and train_npz.is_file():
+    if train_npz is not None:
         r = render_features(train_npz)
-        n_fit = int(len(r["det"]) * cfg.render_fit_fraction)
+        n_fit = int(len(r["det"]) * RENDER_FIT_FRACTION)
         out["detector"] = fit_detector(train_npz, rows=slice(0, n_fit))
         out["render_val"] = (r["det"][n_fit:], r["weights"][n_fit:])
         out["x_val_det"] = out["detector"].apply(
             np.random.default_rng(cfg.seed + 3), out["x_val"], out["y_val"], out["pose_val"]
         )
         log(f"detector model from {n_fit} training-identity renders: {json.dumps(out['detector'].fit_stats)}")
-        h_r = hashlib.sha256(train_npz.read_bytes()).hexdigest()
+        h_r = file_sha256(train_npz)
     else:
-        log("no training renders found: the detector-model arms are skipped (run python -m model_training.render)")
+        log("renders off (--tiny): the detector-model arms are skipped")
         h_r = ""
     test_npz = Path(cfg.renders) / "test.npz" if cfg.renders else None
-    if test_npz is not None and test_npz.is_file():
+    if test_npz is not None:
         r = render_features(test_npz)
         out["render_test"] = (r["det"], r["weights"])
         out["render_test_ideal"] = (r["ideal"], r["weights"])
         out["render_test_found"] = r["found"]
         out["render_test_n"] = r["n"]
-    out["real_train"] = out["real_val"] = out["trust"] = None
+    out["real_train"] = out["real_select"] = out["trust"] = None
     h_real = ""
-    if cfg.real and cfg.renders:
+    if cfg.real:
         out["trust"] = mediapipe_trust(Path(cfg.renders), log)
-        if out["trust"] is not None:
-            out["real_train"], out["real_val"] = load_real("train", log), load_real("val", log)
-        if out["real_train"] is not None and out["real_val"] is not None:
-            log(
-                f"real frames: {len(out['real_train'])} train ({len(out['real_train'].clip_names)} clips), "
-                f"{len(out['real_val'])} val ({len(out['real_val'].clip_names)} clips)"
-            )
-            h_real = out["real_train"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
-        else:
-            out["real_train"] = out["real_val"] = None
+        try:
+            out["real_train"], out["real_select"] = load_real("train", log), load_real("select", log)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"make train: {exc}") from None
+        log(
+            f"real frames: {len(out['real_train'])} train ({len(out['real_train'].clip_names)} clips), "
+            f"{len(out['real_select'])} select ({len(out['real_select'].clip_names)} clips)"
+        )
+        h_real = out["real_train"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
     out["mean"] = out["x_train"].mean(0)
     out["std"] = out["x_train"].std(0) + 1e-4
     z = (out["x_train"][:20000] - out["mean"]) / out["std"]

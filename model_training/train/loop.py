@@ -34,6 +34,7 @@ class RealTerm:
     floor: float = 0.0
     take: np.ndarray | None = None
     critic_weight: float = 0.0
+    id_offsets: np.ndarray | None = None  # (K, 1434) identity feature offsets added to real frames (synth.py)
 
 
 def _mirror_half(rng: np.random.Generator, x: np.ndarray, y51: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +106,9 @@ def train_one(
             if real is not None:
                 r = real_rng.integers(0, len(real.features), real.batch)
                 xr, yr = real.features[r], real.labels[r][:, TRAINED]
+                if real.id_offsets is not None:  # the same expression on another face shape
+                    k = real_rng.integers(0, len(real.id_offsets), real.batch)
+                    xr = xr + real.id_offsets[k] * real_rng.uniform(0.0, 1.0, (real.batch, 1)).astype(np.float32)
                 if mirror:
                     xr, yr = _mirror_half(mirror_rng, xr, yr)
                 pred_r = model(torch.from_numpy(xr))[:, :-1]

@@ -8,23 +8,20 @@ from torch import nn
 
 from blender_addon.core.arkit import ARKIT_NAMES
 
+from ..stats import nanmean, pearson_per_channel
 from .config import NUM
 
 
 def metrics(pred: np.ndarray, true: np.ndarray) -> dict:
     """The seed's per-blendshape RMSE and Pearson, plus means (Pearson over channels whose truth varies)."""
     rmse = np.sqrt(((pred - true) ** 2).mean(0))
-    pear = np.full(NUM, np.nan)
-    for i in range(NUM):
-        if true[:, i].std() > 1e-6 and pred[:, i].std() > 1e-9:
-            pear[i] = np.corrcoef(pred[:, i], true[:, i])[0, 1]
-        elif true[:, i].std() > 1e-6:
-            pear[i] = 0.0
-    varying = [i for i in range(NUM) if true[:, i].std() > 1e-6]
+    pear = pearson_per_channel(pred, true)
+    varying = np.isfinite(pear)
     return {
         "rmse_overall": float(np.sqrt(((pred - true) ** 2).mean())),
+        "rmse_zero": float(np.sqrt((true**2).mean())),
         "rmse_mean": float(rmse[varying].mean()),
-        "pearson_mean": float(np.nanmean(pear[varying])),
+        "pearson_mean": nanmean(pear),
         "per_blendshape": {
             ARKIT_NAMES[i]: {"rmse": float(rmse[i]), "pearson": None if np.isnan(pear[i]) else float(pear[i])}
             for i in range(NUM)

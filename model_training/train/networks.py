@@ -35,11 +35,12 @@ class Generator(nn.Module):
 class Ensemble(nn.Module):
     """Weighted average of generators sharing one feature standardisation, exported as one graph.
 
-    Why: the geometric-only arm gives no resting-face false positives on real photos but misses what the detector
-    model teaches (angry browDown); averaging it with the detector-model arm trades some of each.
+    Why: arms trained on different data read different parts of the face best (the geometric-only arm moves the brows
+    on photos, the real-frame arms rest quietly); weights are one per member, or one per member and output channel
+    ((members, 51) in the trained-channel order) to take each channel from the arm that reads it.
     """
 
-    def __init__(self, members: list[Generator], weights: list[float]):
+    def __init__(self, members: list[Generator], weights):
         super().__init__()
         self.register_buffer("mean", members[0].mean.clone())
         self.register_buffer("inv_std", members[0].inv_std.clone())
@@ -47,7 +48,10 @@ class Ensemble(nn.Module):
             if not (torch.equal(m.mean, self.mean) and torch.equal(m.inv_std, self.inv_std)):
                 raise ValueError("ensemble members must share the feature standardisation")
         self.nets = nn.ModuleList([m.net for m in members])
-        self.register_buffer("mix", torch.tensor(weights, dtype=torch.float32) / float(sum(weights)))
+        mix = torch.as_tensor(np.asarray(weights, np.float32))
+        if mix.shape[0] != len(members) or mix.dim() > 2 or (mix < 0).any() or (mix.sum(0) <= 0).any():
+            raise ValueError("ensemble weights: one non-negative weight (or one row per channel) per member")
+        self.register_buffer("mix", mix / mix.sum(0, keepdim=True))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = (features - self.mean) * self.inv_std
@@ -60,7 +64,7 @@ def load_arm(path, hidden: tuple[int, ...]) -> nn.Module:
     state = torch.load(path, weights_only=True)
     blank = (np.zeros(FEATURE_SIZE, np.float32), np.ones(FEATURE_SIZE, np.float32), tuple(hidden))
     if "mix" in state:
-        model: nn.Module = Ensemble([Generator(*blank) for _ in range(len(state["mix"]))], [1.0] * len(state["mix"]))
+        model: nn.Module = Ensemble([Generator(*blank) for _ in range(len(state["mix"]))], state["mix"].numpy())
     else:
         model = Generator(*blank)
     model.load_state_dict(state)

@@ -18,10 +18,11 @@ import torch
 
 from blender_addon.core.models.specs import EXPRESSION_GENERATOR
 
+from ..data.splits import SELECT_CLIPS, TEST_CLIPS
 from ..data.synth import POSE_LIMITS
 from ..export.onnx_export import export_onnx, record_model
 from ..paths import ONNX_PATH, RUNS_DIR
-from ..select.resting import first_stage_pick, resting_face_selection
+from ..select.render_rule import first_stage_pick
 from .arms import EXTRA_ARMS, arm_plan, evaluate_candidate, real_selection
 from .config import TINY, TrainConfig
 from .dataset import build_data
@@ -50,6 +51,8 @@ def run(
     t0 = time.time()
     log(f"config: {json.dumps(asdict(cfg))}")
     data = build_data(cfg, ict_path, log)
+    if data["detector"] is not None:
+        data["detector"].save(out_dir / "detector_model.npz")
     arms = {}
     plan = arm_plan(cfg, data)
     if only:
@@ -72,11 +75,10 @@ def run(
             k: round(v["pearson_mean"], 4) for k, v in arm.items() if isinstance(v, dict) and "pearson_mean" in v
         }
         log(f"{spec.name}: mean Pearson {json.dumps(summary)}")
-    if data.get("real_val") is not None and "render_val" in data:
+    if data.get("real_select") is not None and "render_val" in data:
         keep, sel, rule = real_selection(data, arms, out_dir, log)
-    else:
+    else:  # --tiny: no renders, no real frames
         keep, sel, rule = first_stage_pick(arms, data)
-        keep, rule = resting_face_selection(cfg, data, arms, keep, rule, out_dir, log)
     best = arms[keep]["model"]
     report = {
         "config": asdict(cfg),
@@ -96,7 +98,13 @@ def run(
             else None
         ),
         "real_frames": (
-            {"train": len(data["real_train"]), "val": len(data["real_val"]), "val_clips": data["real_val"].clip_names}
+            {
+                "train": len(data["real_train"]),
+                "select": len(data["real_select"]),
+                "train_clips": data["real_train"].clip_names,
+                "select_clips": list(SELECT_CLIPS),
+                "test_clips": list(TEST_CLIPS),
+            }
             if data.get("real_train") is not None
             else None
         ),

@@ -2,7 +2,7 @@
 
 The arrays come from the real-face cache (model_training/data/real_faces.py: per set, our front-end's landmarks and
 MediaPipe FaceLandmarker's blendshapes on the very same frames, keyed by the front-end model's sha256). Only the
-`train` set (video/train minus the held-out VAL_CLIPS) is trained on; `val` selects; MEAD and photos_rest never do.
+`train` split is trained on; `select` chooses the arm; `test`, MEAD and photos_rest never do (data/splits.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from blender_addon.core.face.landmark_normalize import normalize_landmarks
+
+from ..data.splits import rest_rows
 
 
 @dataclass
@@ -28,9 +30,9 @@ class RealFrames:
     def __len__(self) -> int:
         return len(self.features)
 
-    def rest_rows(self, n_first: int = 10) -> np.ndarray:
-        """The first frames of every clip: mostly near rest (the issue's resting-face set for video)."""
-        return self.frame < n_first
+    def rest_rows(self) -> np.ndarray:
+        """The resting-face rows (data/splits.py REST_FRAMES: the first frames of every clip)."""
+        return rest_rows(self.frame)
 
     def digest(self) -> str:
         h = hashlib.sha256(np.ascontiguousarray(self.features).tobytes())
@@ -55,16 +57,10 @@ def real_frames(
     )
 
 
-def load_real(name: str, log=print) -> RealFrames | None:
-    """One set of the real-face cache as RealFrames; None (with a log line) when the cache or its data is missing."""
-    try:
-        from ..data.real_faces import load_set
-    except ImportError:
-        log(f"real-face cache module missing: real set {name!r} skipped")
-        return None
-    try:
-        s = load_set(name, log=log)
-    except (FileNotFoundError, OSError) as exc:
-        log(f"real set {name!r} unavailable ({exc}): skipped")
-        return None
+def load_real(name: str, log=print) -> RealFrames:
+    """One split of the real-face cache as RealFrames; FileNotFoundError naming what is missing (never computed here:
+    `make real-faces` fills the cache)."""
+    from ..data.real_faces import load_set
+
+    s = load_set(name, log=log, cached_only=True)
     return real_frames(s.ours, s.mp_blendshapes, s.clip, s.frame, s.clip_names)
