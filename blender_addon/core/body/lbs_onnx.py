@@ -69,7 +69,7 @@ class OnnxLBS:
         per_pose = binding.num_vertices * 3 * 4 * 2  # output + the (V, 3P) product
         self.pose_batch = max(1, min(POSE_BATCH, DEVICE_BATCH_BYTES // per_pose))
         if self.info.device == "cuda":
-            import onnxruntime as ort
+            from ..models.onnx_session import ort
 
             self._rest_device = ort.OrtValue.ortvalue_from_numpy(rest, "cuda", 0)
 
