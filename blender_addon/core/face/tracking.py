@@ -19,6 +19,7 @@ faces too small for the 128x128 whole-image pass (group photos). Faces MediaPipe
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from dataclasses import dataclass, field
@@ -42,15 +43,30 @@ LANDMARK_BORDER = cv2.BORDER_REPLICATE  # ImageToTensorCalculator default for th
 DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
 SCORE_CLIP = 100.0
-# Orientation search for photos (see _orientation_views). Thresholds chosen on the 81 shared and press photos
-# at all four rotations plus upright crops of angry.jpg cut off below the mouth (benchmarks/bench_face_orientation.py
-# checks them against FaceLandmarker).
+# Orientation search for photos (see _orientation_views): the defaults of OrientationRules. Thresholds chosen on the 81
+# shared and press photos at all four rotations plus upright crops of angry.jpg cut off below the mouth
+# (benchmarks/bench_face_orientation.py checks them against FaceLandmarker).
 ORIENTATION_CHECK_SCORE = 0.85  # an upright detection this strong (and level) is taken as it is, as FaceLandmarker does
 UPRIGHT_FAIR_SCORE = 0.75  # between this and the above, only the upside-down view is looked at ...
 UPSIDE_DOWN_MARGIN = 0.2  # ... and it must come within this much of the upright view's quality to be searched further
 ORIENTATION_TILT_PENALTY = 0.3  # score penalty for an eye line at 90 degrees (tilt 1), linear below
 TWIN_MARGIN = 0.25  # a view's upside-down twin within this quality of it: the landmarks' turn drift decides
 DRIFT_TURN = math.radians(25.0)  # how far the region is turned each way to measure that drift
+
+
+@dataclass(frozen=True)
+class OrientationRules:
+    """When a photo is also searched turned by 90, -90 and 180 degrees (photos only; video tracks upright).
+
+    enabled False: upright only, as MediaPipe FaceLandmarker. The defaults are the module constants above."""
+
+    enabled: bool = True
+    check_score: float = ORIENTATION_CHECK_SCORE
+    upright_fair_score: float = UPRIGHT_FAIR_SCORE
+    upside_down_margin: float = UPSIDE_DOWN_MARGIN
+    tilt_penalty: float = ORIENTATION_TILT_PENALTY
+    twin_margin: float = TWIN_MARGIN
+    drift_turn_rad: float = DRIFT_TURN
 
 
 @dataclass(frozen=True)
@@ -194,7 +210,12 @@ def _to_unit_float(crops: np.ndarray) -> np.ndarray:
 
 
 class FaceTracker:
-    """Faces and landmarks from RGB images: `detect` for photos (all faces), `track` for video (one face)."""
+    """Faces and landmarks from RGB images: `detect` for photos (all faces), `track` for video (one face).
+
+    The front-end under core.face.pipeline.FaceSolver (which adds the running mode, the generator and smoothing);
+    model_training uses it directly. `landmark_variant` picks the landmark model file (core.models.variants: "fp32",
+    "fp16", "int8"; None = the measured default for this platform). `sharing(other)` makes a second tracker on the same
+    loaded sessions (a photo solver and a video solver need no second copy of the models)."""
 
     def __init__(
         self,
@@ -203,25 +224,46 @@ class FaceTracker:
         min_detection: float = 0.5,
         min_presence: float = 0.5,
         threads: int | None = None,
+        orientation: OrientationRules | None = None,
+        landmark_variant: str | None = None,
     ) -> None:
+        from ..models.variants import landmark_model_file
+
         if max_faces < 1:
             raise ValueError("max_faces must be at least 1")
         self.max_faces = max_faces
         self.min_detection = float(min_detection)
         self.min_presence = float(min_presence)
+        self.orientation = orientation or OrientationRules()
         # One intra-op thread unless FACSIMILE_THREADS says: a second thread costs more in hand-offs than it saves
         # for these small models on a busy 2-core machine (measured for the legacy mesh: 0.75 ms vs 1.5 ms+).
         if threads is None:
             threads = int(os.environ.get("FACSIMILE_THREADS") or 1)
         self._detector, self.device_info = self._load(FACE_DETECTOR, device, threads)
-        self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads)
+        self.landmark_file = landmark_model_file(landmark_variant, device)
+        self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads, self.landmark_file)
         self._prev: Face | None = None
 
     @staticmethod
-    def _load(spec: ModelSpec, device: str, threads: int | None):
-        session, info = create_session(verified_model_path(spec.file_name), device, threads)
+    def _load(spec: ModelSpec, device: str, threads: int | None, file_name: str | None = None):
+        session, info = create_session(verified_model_path(file_name or spec.file_name), device, threads)
         check_session(session, spec)
         return session, info
+
+    def sharing(self, max_faces: int | None = None) -> FaceTracker:
+        """A tracker on this one's sessions with its own tracking state (and optionally another max_faces)."""
+        twin = copy.copy(self)
+        twin._prev = None
+        if max_faces is not None:
+            if max_faces < 1:
+                raise ValueError("max_faces must be at least 1")
+            twin.max_faces = max_faces
+        return twin
+
+    def close(self) -> None:
+        """Drop the sessions (their memory goes with the last tracker sharing them); any later call is an error."""
+        self._detector = self._landmark_model = None
+        self._prev = None
 
     @property
     def device(self) -> SessionInfo:
@@ -292,8 +334,7 @@ class FaceTracker:
             known = np.vstack([known, bx])
         return sorted(dets, key=lambda d: -d.score)
 
-    @staticmethod
-    def _orientation_quality(dets: list[_Detection], view: float) -> float:
+    def _orientation_quality(self, dets: list[_Detection], view: float) -> float:
         """Best detection's score, less a penalty for an eye line tilted in that view (sideways faces score ~0.9)."""
         if not dets:
             return 0.0
@@ -301,7 +342,7 @@ class FaceTracker:
         angle = math.atan2(k[1, 1] - k[0, 1], k[1, 0] - k[0, 0]) - view
         angle = (angle + math.pi) % (2 * math.pi) - math.pi
         tilt = min(abs(angle), math.pi / 2) / (math.pi / 2)
-        return dets[0].score - ORIENTATION_TILT_PENALTY * tilt
+        return dets[0].score - self.orientation.tilt_penalty * tilt
 
     def _orientation_views(self, image: np.ndarray) -> list[list[_Detection]]:
         """Detections of each view searched, the photo's most likely orientation first (views that found nothing are
@@ -315,16 +356,19 @@ class FaceTracker:
         winner's upside-down twin comes close, `_turn_drift` decides between the two. A fairly clear, level upright
         detection only pays for the upside-down view, the only one that rivals it on the photos measured.
         """
+        rules = self.orientation
         tiles = self.max_faces > 1
         dets = self._detect_regions(image, tiles=tiles)
+        if not rules.enabled:
+            return [dets] if dets else []
         quality = self._orientation_quality(dets, 0.0)
-        if dets and dets[0].score >= ORIENTATION_CHECK_SCORE and quality >= ORIENTATION_CHECK_SCORE - 0.1:
+        if dets and dets[0].score >= rules.check_score and quality >= rules.check_score - 0.1:
             return [dets]
         views: dict[float, tuple[list[_Detection], float]] = {0.0: (dets, quality)}
-        if dets and dets[0].score >= UPRIGHT_FAIR_SCORE and quality >= UPRIGHT_FAIR_SCORE - 0.1:
+        if dets and dets[0].score >= rules.upright_fair_score and quality >= rules.upright_fair_score - 0.1:
             flipped = self._detect_regions(image, tiles=tiles, view=math.pi)
             views[math.pi] = (flipped, self._orientation_quality(flipped, math.pi))
-            if views[math.pi][1] < quality - UPSIDE_DOWN_MARGIN:
+            if views[math.pi][1] < quality - rules.upside_down_margin:
                 return [dets]
         for view in (math.pi / 2, -math.pi / 2, math.pi):
             if view not in views:
@@ -333,7 +377,7 @@ class FaceTracker:
         order = sorted(views, key=lambda v: -views[v][1])  # stable: upright first among equals
         best = order[0]
         twin = {0.0: math.pi, math.pi: 0.0, math.pi / 2: -math.pi / 2, -math.pi / 2: math.pi / 2}[best]
-        if views[twin][0] and views[twin][1] >= views[best][1] - TWIN_MARGIN:
+        if views[twin][0] and views[twin][1] >= views[best][1] - rules.twin_margin:
             drift = self._turn_drift(image, [views[best][0][0], views[twin][0][0]])
             if drift[1] < drift[0]:
                 order.remove(twin)
@@ -342,12 +386,13 @@ class FaceTracker:
 
     def _turn_drift(self, image: np.ndarray, dets: list[_Detection]) -> np.ndarray:
         """How far each detection's landmarks move (mean over 478 points, in inter-ocular distances) when its region
-        is turned DRIFT_TURN each way. On a real face the landmark model follows the face, so the points stay put;
+        is turned OrientationRules.drift_turn_rad each way. On a real face the landmark model follows the face, so the points stay put;
         on a face seen upside down it makes up an upright face in the crop, which turns with the crop."""
         rois = []
         for d in dets:
             roi = self._roi_from_detection(d)
-            rois += [roi] + [RotatedRect(roi.center, roi.size, roi.rotation + t) for t in (DRIFT_TURN, -DRIFT_TURN)]
+            turn = self.orientation.drift_turn_rad
+            rois += [roi] + [RotatedRect(roi.center, roi.size, roi.rotation + t) for t in (turn, -turn)]
         landmarks, presence = self._landmarks(image, rois)
         lms = landmarks[..., :2].reshape(len(dets), 3, NUM_LANDMARKS, 2)
         iod = np.linalg.norm(lms[:, 0, 33] - lms[:, 0, 263], axis=1)
