@@ -257,9 +257,8 @@ class FaceSolver:
         """Track one face through a video file, image folder/glob or an iterable of RGB frames; one result per frame.
 
         Runs on a fresh VIDEO-mode twin sharing this solver's models (any mode's solver may call it); a file is
-        decoded ahead of inference on a reader thread (core.formats.video_prefetch)."""
+        decoded ahead of inference on video_io's reader thread."""
         from ..formats.video_io import DEFAULT_SEQUENCE_FPS, open_video
-        from ..formats.video_prefetch import prefetched
 
         self._check_open()
         changes = {} if smoothing is None else {"smoothing": float(smoothing)}
@@ -272,10 +271,9 @@ class FaceSolver:
             frames = path_or_frames
             rate = fps or DEFAULT_SEQUENCE_FPS
         n = 0
-        with prefetched(frames) as ahead:
-            for i, frame in enumerate(ahead):
-                n += 1
-                yield video.solve_for_video(frame, i / rate)
+        for i, frame in enumerate(frames):
+            n += 1
+            yield video.solve_for_video(frame, i / rate)
         if n == 0:
             raise FacsimileError("the video has no frames")
 
