@@ -1,29 +1,29 @@
 """Cheaper versions of the 478-point landmark model (`make models`): fp16 weights and int8 QDQ, beside the fp32 original.
 
-int8: onnxruntime's static QDQ quantisation (per-channel int8 weights, uint8 activations, MinMax calibration) on
-face crops cut exactly as the tracker cuts them (FaceTracker with the fp32 model, video mode) from the real training
-clips of ../shared/data/real_faces/video/train (never from the MEAD evaluation clips or the photos, which the parity
-test uses). fp16: weights and activations in float16 with float32 inputs and outputs (onnxruntime.transformers'
+int8: onnxruntime's static QDQ quantisation (per-channel int8 weights, uint8 activations, MinMax calibration) of the
+dense convolutions, on face crops cut exactly as the front-end cuts them (FaceTracker with the fp32 model) from frames
+of the real training clips of ../shared/data/real_faces/video/train (never from the MEAD evaluation clips or the
+photos, which `parity` uses). fp16: weights and activations in float16 with float32 inputs and outputs (onnxruntime.transformers'
 converter), mostly for GPUs and ARM CPUs with fp16 arithmetic.
 
 Which variant a platform loads by default is core.models.variants.DEFAULT_LANDMARK_VARIANT, chosen by
 benchmarks/bench_landmark_variants.py; tests/test_landmark_variants.py bounds each variant's error against fp32 on the
 shared real frames (landmarks within 0.5% of the inter-ocular distance, weights within 0.02 mean absolute).
 
-Usage: python -m model_training.convert.landmark_variants [--out exported_models] [--crops 240]
+Written to <out>/variants/ with their own manifest.json (not shipped in the zips, not committed).
+Usage: python -m model_training.convert.landmark_variants [--out exported_models] [--crops 160]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from blender_addon.core.models.variants import LANDMARK_VARIANTS
+from blender_addon.core.models.variants import LANDMARK_VARIANTS, VARIANTS_DIR
 from model_training.paths import shared_data_dir
 
 CALIBRATION_CLIPS = "real_faces/video/train"  # under the shared data folder; training clips only
@@ -31,7 +31,8 @@ CALIBRATION_SEED = 0
 
 
 def calibration_crops(n: int, seed: int = CALIBRATION_SEED) -> np.ndarray:
-    """(n, 256, 256, 3) float32 [0, 1] crops of tracked faces, spread evenly over every training clip's frames."""
+    """(n, 256, 256, 3) float32 [0, 1] face crops cut as the tracker cuts them (the fp32 front-end's region of the
+    largest face), from frames spread at random over every training clip."""
     from blender_addon.core.face.tracking import LANDMARK_BORDER, LANDMARK_SIZE, FaceTracker, _to_unit_float, _warp
 
     clips = sorted((shared_data_dir() / CALIBRATION_CLIPS).glob("*.mp4"))
@@ -43,30 +44,91 @@ def calibration_crops(n: int, seed: int = CALIBRATION_SEED) -> np.ndarray:
     crops = []
     for clip in clips:
         cap = cv2.VideoCapture(str(clip))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        wanted = set(np.sort(rng.choice(max(count, 1), size=min(per_clip, max(count, 1)), replace=False)).tolist())
-        tracker.reset()
-        i = 0
-        while wanted:
+        count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 1)
+        for k in np.sort(rng.choice(count, size=min(per_clip, count), replace=False)):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
             ok, frame = cap.read()
             if not ok:
-                break
-            face = tracker.track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))  # every frame: the ROI follows the face
-            if i in wanted:
-                wanted.discard(i)
-                if face is not None:
-                    crop = _warp(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), face.roi, LANDMARK_SIZE, LANDMARK_BORDER)
-                    crops.append(_to_unit_float(crop[None])[0])
-            i += 1
+                continue
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            faces = tracker.detect(rgb)
+            if faces:
+                crops.append(_to_unit_float(_warp(rgb, faces[0].roi, LANDMARK_SIZE, LANDMARK_BORDER)[None])[0])
         cap.release()
     rng.shuffle(crops)
     return np.stack(crops[:n])
 
 
+def parity_frames(per_clip: int = 3) -> list[np.ndarray]:
+    """The frames the variants are judged on, none used for calibration: the shared photos and `per_clip` frames of
+    each MEAD evaluation clip (real_faces/video/eval_mead)."""
+    from blender_addon.core.formats.image_io import load_image
+
+    data = shared_data_dir()
+    frames = [load_image(p) for p in sorted((data / "photos").glob("*.jp*g"))]
+    for clip in sorted((data / "real_faces" / "video" / "eval_mead").glob("*.mp4")):
+        cap = cv2.VideoCapture(str(clip))
+        count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 1)
+        for k in np.linspace(0, count - 1, per_clip).round().astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
+            ok, frame = cap.read()
+            if ok:
+                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        cap.release()
+    return frames
+
+
+def parity(variant: Path, frames: list[np.ndarray]) -> dict[str, float]:
+    """A variant against fp32 on the same crops (the fp32 front-end's regions of every face found): landmark error
+    (mean over the 478 points, in % of the fp32 inter-ocular distance 33-263; mean and max over faces) and the
+    expression generator's weights from each (mean and max absolute difference over faces and the 52 weights)."""
+    from blender_addon.core.face.expression_generator import ExpressionGenerator
+    from blender_addon.core.face.tracking import FaceTracker
+    from blender_addon.core.models.onnx_session import create_session
+
+    ref = FaceTracker(device="cpu", max_faces=4, threads=1, landmark_variant="fp32")
+    other = ref.sharing()
+    other._landmark_model, _ = create_session(variant, "cpu", 1)
+    gen = ExpressionGenerator(device="cpu")
+    errs, dw = [], []
+    for img in frames:
+        faces = ref.detect(img)
+        if not faces:
+            continue
+        rois = [f.roi for f in faces]
+        a, _ = ref._landmarks(img, rois)
+        b, _ = other._landmarks(img, rois)
+        iod = np.linalg.norm(a[:, 33, :2] - a[:, 263, :2], axis=1)
+        errs += list(np.linalg.norm(a[..., :2] - b[..., :2], axis=2).mean(1) / iod * 100)
+        dw.append(np.abs(gen.predict(a).weights - gen.predict(b).weights))
+    w = np.concatenate(dw) if dw else np.zeros((0, 52))
+    e = np.array(errs)
+    return {
+        "faces": float(len(e)),
+        "landmark_mean_pct_iod": float(e.mean()),
+        "landmark_max_pct_iod": float(e.max()),
+        "weights_mean_abs": float(w.mean()),
+        "weights_max_abs": float(w.max()),
+    }
+
+
+def depthwise_convs(model) -> list[str]:
+    """Names of the grouped (depthwise) convolutions: left in float (quantising them made the model slower)."""
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)
+    ]
+
+
 def quantize_int8(src: Path, dst: Path, crops: np.ndarray) -> None:
-    """Static QDQ quantisation of src calibrated on crops (NHWC float32 [0, 1], the model's input)."""
+    """Static QDQ quantisation of src's dense convolutions, calibrated on crops (NHWC float32 [0, 1], the input).
+
+    Measured on the 2-core x86-64 (AVX2, no VNNI) machine, batch 1 (benchmarks/bench_landmark_variants.py): every op
+    quantised, per channel: 2.2x slower than fp32; per tensor: 1.9x slower; dense convolutions only (depthwise left
+    in float, Add/Relu in float): about as fast as fp32. The last is the recipe kept."""
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -76,19 +138,17 @@ def quantize_int8(src: Path, dst: Path, crops: np.ndarray) -> None:
             x = next(self._it, None)
             return None if x is None else {"image": x}
 
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre),
-            str(dst),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-            activation_type=QuantType.QUInt8,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-        )
+    quantize_static(
+        str(src),
+        str(dst),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        op_types_to_quantize=["Conv"],
+        nodes_to_exclude=depthwise_convs(onnx.load(str(src))),
+    )
 
 
 def convert_fp16(src: Path, dst: Path) -> None:
@@ -121,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="exported_models")
-    ap.add_argument("--crops", type=int, default=240, help="calibration crops from the training clips")
+    ap.add_argument("--crops", type=int, default=160, help="calibration crops from the training clips")
     ap.add_argument("--only", choices=["fp16", "int8"], nargs="*", default=["fp16", "int8"])
     args = ap.parse_args(argv)
-    out = Path(args.out)
-    src = out / LANDMARK_VARIANTS["fp32"]
+    src = Path(args.out) / LANDMARK_VARIANTS["fp32"]
+    out = Path(args.out) / VARIANTS_DIR  # not shipped (no platform defaults to them): their own manifest, gitignored
+    out.mkdir(exist_ok=True)
     if not src.is_file():
         raise SystemExit(f"{src} missing: run `python -m model_training.convert.mediapipe_face` first")
     source = f"{src.name} (model_training/convert/landmark_variants.py)"

@@ -227,7 +227,7 @@ class FaceTracker:
         orientation: OrientationRules | None = None,
         landmark_variant: str | None = None,
     ) -> None:
-        from ..models.variants import landmark_model_file
+        from ..models.variants import landmark_model_path
 
         if max_faces < 1:
             raise ValueError("max_faces must be at least 1")
@@ -240,13 +240,13 @@ class FaceTracker:
         if threads is None:
             threads = int(os.environ.get("FACSIMILE_THREADS") or 1)
         self._detector, self.device_info = self._load(FACE_DETECTOR, device, threads)
-        self.landmark_file = landmark_model_file(landmark_variant, device)
+        self.landmark_file = landmark_model_path(landmark_variant, device)
         self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads, self.landmark_file)
         self._prev: Face | None = None
 
     @staticmethod
-    def _load(spec: ModelSpec, device: str, threads: int | None, file_name: str | None = None):
-        session, info = create_session(verified_model_path(file_name or spec.file_name), device, threads)
+    def _load(spec: ModelSpec, device: str, threads: int | None, path: os.PathLike | None = None):
+        session, info = create_session(path or verified_model_path(spec.file_name), device, threads)
         check_session(session, spec)
         return session, info
 
