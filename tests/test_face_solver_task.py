@@ -107,3 +107,26 @@ def test_orientation_rules_are_options(neutral):
         calls[enabled] = len(views)
         solver.close()
     assert calls[False] == 1 and calls[True] > 1
+
+
+def test_lost_face_is_looked_for_in_the_clips_orientation_first(neutral):
+    """Re-detection after a lost face costs one detector pass in the clip's own (here sideways) view; the full
+    orientation search runs only on the first frame, after reset(), or when that pass finds nothing."""
+    from blender_addon.core.face.tracking import FaceTracker
+
+    tracker = FaceTracker(device="cpu", max_faces=1)
+    views: list[float] = []
+    original = tracker._candidates
+    tracker._candidates = lambda image, view=0.0: (views.append(view), original(image, view))[1]
+    sideways = np.ascontiguousarray(np.rot90(neutral))
+    assert tracker.track(sideways) is not None
+    first = len(views)
+    assert first > 1  # the first frame of a sideways clip needs the orientation search
+    blank = np.full_like(sideways, 90)
+    assert tracker.track(blank) is None  # lost: the clip's view, then the full search, find nothing
+    views.clear()
+    again = tracker.track(sideways)
+    assert again is not None and len(views) == 1 and abs(abs(views[0]) - np.pi / 2) < 1e-6
+    tracker.reset()
+    views.clear()
+    assert tracker.track(sideways) is not None and len(views) == first

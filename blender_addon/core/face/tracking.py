@@ -160,6 +160,12 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, i
     return out
 
 
+def _nearest_quarter_turn(rotation: float) -> float:
+    """The detector view (0, pi/2, -pi/2 or pi) nearest a region's rotation in radians."""
+    k = round(rotation / (math.pi / 2)) % 4
+    return (0.0, math.pi / 2, math.pi, -math.pi / 2)[k]
+
+
 def _box_area(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
 
@@ -243,6 +249,7 @@ class FaceTracker:
         self.landmark_file = landmark_model_path(landmark_variant, device)
         self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads, self.landmark_file)
         self._prev: Face | None = None
+        self._last_rotation: float | None = None  # the tracked face's last region rotation (radians), this clip
 
     @staticmethod
     def _load(spec: ModelSpec, device: str, threads: int | None, path: os.PathLike | None = None):
@@ -254,6 +261,7 @@ class FaceTracker:
         """A tracker on this one's sessions with its own tracking state (and optionally another max_faces)."""
         twin = copy.copy(self)
         twin._prev = None
+        twin._last_rotation = None
         if max_faces is not None:
             if max_faces < 1:
                 raise ValueError("max_faces must be at least 1")
@@ -264,14 +272,16 @@ class FaceTracker:
         """Drop the sessions (their memory goes with the last tracker sharing them); any later call is an error."""
         self._detector = self._landmark_model = None
         self._prev = None
+        self._last_rotation = None
 
     @property
     def device(self) -> SessionInfo:
         return self.device_info
 
     def reset(self) -> None:
-        """Forget the tracked face: the next `track` call runs the detector."""
+        """Forget the tracked face and the clip's orientation: the next `track` call runs the full detection."""
         self._prev = None
+        self._last_rotation = None
 
     # ----- detector -------------------------------------------------------------------------------------------
     def _candidates(self, image: np.ndarray, view: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -491,10 +501,25 @@ class FaceTracker:
             faces = self._faces_from_rois(image, [roi], [0.0])
             if faces:
                 self._prev = faces[0]
+                self._last_rotation = faces[0].roi.rotation
                 return faces[0]
         # (Re-)detect: the largest detection whose landmarks are confirmed, without running the model on every face.
+        # A face lost mid-clip is looked for first in the clip's own orientation (the quarter turn nearest the last
+        # region's rotation): one detector pass, where the orientation search would pay for up to four views and a
+        # landmark drift check whenever the face is small or blurred (score under 0.85) in a drifting, zooming shot.
+        # Only when that finds no face does the full search run, as on the clip's first frame.
         self._prev = None
-        for view in self._orientation_views(image):
+        if self._last_rotation is not None:
+            quarter = _nearest_quarter_turn(self._last_rotation)
+            face = self._confirm(image, [self._detect_regions(image, tiles=self.max_faces > 1, view=quarter)])
+            if face is not None:
+                return face
+        return self._confirm(image, self._orientation_views(image))
+
+    def _confirm(self, image: np.ndarray, views) -> Face | None:
+        """The first detection (largest first within a view) whose landmarks the model confirms, remembered as the
+        tracked face; None when no view has one."""
+        for view in views:
             first = sorted(view[: self.max_faces], key=lambda d: -_box_area(d.box))
             for d in first + view[self.max_faces :]:  # the rest only where the landmark model rejects those
                 for cand in (d, d.alternative):
@@ -502,6 +527,7 @@ class FaceTracker:
                         faces = self._faces_from_rois(image, [self._roi_from_detection(cand)], [cand.score])
                         if faces:
                             self._prev = faces[0]
+                            self._last_rotation = faces[0].roi.rotation
                             return self._prev
         return None
 
