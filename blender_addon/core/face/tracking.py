@@ -42,6 +42,9 @@ LANDMARK_SIZE = 256
 LANDMARK_BORDER = cv2.BORDER_REPLICATE  # ImageToTensorCalculator default for the landmark crop
 DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
+# Photos with max_faces > 1: tiles of a wide photo are searched only when some face found by the whole-image pass is
+# narrower than this fraction of the long side (or none was found); see FaceTracker._tiles_cannot_help.
+TILE_SKIP_FACE_FRACTION = 0.2
 SCORE_CLIP = 100.0
 # Orientation search for photos (see _orientation_views): the defaults of OrientationRules. Thresholds chosen on the 81
 # shared and press photos at all four rotations plus upright crops of angry.jpg cut off below the mouth
@@ -318,7 +321,7 @@ class FaceTracker:
         dets = [_Detection(*d) for d in weighted_nms(*self._candidates(image, view), DETECTOR_NMS_IOU)]
         h, w = image.shape[:2]
         short, long_ = min(h, w), max(h, w)
-        if not tiles or long_ <= 1.2 * short:
+        if not tiles or long_ <= 1.2 * short or self._tiles_cannot_help(dets, long_):
             return dets
         parts = []
         n = math.ceil(long_ / short) + (1 if long_ > 2 * short else 0)
@@ -343,6 +346,18 @@ class FaceTracker:
             dets.append(_Detection(sc, bx, kp))
             known = np.vstack([known, bx])
         return sorted(dets, key=lambda d: -d.score)
+
+    def _tiles_cannot_help(self, dets: list[_Detection], long_side: float) -> bool:
+        """Skip the tile passes where the whole-image pass already tells the photo is no group of small faces: it
+        found max_faces faces, or every face it found spans at least TILE_SKIP_FACE_FRACTION of the long side (a
+        portrait, a close two-shot, a video frame of one speaker). The tiles exist for faces too small for the
+        128x128 whole-image pass; beside faces that large, the ones left would be background. They cost 1-2 more
+        detector runs per wide photo (24% of a photo's time, benchmarks/profile_face_stages.py)."""
+        if not dets:
+            return False
+        if len(dets) >= self.max_faces:
+            return True
+        return min(float(d.box[2] - d.box[0]) for d in dets) >= TILE_SKIP_FACE_FRACTION * long_side
 
     def _orientation_quality(self, dets: list[_Detection], view: float) -> float:
         """Best detection's score, less a penalty for an eye line tilted in that view (sideways faces score ~0.9)."""
