@@ -130,3 +130,20 @@ def test_lost_face_is_looked_for_in_the_clips_orientation_first(neutral):
     tracker.reset()
     views.clear()
     assert tracker.track(sideways) is not None and len(views) == first
+
+
+def test_tiles_only_where_small_faces_may_hide():
+    """A wide portrait pays for one upright detector pass even with max_faces 4; the group photo still gets its tile
+    passes and all three faces."""
+    from blender_addon.core.face.tracking import FaceTracker
+
+    tracker = FaceTracker(device="cpu", max_faces=4)
+    views: list[float] = []
+    original = tracker._candidates
+    tracker._candidates = lambda image, view=0.0: (views.append(view), original(image, view))[1]
+    portrait = load_image(shared_path("photos", "angry.jpg"))
+    assert portrait.shape[1] > 1.2 * portrait.shape[0] or portrait.shape[0] > 1.2 * portrait.shape[1]
+    assert len(tracker.detect(portrait)) == 1 and views.count(0.0) == 1
+    views.clear()
+    assert len(tracker.detect(load_image(shared_path("photos", "group.jpeg")))) == 3
+    assert views.count(0.0) > 1
