@@ -40,7 +40,15 @@ def frames():
     return lv.parity_frames(per_clip=2)
 
 
-@pytest.mark.parametrize("variant", ["fp16", "int8"])
+INT8_MISS = pytest.mark.xfail(
+    strict=True,
+    reason="measured: the int8 QDQ model (every conv and add, per-channel, MinMax on 160 training crops) is 18.6% of "
+    "the inter-ocular distance and 0.127 mean abs weights from fp32 on these frames, and 2.0x slower: not used on any "
+    "platform. Strict: remove the mark when a calibration meets the bounds.",
+)
+
+
+@pytest.mark.parametrize("variant", ["fp16", pytest.param("int8", marks=INT8_MISS)])
 def test_variant_within_bounds_of_fp32(variants, frames, variant):
     got = lv.parity(variants[variant], frames)
     assert got["faces"] >= 20, got

@@ -1,7 +1,7 @@
 """Cheaper versions of the 478-point landmark model (`make models`): fp16 weights and int8 QDQ, beside the fp32 original.
 
-int8: onnxruntime's static QDQ quantisation (per-channel int8 weights, uint8 activations, MinMax calibration) of the
-dense convolutions, on face crops cut exactly as the front-end cuts them (FaceTracker with the fp32 model) from frames
+int8: onnxruntime's static QDQ quantisation (per-channel int8 weights, uint8 activations, MinMax calibration) of every
+convolution and addition, on face crops cut exactly as the front-end cuts them (FaceTracker with the fp32 model) from frames
 of the real training clips of ../shared/data/real_faces/video/train (never from the MEAD evaluation clips or the
 photos, which `parity` uses). fp16: weights and activations in float16 with float32 inputs and outputs (onnxruntime.transformers'
 converter), mostly for GPUs and ARM CPUs with fp16 arithmetic.
@@ -122,13 +122,15 @@ def depthwise_convs(model) -> list[str]:
 
 
 def quantize_int8(src: Path, dst: Path, crops: np.ndarray) -> None:
-    """Static QDQ quantisation of src's dense convolutions, calibrated on crops (NHWC float32 [0, 1], the input).
+    """Static QDQ quantisation of every convolution and addition, calibrated on crops (NHWC float32 [0, 1]).
 
-    Measured on the 2-core x86-64 (AVX2, no VNNI) machine, batch 1 (benchmarks/bench_landmark_variants.py): every op
-    quantised, per channel: 2.2x slower than fp32; per tensor: 1.9x slower; dense convolutions only (depthwise left
-    in float, Add/Relu in float): about as fast as fp32. The last is the recipe kept."""
-    import onnx
+    Measured on the 2-core x86-64 (AVX2, no VNNI) machine at batch 1: 2.2x slower than fp32 (per tensor 1.9x). An
+    attempt to quantise only the dense convolutions (excluding the depthwise ones by node name) quantised nothing:
+    the converted graph's nodes have no names, so the exclusion list matched every node; that file was fp32 again."""
+    import tempfile
+
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -138,17 +140,22 @@ def quantize_int8(src: Path, dst: Path, crops: np.ndarray) -> None:
             x = next(self._it, None)
             return None if x is None else {"image": x}
 
-    quantize_static(
-        str(src),
-        str(dst),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        activation_type=QuantType.QUInt8,
-        op_types_to_quantize=["Conv"],
-        nodes_to_exclude=depthwise_convs(onnx.load(str(src))),
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        quantize_static(
+            str(pre),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+        )
+    import onnx
+
+    if not any(n.op_type == "QuantizeLinear" for n in onnx.load(str(dst)).graph.node):
+        raise SystemExit(f"{dst}: the quantiser left the graph in float; nothing was quantised")
 
 
 def convert_fp16(src: Path, dst: Path) -> None:
