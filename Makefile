@@ -63,9 +63,11 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE). Later exporters append their commands here.
+## Regenerate exported_models/ (ONNX files + manifest.json + NOTICE; the landmark model's fp16/int8 variants into
+## exported_models/variants/, not shipped). Later exporters append their commands here.
 models: venv
 	$(PY) -m model_training.convert.mediapipe_face --out exported_models
+	$(PY) -m model_training.convert.landmark_variants --out exported_models
 	$(PY) -m model_training.convert.mediapipe_pose --out exported_models
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 	$(PY) -m model_training.export_keygen_data --out exported_models
@@ -115,6 +117,8 @@ bench: venv bench-lbs bench-keygen bench-body
 	$(PY) benchmarks/bench_bake.py
 	$(PY) benchmarks/bench_face_frontend.py
 	$(PY) benchmarks/bench_video_bake.py
+	$(PY) benchmarks/profile_face_stages.py
+	$(PY) benchmarks/bench_landmark_variants.py
 	$(PY) benchmarks/bench_generator.py
 
 ## LBS deformer vs Blender's Armature modifier: 63k-vertex Quaternius, 1,000 CMU poses (about a minute).

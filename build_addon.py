@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build Facsimile's Blender extension zips: one per platform, each carrying everything the add-on needs.
+"""Build Facsimile's Blender extension zips: per platform a default zip (CPU onnxruntime) and, for NVIDIA platforms, a
+"-cuda" zip (onnxruntime-gpu), each carrying everything the add-on needs.
 
 Why this exists instead of `blender --command extension build --split-platforms`: the zip must also carry the ONNX
 models from exported_models/ (under models/, where core/models/store.py looks first) and the pinned wheels, which are
@@ -7,7 +8,8 @@ downloaded per platform here, and the output must be byte-reproducible. Blender'
 blender_ext.py, shipped inside the bpy package) is still the judge: it validates the manifest, decides which wheels fit
 which platform and Python, and validates every finished zip.
 
-    python build_addon.py                  # linux-x64, windows-x64, macos-arm64 zips with wheels (downloads once)
+    python build_addon.py                  # linux-x64, windows-x64, macos-arm64 zips + linux/windows -cuda zips
+    python build_addon.py --flavour cpu    # only the default (CPU) zips
     python build_addon.py --no-wheels      # development zips without wheels: no network
     python build_addon.py --platform linux-x64 --out dist
     .venv313/bin/python build_addon.py --validate dist/*.zip   # Blender 5.3's validator on the same zips
@@ -65,24 +67,31 @@ ZIP_CREATE_SYSTEM_UNIX = 3
 
 @dataclass(frozen=True)
 class Target:
-    """A Blender platform: which pinned packages it bundles and which pip platform tags may satisfy them."""
+    """A Blender platform and build flavour: which pinned packages it bundles and which pip platform tags may satisfy
+    them. flavour "cpu" is the default zip; "cuda" the -cuda zip for NVIDIA GPUs."""
 
     platform: str
     packages: tuple[str, ...]
     pip_platforms: tuple[str, ...]
+    flavour: str = "cpu"
 
 
 # Blender 4.2-5.3 need glibc 2.28 on Linux, hence manylinux_2_28 and older; pip does not expand manylinux_2_X tags on
 # its own. onnxruntime 1.31's only macOS arm64 wheel is tagged macosx_14_0 (pip expands macOS tags downwards).
+_LINUX_TAGS = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)) + ("manylinux2014_x86_64",)
+# The default zips: the CPU onnxruntime (the default device policy keeps the face and the generator on the CPU, and the
+# GPU build is ten times the download).
 TARGETS: dict[str, Target] = {
-    "linux-x64": Target(
-        "linux-x64",
-        ("onnxruntime-gpu", "opencv-python-headless"),
-        tuple(f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)) + ("manylinux2014_x86_64",),
-    ),
-    "windows-x64": Target("windows-x64", ("onnxruntime-gpu", "opencv-python-headless"), ("win_amd64",)),
+    "linux-x64": Target("linux-x64", ("onnxruntime", "opencv-python-headless"), _LINUX_TAGS),
+    "windows-x64": Target("windows-x64", ("onnxruntime", "opencv-python-headless"), ("win_amd64",)),
     "macos-arm64": Target("macos-arm64", ("onnxruntime", "opencv-python-headless"), ("macosx_14_0_arm64",)),
 }
+# The -cuda zips: onnxruntime-gpu (CUDA where it pays: LBS bakes; README "Packaging"). No CUDA on macOS.
+CUDA_TARGETS: dict[str, Target] = {
+    "linux-x64": Target("linux-x64", ("onnxruntime-gpu", "opencv-python-headless"), _LINUX_TAGS, "cuda"),
+    "windows-x64": Target("windows-x64", ("onnxruntime-gpu", "opencv-python-headless"), ("win_amd64",), "cuda"),
+}
+FLAVOURS: dict[str, dict[str, Target]] = {"cpu": TARGETS, "cuda": CUDA_TARGETS}
 
 
 class BuildError(Exception):
@@ -108,6 +117,7 @@ class BuiltZip:
     wheels: tuple[str, ...]
     size: int
     sha256: str
+    flavour: str = "cpu"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -536,10 +546,11 @@ def write_zip(entries: list[Entry], out_path: Path, blender_ext_path: Path) -> N
         tmp.unlink(missing_ok=True)
 
 
-def zip_name(manifest: dict, platform: str, with_wheels: bool = True) -> str:
-    """Blender's `--split-platforms` naming, <id>-<version>-<platform with underscores>.zip; development zips end in
-    -nowheels so one is never mistaken for a release (it runs only where onnxruntime and cv2 are already importable)."""
-    suffix = "" if with_wheels else "-nowheels"
+def zip_name(manifest: dict, platform: str, with_wheels: bool = True, flavour: str = "cpu") -> str:
+    """Blender's `--split-platforms` naming, <id>-<version>-<platform with underscores>.zip, and -cuda for the CUDA
+    flavour; development zips end in -nowheels so one is never mistaken for a release (it runs only where onnxruntime
+    and cv2 are already importable)."""
+    suffix = ("" if flavour == "cpu" else f"-{flavour}") if with_wheels else "-nowheels"
     return f"{manifest['id']}-{manifest['version']}-{platform.replace('-', '_')}{suffix}.zip"
 
 
@@ -553,10 +564,12 @@ def build(
     wheel_cache: Path | None = None,
     blender_ext_path: Path | None = None,
     allow_download: bool = True,
+    flavours: tuple[str, ...] = ("cpu", "cuda"),
 ) -> list[BuiltZip]:
-    """Check every input, then write one validated zip per platform into out_dir. Raises BuildError on bad input.
-
-    Folders left as None are the repository's: blender_addon/, exported_models/, requirements.txt, build/wheels/.
+    """Check every input, then write one validated zip per platform and flavour into out_dir (the -cuda flavour only
+    where CUDA_TARGETS has the platform; development builds without wheels have one flavour). Raises BuildError on
+    bad input. Folders left as None are the repository's: blender_addon/, exported_models/, requirements.txt,
+    build/wheels/.
     """
     addon_dir = addon_dir or ADDON_DIR
     models_dir = models_dir or MODELS_DIR
@@ -572,21 +585,39 @@ def build(
     common = addon_entries(addon_dir, manifest, ext) + model_entries(models_dir)
     pins = read_pins(requirements) if with_wheels else {}
 
+    unknown = [f for f in flavours if f not in FLAVOURS]
+    if unknown or not flavours:
+        raise BuildError(f"unknown build flavour(s) {unknown or 'none given'}; choose from {', '.join(FLAVOURS)}")
+    if not with_wheels:
+        flavours = ("cpu",)  # no wheels, nothing differs between flavours
+
     # Everything is checked (and downloaded) before the first zip is written.
-    plan: list[tuple[str, list[Path]]] = []
+    plan: list[tuple[Target, list[Path]]] = []
     for platform in platforms:
-        wheels = wheels_for(TARGETS[platform], pins, wheel_cache, ext, allow_download) if with_wheels else []
-        plan.append((platform, wheels))
+        for flavour in flavours:
+            target = FLAVOURS[flavour].get(platform)
+            if target is None:
+                continue
+            wheels = wheels_for(target, pins, wheel_cache, ext, allow_download) if with_wheels else []
+            plan.append((target, wheels))
 
     built = []
-    for platform, wheels in plan:
+    for target, wheels in plan:
+        platform = target.platform
         rel_wheels = [f"./{ZIP_WHEELS_DIR}/{w.name}" for w in wheels]
         entries = [Entry(MANIFEST_NAME, data=manifest_for_zip(text, manifest, platform, rel_wheels, ext))]
         entries += common + [Entry(f"{ZIP_WHEELS_DIR}/{w.name}", source=w) for w in wheels]
-        out_path = out_dir / zip_name(manifest, platform, with_wheels)
+        out_path = out_dir / zip_name(manifest, platform, with_wheels, target.flavour)
         write_zip(entries, out_path, blender_ext_path)
         built.append(
-            BuiltZip(platform, out_path, tuple(w.name for w in wheels), out_path.stat().st_size, sha256_of(out_path))
+            BuiltZip(
+                platform,
+                out_path,
+                tuple(w.name for w in wheels),
+                out_path.stat().st_size,
+                sha256_of(out_path),
+                target.flavour,
+            )
         )
     return built
 
@@ -623,6 +654,12 @@ def main(argv: list[str] | None = None) -> int:
         "--platform", action="append", choices=sorted(TARGETS), help="build only this platform (repeatable)"
     )
     parser.add_argument("--no-wheels", action="store_true", help="development build without wheels (no network)")
+    parser.add_argument(
+        "--flavour",
+        action="append",
+        choices=sorted(FLAVOURS),
+        help="cpu (the default zips) or cuda (the -cuda zips); repeatable, default both",
+    )
     parser.add_argument("--wheel-cache", type=Path, default=DEFAULT_WHEEL_CACHE, help="default: build/wheels/")
     parser.add_argument("--offline", action="store_true", help="use only wheels already in the cache")
     parser.add_argument("--addon-dir", type=Path, default=ADDON_DIR, help=argparse.SUPPRESS)
@@ -650,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
             wheel_cache=args.wheel_cache,
             blender_ext_path=args.blender_ext,
             allow_download=not args.offline,
+            flavours=tuple(args.flavour or FLAVOURS),
         )
     except BuildError as exc:
         print(f"build_addon: error: {exc}", file=sys.stderr)

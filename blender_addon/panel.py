@@ -77,6 +77,7 @@ class VIEW3D_PT_facsimile(_FacsimilePanel, bpy.types.Panel):
             device = str(exc)
         used = st.last_device or "-"
         layout.label(text=f"Device: {device} (last run: {used})", icon="MEMORY")
+        layout.label(text=_build_line())
         if st.last_report:
             layout.label(text=st.last_report)
 
@@ -198,3 +199,11 @@ CLASSES = (
 )
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def _build_line() -> str:
+    """Which onnxruntime build this install carries (default zip: CPU; -cuda zip: CUDA), short for the panel."""
+    from .core.models.build_info import runtime_build
+
+    build = runtime_build()
+    return "Build: CUDA (-cuda zip)" if build.is_cuda_build else "Build: CPU (CUDA needs the -cuda zip)"

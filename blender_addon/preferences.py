@@ -24,6 +24,9 @@ class FacsimilePreferences(bpy.types.AddonPreferences):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "device")
+        from .core.models.build_info import runtime_build
+
+        layout.label(text=runtime_build().summary())
         settings = getattr(context.scene, "facsimile", None)
         if settings is not None and settings.last_device:
             layout.label(text=f"Last run used: {settings.last_device}")

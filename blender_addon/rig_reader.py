@@ -329,6 +329,12 @@ class Deformer:
             self.runner = lbs.OnnxLBS(rig.binding, device="cpu" if device == "onnx-cpu" else "cuda")
         self.used = "onnx-cpu" if device == "onnx-cpu" else self.runner.info.device
 
+    def empty_output(self, num_poses: int) -> np.ndarray:
+        """A reusable (num_poses, V, 3) float32 `out` buffer: page-locked on CUDA (faster copies back), else plain."""
+        if self.runner is not None:
+            return self.runner.empty_output(num_poses)
+        return np.empty((num_poses, self.rig.binding.num_vertices, 3), dtype=np.float32)
+
     def __call__(
         self,
         poses: PoseSet,

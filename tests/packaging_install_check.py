@@ -27,6 +27,16 @@ REPO_MODULE = "user_default"
 MODULE = f"bl_ext.{REPO_MODULE}.{PKG_ID}"
 
 
+def _blender_compat():
+    """The add-on's blender_compat.py, loaded by path under another name: its install/uninstall helpers are the one
+    implementation, and nothing is imported as `blender_addon` (the check proves the repository is never imported)."""
+    path = Path(__file__).resolve().parent.parent / "blender_addon" / "blender_compat.py"
+    spec = importlib.util.spec_from_file_location("facsimile_install_check_compat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _files_under(folder: Path) -> list[str]:
     if not folder.exists():
         return []
@@ -139,8 +149,8 @@ def run(zip_path: str, photo: str, video: str, skin: bool, res: dict) -> None:
     object_props_before = {p.identifier for p in bpy.types.Object.bl_rna.properties}
 
     res["step"] = "install"
-    ret = bpy.ops.extensions.package_install_files(filepath=zip_path, repo=REPO_MODULE, enable_on_install=True)
-    res["install"] = sorted(ret)
+    compat = _blender_compat()
+    res["install"] = sorted(compat.install_extension(zip_path, repo=REPO_MODULE, enable=True))
     res["enabled"] = MODULE in prefs.addons
     package = sys.modules.get(MODULE)
     res["package_file"] = getattr(package, "__file__", None)
@@ -167,6 +177,9 @@ def run(zip_path: str, photo: str, video: str, skin: bool, res: dict) -> None:
         loaded[name] = {"inputs": [i.name for i in session.get_inputs()], "device": info.device}
     res["models_loaded"] = loaded
     res["onnxruntime_file"] = sys.modules["onnxruntime"].__file__
+    build_info = importlib.import_module(f"{MODULE}.core.models.build_info")
+    build = build_info.runtime_build()
+    res["runtime_build"] = {"distribution": build.distribution, "cuda": build.is_cuda_build, "line": build.summary()}
 
     if res["wheel_site_packages"]:
         res["step"] = "bundled_wheels"
@@ -234,9 +247,7 @@ def run(zip_path: str, photo: str, video: str, skin: bool, res: dict) -> None:
     )
 
     res["step"] = "uninstall"
-    repo_index = [r.module for r in prefs.extensions.repos].index(REPO_MODULE)
-    ret = bpy.ops.extensions.package_uninstall(repo_index=repo_index, pkg_id=PKG_ID)
-    res["uninstall"] = sorted(ret)
+    res["uninstall"] = sorted(compat.uninstall_extension(PKG_ID, repo=REPO_MODULE))
     res["addon_left"] = MODULE in prefs.addons
     res["files_left"] = [f for f in _files_under(ext_root) if not f.startswith(".cache/")]
     res["repo_checkout_imported"] = sorted(k for k in sys.modules if k.split(".")[0] == "blender_addon")

@@ -104,7 +104,7 @@ def addon_imports(root: Path = ADDON) -> list[Import]:
 
 def bundled_import_names() -> dict[str, str]:
     """Top-level import name -> distribution, for every wheel build_addon.py bundles on any platform."""
-    bundled = {build_addon.normalize(p) for t in build_addon.TARGETS.values() for p in t.packages}
+    bundled = {build_addon.normalize(p) for f in build_addon.FLAVOURS.values() for t in f.values() for p in t.packages}
     names: dict[str, str] = {}
     for top, dists in importlib.metadata.packages_distributions().items():
         for dist in dists:

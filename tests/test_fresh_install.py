@@ -1,5 +1,6 @@
 """The release zip, installed the way Blender does into a fresh venv that holds only bpy (and what bpy itself needs):
-Blender 4.5 on Python 3.11 and Blender 5.3 on Python 3.13, from the same linux zip.
+Blender 4.5 on Python 3.11 and Blender 5.3 on Python 3.13, from the same default (CPU) linux zip; the -cuda zip
+installs on Python 3.13 too (photo only: the same code path).
 
 No onnx, torch, mediapipe, scikit-image, scipy, onnxruntime or OpenCV is installed there, so every module the add-on
 uses must come from Blender, the extension or the wheels it bundles (the development venv hid an `import onnx` this
@@ -90,15 +91,20 @@ def _env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def release_zip(tmp_path_factory) -> Path:
-    """The linux zip with its real wheels (cp311 and cp313), built once for both environments."""
+def release_zips(tmp_path_factory) -> dict[str, Path]:
+    """The linux zips with their real wheels (cp311 and cp313): the default (CPU) one and the -cuda one, built once."""
     models = _real_models()
     out = tmp_path_factory.mktemp("release")
     try:
-        (built,) = build_addon.build(out, platforms=["linux-x64"], models_dir=models)
+        built = build_addon.build(out, platforms=["linux-x64"], models_dir=models)
     except build_addon.BuildError as exc:
-        _skip_or_fail(f"cannot build the release zip: {exc}")
-    return built.path
+        _skip_or_fail(f"cannot build the release zips: {exc}")
+    return {b.flavour: b.path for b in built}
+
+
+@pytest.fixture(scope="module")
+def release_zip(release_zips) -> Path:
+    return release_zips["cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +142,8 @@ def test_release_zip_in_fresh_venv(name: str, release_zip: Path, clip: Path, tmp
     # Installed and enabled; Blender installed the bundled wheels that fit this Python, and they are what ran.
     assert res["install"] == ["FINISHED"] and res["enabled"]
     assert {"onnxruntime", "cv2"} <= set(res["wheel_site_packages"])
+    assert res["runtime_build"]["distribution"] == "onnxruntime" and not res["runtime_build"]["cuda"]
+    assert "CPU build" in res["runtime_build"]["line"] and "-cuda zip" in res["runtime_build"]["line"]
     site = Path(res["extensions_root"]) / ".local"
     for module in ("onnxruntime", "cv2"):
         assert Path(res["modules_used"][module]).is_relative_to(site), res["modules_used"]
@@ -167,3 +175,21 @@ def test_release_zip_in_fresh_venv(name: str, release_zip: Path, clip: Path, tmp
     assert res["types_after_disable"] == [] and res["scene_props_after_disable"] == []
     assert res["uninstall"] == ["FINISHED"] and not res["addon_left"] and res["files_left"] == []
     assert res["repo_checkout_imported"] == []
+
+
+def test_cuda_zip_in_fresh_venv(release_zips: dict[str, Path], tmp_path: Path) -> None:
+    """The -cuda zip (onnxruntime-gpu) installs in Blender 5.3's Python, says it is the CUDA build, applies a photo
+    (on the CPU where no GPU is: the device used is reported) and removes cleanly. One Python only: the wheels and
+    the code path are the default zip's, which both Pythons test in full above."""
+    var, exe, pyenv_version, requirements, _, _ = ENVIRONMENTS["blender5.3-py3.13"]
+    python = _fresh_venv("blender5.3-py3.13", _interpreter(var, exe, pyenv_version), requirements)
+    photo = shared_path("photos", "surprised.jpeg")
+    res = install_in_fresh_bpy(release_zips["cuda"], tmp_path, photo, python=str(python), env=_env())
+    assert res["install"] == ["FINISHED"] and res["enabled"]
+    assert res["runtime_build"]["distribution"] == "onnxruntime-gpu" and res["runtime_build"]["cuda"]
+    assert "CUDA build" in res["runtime_build"]["line"]
+    run = res["bundled_wheels_run"]
+    assert "error" not in run, run.get("error")
+    assert "CUDAExecutionProvider" in run["providers"]
+    assert res["photo"]["result"] == ["FINISHED"] and res["photo"]["changed"]
+    assert res["uninstall"] == ["FINISHED"] and res["files_left"] == []

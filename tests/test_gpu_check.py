@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py: its CPU half runs without a GPU, says so, checks LBS against its bound, and fails loudly."""
+"""benchmarks/gpu_check.py: its CPU half runs without a GPU and says so; figures beyond a bound are flagged; a crash fails."""
 
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def test_cpu_half_runs_and_reports(tmp_path, capsys):
     assert photos["rows"][0]["faces"] == 1
 
 
-def test_a_broken_lbs_kernel_fails_the_check(monkeypatch, capsys):
-    """The check can fail: a kernel that is off by more than the bound gives exit code 1 and names it."""
+def test_figures_beyond_bound_are_flagged_and_crashes_fail(monkeypatch, capsys):
+    """The timing script flags a figure beyond its bound (the gate is tests/test_gpu_correctness.py) and exits 1 only
+    when a section crashes."""
     from blender_addon.core.body import lbs
 
     real = lbs.skin_lbs
@@ -71,4 +72,12 @@ def test_a_broken_lbs_kernel_fails_the_check(monkeypatch, capsys):
     monkeypatch.setattr(lbs, "skin_lbs", off)
     code = _gpu_check().main([*SMALL, "--skip", "models", "photos", "video"])
     text = capsys.readouterr().out
-    assert code == 1 and "FAIL" in text and "LBS numpy kernel vs float64 reference" in text
+    assert code == 0 and "BEYOND BOUND" in text and "LBS numpy kernel vs float64 reference" in text
+
+    def broken(binding, mats, **kw):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(lbs, "skin_lbs", broken)
+    code = _gpu_check().main([*SMALL, "--skip", "models", "photos", "video"])
+    text = capsys.readouterr().out
+    assert code == 1 and "CRASH" in text and "kernel exploded" in text

@@ -134,3 +134,33 @@ def test_describe_stages_names_each_device_and_the_reasons():
     line = describe_stages({"face": cpu, "generator": cpu, "lbs": gpu})
     assert line == f"face cpu, generator cpu, lbs cuda ({AUTO_CPU_NOTE})"
     assert line.split(" (", 1)[0] == "face cpu, generator cpu, lbs cuda"  # what the panel shows
+
+
+def test_no_telemetry_files_in_home_or_tmp(tmp_path):
+    """Importing the session factory, creating a session and running it writes nothing to a fresh HOME or TMPDIR
+    (onnxruntime's import alone writes ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ and $TMPDIR/.ses otherwise)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    code = (
+        "import numpy as np\n"
+        "from tiny_onnx import model_bytes\n"
+        "from blender_addon.core.models.onnx_session import create_session\n"
+        "s, info = create_session(model_bytes('relu_dynamic'), 'cpu')\n"
+        "name = s.get_inputs()[0].name\n"
+        "shape = [d if isinstance(d, int) else 2 for d in s.get_inputs()[0].shape]\n"
+        "s.run(None, {name: np.ones(shape, np.float32)})\n"
+        "print('ran', info.device)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.getcwd()]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ran cpu" in out.stdout
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p not in (home, tmp))
+    assert written == [], f"onnxruntime wrote outside the outputs: {written}"

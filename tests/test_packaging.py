@@ -315,23 +315,35 @@ def _cache_wheels(cache: Path, tags: dict[str, list[str]]) -> None:
 
 
 def test_zip_carries_wheels_for_both_pythons(tmp_path: Path, models: Path) -> None:
-    """One linux zip carries cp311 and cp313 onnxruntime wheels and one abi3 OpenCV wheel; Blender's validator (the
-    4.5 or the 5.3 one, whichever bpy this suite runs on) accepts it."""
+    """The default linux zip carries the CPU onnxruntime (cp311 and cp313) and one abi3 OpenCV wheel, the -cuda zip
+    onnxruntime-gpu instead; Blender's validator (the 4.5 or the 5.3 one, whichever bpy this suite runs on) accepts
+    both."""
     cache = tmp_path / "wheels"
+    both = ["cp311-cp311-manylinux_2_28_x86_64", "cp313-cp313-manylinux_2_28_x86_64"]
     _cache_wheels(
         cache,
-        {
-            "onnxruntime_gpu": ["cp311-cp311-manylinux_2_28_x86_64", "cp313-cp313-manylinux_2_28_x86_64"],
-            "opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64"],
-        },
+        {"onnxruntime": both, "onnxruntime_gpu": both, "opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64"]},
     )
-    (built,) = _build(tmp_path / "dist", models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache,
-                      allow_download=False)  # fmt: skip
-    assert [w.split("-")[2] for w in built.wheels] == ["cp311", "cp313", "cp37"]
-    with zipfile.ZipFile(built.path) as zf:
-        manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
-        assert manifest["wheels"] == [f"./wheels/{w}" for w in built.wheels]
-        assert all(f"wheels/{w}" in zf.namelist() for w in built.wheels)
+    built = _build(tmp_path / "dist", models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache,
+                   allow_download=False)  # fmt: skip
+    by_flavour = {b.flavour: b for b in built}
+    assert sorted(by_flavour) == ["cpu", "cuda"]
+    assert by_flavour["cpu"].path.name == "facsimile-0.1.0-linux_x64.zip"
+    assert by_flavour["cuda"].path.name == "facsimile-0.1.0-linux_x64-cuda.zip"
+    for flavour, dist in (("cpu", "onnxruntime"), ("cuda", "onnxruntime_gpu")):
+        b = by_flavour[flavour]
+        assert [w.split("-")[0] for w in b.wheels] == [dist, dist, "opencv_python_headless"]
+        assert [w.split("-")[2] for w in b.wheels] == ["cp311", "cp313", "cp37"]
+        with zipfile.ZipFile(b.path) as zf:
+            manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
+            assert manifest["wheels"] == [f"./wheels/{w}" for w in b.wheels]
+            assert all(f"wheels/{w}" in zf.namelist() for w in b.wheels)
+    only_cpu = _build(tmp_path / "cpu", models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache,
+                      allow_download=False, flavours=("cpu",))  # fmt: skip
+    assert [b.flavour for b in only_cpu] == ["cpu"]
+    with pytest.raises(BuildError, match="unknown build flavour"):
+        _build(tmp_path / "x", models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache,
+               allow_download=False, flavours=("rocm",))  # fmt: skip
 
 
 def test_wheel_missing_for_one_python_is_a_clear_error(tmp_path: Path, models: Path) -> None:
@@ -339,12 +351,12 @@ def test_wheel_missing_for_one_python_is_a_clear_error(tmp_path: Path, models: P
     _cache_wheels(
         cache,
         {
-            "onnxruntime_gpu": ["cp311-cp311-manylinux_2_28_x86_64"],
+            "onnxruntime": ["cp311-cp311-manylinux_2_28_x86_64"],
             "opencv_python_headless": ["cp37-abi3-manylinux_2_17_x86_64"],
         },
     )
     out = tmp_path / "dist"
-    with pytest.raises(BuildError, match="onnxruntime-gpu wheel for linux-x64 and Python 3.13 is not in"):
+    with pytest.raises(BuildError, match="onnxruntime wheel for linux-x64 and Python 3.13 is not in"):
         _build(out, models, platforms=["linux-x64"], with_wheels=True, wheel_cache=cache, allow_download=False)
     assert _listing(out) == {}
 
@@ -363,7 +375,7 @@ def test_two_wheels_for_one_python_are_refused(tmp_path: Path, models: Path) -> 
 
 def test_missing_wheel_offline_is_a_clear_error(tmp_path: Path, models: Path) -> None:
     out = tmp_path / "dist"
-    with pytest.raises(BuildError, match="onnxruntime-gpu wheel for linux-x64 and Python 3.11 is not in"):
+    with pytest.raises(BuildError, match="onnxruntime wheel for linux-x64 and Python 3.11 is not in"):
         _build(out, models, platforms=["linux-x64"], with_wheels=True, wheel_cache=tmp_path / "c", allow_download=False)
     assert _listing(out) == {}
 
@@ -501,17 +513,18 @@ def test_installed_apply_from_photo_on_demo_character(installed: dict) -> None:
 
 @pytest.mark.slow
 def test_release_build_with_real_wheels(tmp_path: Path) -> None:
-    """Downloads (or reuses from build/wheels/) the pinned wheels; the linux zip installs them in a fresh bpy."""
+    """Downloads (or reuses from build/wheels/) the pinned wheels; the linux -cuda zip installs them in a fresh bpy
+    (the default CPU zip is install-tested by tests/test_fresh_install.py)."""
     models_dir = _real_models()
     built = build_addon.build(tmp_path / "dist", models_dir=models_dir)
-    by_platform = {b.platform: b for b in built}
-    assert set(by_platform) == set(PLATFORMS)
+    by_platform = {b.platform: b for b in built if b.flavour == "cuda"}
+    assert {b.platform for b in built} == set(PLATFORMS) and set(by_platform) == {"linux-x64", "windows-x64"}
     for b in built:
         with zipfile.ZipFile(b.path) as zf:
             manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
             assert manifest["wheels"] == [f"./wheels/{w}" for w in b.wheels]
             assert all(f"wheels/{w}" in zf.namelist() for w in b.wheels)
-        flavour = "onnxruntime_gpu-" if b.platform != "macos-arm64" else "onnxruntime-"
+        flavour = "onnxruntime_gpu-" if b.flavour == "cuda" else "onnxruntime-"
         blender_ext = build_addon.load_blender_ext(build_addon.find_blender_ext())
         for prefix in (flavour, "opencv_python_headless-"):  # each package imports on both Blender Pythons
             served = [build_addon.wheel_pythons(w, blender_ext) for w in b.wheels if w.startswith(prefix)]

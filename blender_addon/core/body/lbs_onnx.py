@@ -2,7 +2,8 @@
 
 The graph is one dense matrix product over all poses of a batch (contract: core/models/specs.py `LBS`). On CUDA the
 weighted rest positions go to the device once per binding, poses run in batches of POSE_BATCH, and each batch's
-vertices are copied from the device straight into the caller's output array. On an H200 (benchmarks/gpu_check.py) the
+vertices are copied from the device straight into the caller's output array (page-locked when the caller took it
+from `empty_output`: one DMA transfer instead of the driver's staged copy into pageable memory). On an H200 (benchmarks/gpu_check.py) the
 product itself took 0.004 ms per pose (63k vertices) and the copy back to host memory the rest: the copy, not the
 arithmetic, sets the speed, so a short last batch is not padded (padding would add bytes to copy, and the graph has
 no convolutions whose plan a new shape would reset). On the CPU the numpy kernel (lbs_kernel.py) is faster than this
@@ -66,12 +67,26 @@ class OnnxLBS:
         rest = weighted_rest(binding)
         self._rest = rest
         self._rest_device = None
+        self.last_output_pinned = False
         per_pose = binding.num_vertices * 3 * 4 * 2  # output + the (V, 3P) product
         self.pose_batch = max(1, min(POSE_BATCH, DEVICE_BATCH_BYTES // per_pose))
         if self.info.device == "cuda":
-            import onnxruntime as ort
+            from ..models.onnx_session import ort
 
             self._rest_device = ort.OrtValue.ortvalue_from_numpy(rest, "cuda", 0)
+
+    def empty_output(self, num_poses: int) -> np.ndarray:
+        """A (num_poses, V, 3) float32 array to pass as `out` and reuse across calls: page-locked host memory on CUDA
+        (the copy back from the device is one DMA transfer, 2.7x faster on an H200, see core/body/pinned_host.py),
+        ordinary memory otherwise. `last_output_pinned` says which one it gave."""
+        shape = (int(num_poses), self.binding.num_vertices, 3)
+        if self.info.device == "cuda":
+            from .pinned_host import empty_pinned
+
+            arr, self.last_output_pinned = empty_pinned(shape)
+            return arr
+        self.last_output_pinned = False
+        return np.empty(shape, dtype=np.float32)
 
     def __call__(
         self,

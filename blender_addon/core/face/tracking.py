@@ -19,6 +19,7 @@ faces too small for the 128x128 whole-image pass (group photos). Faces MediaPipe
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from dataclasses import dataclass, field
@@ -40,16 +41,34 @@ LANDMARK_SIZE = 256
 LANDMARK_BORDER = cv2.BORDER_REPLICATE  # ImageToTensorCalculator default for the landmark crop
 DETECTOR_NMS_IOU = 0.3
 FACE_ROI_SCALE = 1.5
+# Photos with max_faces > 1: tiles of a wide photo are searched only when some face found by the whole-image pass is
+# narrower than this fraction of the long side (or none was found); see FaceTracker._tiles_cannot_help.
+TILE_SKIP_FACE_FRACTION = 0.2
 SCORE_CLIP = 100.0
-# Orientation search for photos (see _orientation_views). Thresholds chosen on the 81 shared and press photos
-# at all four rotations plus upright crops of angry.jpg cut off below the mouth (benchmarks/bench_face_orientation.py
-# checks them against FaceLandmarker).
+# Orientation search for photos (see _orientation_views): the defaults of OrientationRules. Thresholds chosen on the 81
+# shared and press photos at all four rotations plus upright crops of angry.jpg cut off below the mouth
+# (benchmarks/bench_face_orientation.py checks them against FaceLandmarker).
 ORIENTATION_CHECK_SCORE = 0.85  # an upright detection this strong (and level) is taken as it is, as FaceLandmarker does
 UPRIGHT_FAIR_SCORE = 0.75  # between this and the above, only the upside-down view is looked at ...
 UPSIDE_DOWN_MARGIN = 0.2  # ... and it must come within this much of the upright view's quality to be searched further
 ORIENTATION_TILT_PENALTY = 0.3  # score penalty for an eye line at 90 degrees (tilt 1), linear below
 TWIN_MARGIN = 0.25  # a view's upside-down twin within this quality of it: the landmarks' turn drift decides
 DRIFT_TURN = math.radians(25.0)  # how far the region is turned each way to measure that drift
+
+
+@dataclass(frozen=True)
+class OrientationRules:
+    """When a photo is also searched turned by 90, -90 and 180 degrees (photos only; video tracks upright).
+
+    enabled False: upright only, as MediaPipe FaceLandmarker. The defaults are the module constants above."""
+
+    enabled: bool = True
+    check_score: float = ORIENTATION_CHECK_SCORE
+    upright_fair_score: float = UPRIGHT_FAIR_SCORE
+    upside_down_margin: float = UPSIDE_DOWN_MARGIN
+    tilt_penalty: float = ORIENTATION_TILT_PENALTY
+    twin_margin: float = TWIN_MARGIN
+    drift_turn_rad: float = DRIFT_TURN
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,12 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, i
     return out
 
 
+def _nearest_quarter_turn(rotation: float) -> float:
+    """The detector view (0, pi/2, -pi/2 or pi) nearest a region's rotation in radians."""
+    k = round(rotation / (math.pi / 2)) % 4
+    return (0.0, math.pi / 2, math.pi, -math.pi / 2)[k]
+
+
 def _box_area(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
 
@@ -193,7 +218,12 @@ def _to_unit_float(crops: np.ndarray) -> np.ndarray:
 
 
 class FaceTracker:
-    """Faces and landmarks from RGB images: `detect` for photos (all faces), `track` for video (one face)."""
+    """Faces and landmarks from RGB images: `detect` for photos (all faces), `track` for video (one face).
+
+    The front-end under core.face.pipeline.FaceSolver (which adds the running mode, the generator and smoothing);
+    model_training uses it directly. `landmark_variant` picks the landmark model file (core.models.variants: "fp32",
+    "fp16", "int8"; None = the measured default for this platform). `sharing(other)` makes a second tracker on the same
+    loaded sessions (a photo solver and a video solver need no second copy of the models)."""
 
     def __init__(
         self,
@@ -202,33 +232,58 @@ class FaceTracker:
         min_detection: float = 0.5,
         min_presence: float = 0.5,
         threads: int | None = None,
+        orientation: OrientationRules | None = None,
+        landmark_variant: str | None = None,
     ) -> None:
+        from ..models.variants import landmark_model_path
+
         if max_faces < 1:
             raise ValueError("max_faces must be at least 1")
         self.max_faces = max_faces
         self.min_detection = float(min_detection)
         self.min_presence = float(min_presence)
+        self.orientation = orientation or OrientationRules()
         # One intra-op thread unless FACSIMILE_THREADS says: a second thread costs more in hand-offs than it saves
         # for these small models on a busy 2-core machine (measured for the legacy mesh: 0.75 ms vs 1.5 ms+).
         if threads is None:
             threads = int(os.environ.get("FACSIMILE_THREADS") or 1)
         self._detector, self.device_info = self._load(FACE_DETECTOR, device, threads)
-        self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads)
+        self.landmark_file = landmark_model_path(landmark_variant, device)
+        self._landmark_model, self._landmark_info = self._load(FACE_LANDMARKS, device, threads, self.landmark_file)
         self._prev: Face | None = None
+        self._last_rotation: float | None = None  # the tracked face's last region rotation (radians), this clip
 
     @staticmethod
-    def _load(spec: ModelSpec, device: str, threads: int | None):
-        session, info = create_session(verified_model_path(spec.file_name), device, threads)
+    def _load(spec: ModelSpec, device: str, threads: int | None, path: os.PathLike | None = None):
+        session, info = create_session(path or verified_model_path(spec.file_name), device, threads)
         check_session(session, spec)
         return session, info
+
+    def sharing(self, max_faces: int | None = None) -> FaceTracker:
+        """A tracker on this one's sessions with its own tracking state (and optionally another max_faces)."""
+        twin = copy.copy(self)
+        twin._prev = None
+        twin._last_rotation = None
+        if max_faces is not None:
+            if max_faces < 1:
+                raise ValueError("max_faces must be at least 1")
+            twin.max_faces = max_faces
+        return twin
+
+    def close(self) -> None:
+        """Drop the sessions (their memory goes with the last tracker sharing them); any later call is an error."""
+        self._detector = self._landmark_model = None
+        self._prev = None
+        self._last_rotation = None
 
     @property
     def device(self) -> SessionInfo:
         return self.device_info
 
     def reset(self) -> None:
-        """Forget the tracked face: the next `track` call runs the detector."""
+        """Forget the tracked face and the clip's orientation: the next `track` call runs the full detection."""
         self._prev = None
+        self._last_rotation = None
 
     # ----- detector -------------------------------------------------------------------------------------------
     def _candidates(self, image: np.ndarray, view: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -265,7 +320,7 @@ class FaceTracker:
         dets = [_Detection(*d) for d in weighted_nms(*self._candidates(image, view), DETECTOR_NMS_IOU)]
         h, w = image.shape[:2]
         short, long_ = min(h, w), max(h, w)
-        if not tiles or long_ <= 1.2 * short:
+        if not tiles or long_ <= 1.2 * short or self._tiles_cannot_help(dets, long_):
             return dets
         parts = []
         n = math.ceil(long_ / short) + (1 if long_ > 2 * short else 0)
@@ -291,8 +346,19 @@ class FaceTracker:
             known = np.vstack([known, bx])
         return sorted(dets, key=lambda d: -d.score)
 
-    @staticmethod
-    def _orientation_quality(dets: list[_Detection], view: float) -> float:
+    def _tiles_cannot_help(self, dets: list[_Detection], long_side: float) -> bool:
+        """Skip the tile passes where the whole-image pass already tells the photo is no group of small faces: it
+        found max_faces faces, or every face it found spans at least TILE_SKIP_FACE_FRACTION of the long side (a
+        portrait, a close two-shot, a video frame of one speaker). The tiles exist for faces too small for the
+        128x128 whole-image pass; beside faces that large, the ones left would be background. They cost 1-2 more
+        detector runs per wide photo (24% of a photo's time, benchmarks/profile_face_stages.py)."""
+        if not dets:
+            return False
+        if len(dets) >= self.max_faces:
+            return True
+        return min(float(d.box[2] - d.box[0]) for d in dets) >= TILE_SKIP_FACE_FRACTION * long_side
+
+    def _orientation_quality(self, dets: list[_Detection], view: float) -> float:
         """Best detection's score, less a penalty for an eye line tilted in that view (sideways faces score ~0.9)."""
         if not dets:
             return 0.0
@@ -300,7 +366,7 @@ class FaceTracker:
         angle = math.atan2(k[1, 1] - k[0, 1], k[1, 0] - k[0, 0]) - view
         angle = (angle + math.pi) % (2 * math.pi) - math.pi
         tilt = min(abs(angle), math.pi / 2) / (math.pi / 2)
-        return dets[0].score - ORIENTATION_TILT_PENALTY * tilt
+        return dets[0].score - self.orientation.tilt_penalty * tilt
 
     def _orientation_views(self, image: np.ndarray) -> list[list[_Detection]]:
         """Detections of each view searched, the photo's most likely orientation first (views that found nothing are
@@ -314,16 +380,19 @@ class FaceTracker:
         winner's upside-down twin comes close, `_turn_drift` decides between the two. A fairly clear, level upright
         detection only pays for the upside-down view, the only one that rivals it on the photos measured.
         """
+        rules = self.orientation
         tiles = self.max_faces > 1
         dets = self._detect_regions(image, tiles=tiles)
+        if not rules.enabled:
+            return [dets] if dets else []
         quality = self._orientation_quality(dets, 0.0)
-        if dets and dets[0].score >= ORIENTATION_CHECK_SCORE and quality >= ORIENTATION_CHECK_SCORE - 0.1:
+        if dets and dets[0].score >= rules.check_score and quality >= rules.check_score - 0.1:
             return [dets]
         views: dict[float, tuple[list[_Detection], float]] = {0.0: (dets, quality)}
-        if dets and dets[0].score >= UPRIGHT_FAIR_SCORE and quality >= UPRIGHT_FAIR_SCORE - 0.1:
+        if dets and dets[0].score >= rules.upright_fair_score and quality >= rules.upright_fair_score - 0.1:
             flipped = self._detect_regions(image, tiles=tiles, view=math.pi)
             views[math.pi] = (flipped, self._orientation_quality(flipped, math.pi))
-            if views[math.pi][1] < quality - UPSIDE_DOWN_MARGIN:
+            if views[math.pi][1] < quality - rules.upside_down_margin:
                 return [dets]
         for view in (math.pi / 2, -math.pi / 2, math.pi):
             if view not in views:
@@ -332,7 +401,7 @@ class FaceTracker:
         order = sorted(views, key=lambda v: -views[v][1])  # stable: upright first among equals
         best = order[0]
         twin = {0.0: math.pi, math.pi: 0.0, math.pi / 2: -math.pi / 2, -math.pi / 2: math.pi / 2}[best]
-        if views[twin][0] and views[twin][1] >= views[best][1] - TWIN_MARGIN:
+        if views[twin][0] and views[twin][1] >= views[best][1] - rules.twin_margin:
             drift = self._turn_drift(image, [views[best][0][0], views[twin][0][0]])
             if drift[1] < drift[0]:
                 order.remove(twin)
@@ -341,12 +410,13 @@ class FaceTracker:
 
     def _turn_drift(self, image: np.ndarray, dets: list[_Detection]) -> np.ndarray:
         """How far each detection's landmarks move (mean over 478 points, in inter-ocular distances) when its region
-        is turned DRIFT_TURN each way. On a real face the landmark model follows the face, so the points stay put;
+        is turned OrientationRules.drift_turn_rad each way. On a real face the landmark model follows the face, so the points stay put;
         on a face seen upside down it makes up an upright face in the crop, which turns with the crop."""
         rois = []
         for d in dets:
             roi = self._roi_from_detection(d)
-            rois += [roi] + [RotatedRect(roi.center, roi.size, roi.rotation + t) for t in (DRIFT_TURN, -DRIFT_TURN)]
+            turn = self.orientation.drift_turn_rad
+            rois += [roi] + [RotatedRect(roi.center, roi.size, roi.rotation + t) for t in (turn, -turn)]
         landmarks, presence = self._landmarks(image, rois)
         lms = landmarks[..., :2].reshape(len(dets), 3, NUM_LANDMARKS, 2)
         iod = np.linalg.norm(lms[:, 0, 33] - lms[:, 0, 263], axis=1)
@@ -445,10 +515,25 @@ class FaceTracker:
             faces = self._faces_from_rois(image, [roi], [0.0])
             if faces:
                 self._prev = faces[0]
+                self._last_rotation = faces[0].roi.rotation
                 return faces[0]
         # (Re-)detect: the largest detection whose landmarks are confirmed, without running the model on every face.
+        # A face lost mid-clip is looked for first in the clip's own orientation (the quarter turn nearest the last
+        # region's rotation): one detector pass, where the orientation search would pay for up to four views and a
+        # landmark drift check whenever the face is small or blurred (score under 0.85) in a drifting, zooming shot.
+        # Only when that finds no face does the full search run, as on the clip's first frame.
         self._prev = None
-        for view in self._orientation_views(image):
+        if self._last_rotation is not None:
+            quarter = _nearest_quarter_turn(self._last_rotation)
+            face = self._confirm(image, [self._detect_regions(image, tiles=self.max_faces > 1, view=quarter)])
+            if face is not None:
+                return face
+        return self._confirm(image, self._orientation_views(image))
+
+    def _confirm(self, image: np.ndarray, views) -> Face | None:
+        """The first detection (largest first within a view) whose landmarks the model confirms, remembered as the
+        tracked face; None when no view has one."""
+        for view in views:
             first = sorted(view[: self.max_faces], key=lambda d: -_box_area(d.box))
             for d in first + view[self.max_faces :]:  # the rest only where the landmark model rejects those
                 for cand in (d, d.alternative):
@@ -456,5 +541,6 @@ class FaceTracker:
                         faces = self._faces_from_rois(image, [self._roi_from_detection(cand)], [cand.score])
                         if faces:
                             self._prev = faces[0]
+                            self._last_rotation = faces[0].roi.rotation
                             return self._prev
         return None

@@ -14,6 +14,12 @@ On CUDA the provider options are set explicitly: TF32 off (it moved the 52 weigh
 2e-3 of a unit mesh), cuDNN's algorithm search HEURISTIC (EXHAUSTIVE, the default, re-searches on every new input
 shape: seconds per photo), and `onnxruntime.preload_dlls()` first, so CUDA/cuDNN from pip's nvidia-* packages are
 found. Batches sent to CUDA should keep a few fixed shapes (`run_fixed`), so nothing is re-planned per call.
+
+Privacy: onnxruntime's import writes a telemetry device id and event queue under ~/.cache/Microsoft/DeveloperTools/
+.onnxruntime/ and a `.ses` file in $TMPDIR (measured with 1.31.1: `disable_telemetry_events()` after import is too
+late, the files already exist). ORT_DISABLE_TELEMETRY=1 set before the import prevents both, so this module sets it
+before it imports onnxruntime, and every Facsimile module imports onnxruntime through this one
+(tests/test_onnx_session.py checks a fresh HOME and TMPDIR stay empty).
 """
 
 from __future__ import annotations
@@ -26,10 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from ..errors import FacsimileError
-from .device import DEVICES, Device
+# Before the first import of onnxruntime in the process (see the module docstring); "0" or unset would write the files.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+import onnxruntime as ort  # noqa: E402
+
+from ..errors import FacsimileError  # noqa: E402
+from .device import DEVICES, Device  # noqa: E402
+
+ort.disable_telemetry_events()  # for a process that imported onnxruntime before us: no events at least
 
 # The smallest work size at which CUDA beat the CPU for each model, measured with benchmarks/gpu_check.py (README,
 # "GPU"). A model not listed runs on the CPU under "auto". lbs.onnx: poses in the bake (2.2x the numpy kernel at 64
