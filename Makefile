@@ -71,6 +71,7 @@ models: venv
 	$(PY) -m model_training.convert.mediapipe_pose --out exported_models
 	$(PY) -m model_training.convert.lbs_onnx --out exported_models
 	$(PY) -m model_training.export_keygen_data --out exported_models
+	$(PY) -m model_training.export_head_model --out exported_models
 
 ## Blender extension zips in dist/, one per platform, with the pinned wheels (downloaded once into build/wheels/).
 addon: venv venv313
