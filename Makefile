@@ -32,7 +32,7 @@ $(STAMP313): requirements-py313.txt pyproject.toml
 
 ## The README's main job.
 demo: venv
-	$(PY) -m blender_addon.cli demo --out out
+	$(PY) -m blender_addon.host.cli demo --out out
 
 ## The README's test command: the suite on Blender 4.5 / Python 3.11 / numpy 1.26, then on Blender 5.3 / Python 3.13 /
 ## numpy 2 (torch, onnx and mediapipe tests skip there). CI (.ci/run) also runs test-install.

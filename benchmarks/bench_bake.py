@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
-from blender_addon.blender_compat import add_shape_key  # noqa: E402
 from blender_addon.core.arkit import ARKIT_NAMES  # noqa: E402
 from blender_addon.core.retarget import build_retarget_map  # noqa: E402
-from blender_addon.shape_keys import bake_keyframes, shape_key_names  # noqa: E402
+from blender_addon.host.blender_compat import add_shape_key  # noqa: E402
+from blender_addon.scene.shape_keys import bake_keyframes, shape_key_names  # noqa: E402
 
 
 def _character(name: str) -> bpy.types.Object:

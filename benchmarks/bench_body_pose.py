@@ -67,9 +67,9 @@ class Sample:
 def _load_character(name: str):
     import bpy
 
-    from blender_addon import rig_pose
-    from blender_addon import rig_reader as rr
     from blender_addon.core.rig import match_rig
+    from blender_addon.scene import rig_pose
+    from blender_addon.scene import rig_reader as rr
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(SHARED / "models" / CHARACTERS[name]))
@@ -98,10 +98,10 @@ def render_samples(
     import bpy
     from mathutils import Vector
 
-    from blender_addon import body_motion as bm
-    from blender_addon import render_preview as rp
     from blender_addon.core.body.pose_to_bones import RestSkeleton, _body_axes
     from blender_addon.core.formats.image_io import load_image
+    from blender_addon.demo import render_preview as rp
+    from blender_addon.scene import body_motion as bm
 
     rig, frames = _load_character(character)
     rest = RestSkeleton.from_frames(frames)

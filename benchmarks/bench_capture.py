@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import bpy
 
-    from blender_addon import face_session, headless
     from blender_addon.demo.character import build_demo_character
+    from blender_addon.host import headless
+    from blender_addon.usecases import face_session
     from blender_addon.usecases.capture import CaptureOptions, capture
 
     frames = video_frames(photos(), args.frames)

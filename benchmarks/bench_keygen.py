@@ -37,7 +37,7 @@ EYE_JAW = lambda n: n.startswith(("eye", "jaw"))  # noqa: E731
 
 
 def _keys_array(obj, names) -> np.ndarray:
-    from blender_addon.keygen_blender import rest_coords
+    from blender_addon.scene.keygen_blender import rest_coords
 
     rest = rest_coords(obj)
     out = np.zeros((len(names), len(rest), 3), np.float32)
@@ -251,7 +251,7 @@ def main() -> None:
     from blender_addon.core.arkit import ARKIT_NAMES
     from blender_addon.core.formats.image_io import write_png
     from blender_addon.demo.contact_sheet import make_contact_sheet
-    from blender_addon.keygen_blender import render_key_tiles
+    from blender_addon.scene.keygen_blender import render_key_tiles
 
     results, tiles, labels = {}, [], []
     names = ("neutral", *ARKIT_NAMES)

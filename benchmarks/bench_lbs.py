@@ -42,8 +42,8 @@ def copy_bandwidth(n_bytes: int = 512 * 1024 * 1024, repeats: int = 3) -> float:
 def build_scene(poses: int):
     import bpy
 
-    from blender_addon import body_motion as bm
-    from blender_addon import rig_reader as rr
+    from blender_addon.scene import body_motion as bm
+    from blender_addon.scene import rig_reader as rr
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(SHARED / "models" / "quaternius_human_male_m2m.glb"))
@@ -74,8 +74,8 @@ def main() -> int:
 
     import bpy
 
-    from blender_addon import rig_reader as rr
     from blender_addon.core.body import lbs
+    from blender_addon.scene import rig_reader as rr
 
     t = time.perf_counter()
     mesh, action = build_scene(args.poses)

@@ -1,7 +1,7 @@
 """Photos -> 52 weights through the CLI, per image with start-up cancelled out, beside MediaPipe FaceLandmarker with
 blendshapes on the same files in the same run (issue 20's photo target: ours <= 0.8x MediaPipe's time).
 
-Ours: `python -m blender_addon.cli solve FILES... --json OUT --device cpu` (default --max-faces 4), a new process per
+Ours: `python -m blender_addon.host.cli solve FILES... --json OUT --device cpu` (default --max-faces 4), a new process per
 run. Reference: a new Python process that creates FaceLandmarker (IMAGE mode, num_faces 1 and 4, blendshapes on) and
 runs it on every file, decoding each with cv2 as our CLI does. Per image = (time for all N files - time for the first
 file alone) / (N - 1), so model loading and interpreter start-up cancel; each repeat runs every command in turn.
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         files = [str(f) for f in photo_files(Path(tmp))]
         out = str(Path(tmp) / "out.json")
-        ours = [sys.executable, "-m", "blender_addon.cli", "solve", "--device", "cpu", "--json", out]
+        ours = [sys.executable, "-m", "blender_addon.host.cli", "solve", "--device", "cpu", "--json", out]
         jobs = {"ours: facsimile solve (up to 4 faces)": lambda fs: ours + fs}
         jobs["ours: facsimile solve --max-faces 1"] = lambda fs: ours + ["--max-faces", "1"] + fs
         if TASK.is_file():

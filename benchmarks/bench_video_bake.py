@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import bpy
 
-    from blender_addon import character, face_session, headless
     from blender_addon.demo.character import build_demo_character
+    from blender_addon.host import headless
+    from blender_addon.scene import character
+    from blender_addon.usecases import face_session
 
     frames = video_frames(photos(), args.frames)
     h, w = frames[0].shape[:2]

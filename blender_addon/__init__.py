@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # Modules with register()/unregister(), in registration order (properties before the operators and panels using them).
 def _ui_modules() -> tuple:
-    from . import capture_ui, keygen_operators, lbs_operators, operators, panel, preferences, properties
+    from .ui import capture_ui, keygen_operators, lbs_operators, operators, panel, preferences, properties
 
     return (properties, preferences, operators, lbs_operators, keygen_operators, panel, capture_ui)
 

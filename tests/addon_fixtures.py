@@ -16,8 +16,9 @@ import pytest
 from conftest import shared_path
 
 import blender_addon
-from blender_addon import character, face_session
-from blender_addon.headless import release_properties
+from blender_addon.host.headless import release_properties
+from blender_addon.scene import character
+from blender_addon.usecases import face_session
 
 
 def _unregister_all() -> None:

@@ -14,9 +14,9 @@ import bpy
 import numpy as np
 from conftest import shared_path
 
-from blender_addon.blender_compat import add_shape_key
 from blender_addon.core.arkit import ARKIT_NAMES, canonical_name
 from blender_addon.core.retarget import preset_targets
+from blender_addon.host.blender_compat import add_shape_key
 
 
 def _ict_arkit_deltas() -> tuple[np.ndarray, list[list[int]], dict[str, np.ndarray]]:

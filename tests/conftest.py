@@ -32,7 +32,7 @@ def shared_data() -> Path:
 # ---------------------------------------------------------------- ending the test process
 # The bpy module (4.5.4) runs Blender's shutdown only when the module object is freed at interpreter finalisation;
 # while anything Blender holds keeps it alive, exit() blocks forever in the audio thread's static state
-# (blender_addon/process_exit.py). The CLI releases what it knows (the driver namespace); after the whole suite some
+# (blender_addon/host/process_exit.py). The CLI releases what it knows (the driver namespace); after the whole suite some
 # other Blender-side reference remains (not found: every quarter of the suite alone exits normally), so the test
 # process leaves through os._exit with pytest's own status once everything is reported, and removes Blender's
 # session temp folder itself.
@@ -52,7 +52,7 @@ def pytest_unconfigure(config):
         return
     import bpy
 
-    from blender_addon import process_exit
+    from blender_addon.host import process_exit
 
     process_exit.release_blender_references()
     tempdir = bpy.app.tempdir

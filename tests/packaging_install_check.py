@@ -30,7 +30,7 @@ MODULE = f"bl_ext.{REPO_MODULE}.{PKG_ID}"
 def _blender_compat():
     """The add-on's blender_compat.py, loaded by path under another name: its install/uninstall helpers are the one
     implementation, and nothing is imported as `blender_addon` (the check proves the repository is never imported)."""
-    path = Path(__file__).resolve().parent.parent / "blender_addon" / "blender_compat.py"
+    path = Path(__file__).resolve().parent.parent / "blender_addon" / "host" / "blender_compat.py"
     spec = importlib.util.spec_from_file_location("facsimile_install_check_compat", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -83,7 +83,7 @@ def _run_bundled_wheels(site: Path, models: Path) -> dict:
 
 def _key_frames(obj) -> dict[str, int]:
     """Shape-key name -> keyframe count, read through the installed add-on's blender_compat (slotted actions)."""
-    compat = importlib.import_module(f"{MODULE}.blender_compat")
+    compat = importlib.import_module(f"{MODULE}.host.blender_compat")
     out = {}
     for fc in compat.assigned_fcurves(obj.data.shape_keys):
         if fc.data_path.startswith('key_blocks["'):
@@ -204,7 +204,7 @@ def run(zip_path: str, photo: str, video: str, skin: bool, res: dict) -> None:
                 "shape_keys": len(keys),
                 "changed": sorted(n for n in after if abs(after[n] - before.get(n, 0.0)) > 1e-4),
                 "values": after,
-                "module_file": sys.modules[f"{MODULE}.operators"].__file__,
+                "module_file": sys.modules[f"{MODULE}.ui.operators"].__file__,
             }
         else:
             res["photo"] = {"skipped": "no photo given"}

@@ -2,7 +2,7 @@
 
 The scene is built in a child process: it holds a Python driver that is not a simple expression, and evaluating one
 creates Blender's driver namespace, which would keep the test process itself from exiting (see
-blender_addon/process_exit.py).
+blender_addon/host/process_exit.py).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def build_scene(path: Path, driver: bool = True) -> Path:
     """The demo character (head with the 52 keys, skinned body, rig with an Action 'Walk', jawOpen keyed) saved to
     `path`; with a Python driver that is not a simple expression when `driver`."""
     # The builder itself would hang at exit for the reason under test: it ends through the same fix the CLI uses.
-    code = _BUILD_SCENE + "\nfrom blender_addon import process_exit\nprocess_exit.install()\n"
+    code = _BUILD_SCENE + "\nfrom blender_addon.host import process_exit\nprocess_exit.install()\n"
     args = [sys.executable, "-c", code, str(path), "driver" if driver else "plain", DRIVER_EXPRESSION]
     done = subprocess.run(args, env=child_env(), capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
     assert done.returncode == 0 and path.is_file(), done.stderr[-3000:]
@@ -85,13 +85,13 @@ class Run:
 
 
 def facsimile(*args: str, timeout: float = 120, cwd: Path | None = None, env: dict | None = None) -> Run:
-    """`python -m blender_addon.cli ARGS` in a child process; a process that does not end in time fails the test."""
+    """`python -m blender_addon.host.cli ARGS` in a child process; a process that does not end in time fails the test."""
     import time
 
     t0 = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "blender_addon.cli", *args],
+            [sys.executable, "-m", "blender_addon.host.cli", *args],
             env=env or child_env(),
             capture_output=True,
             text=True,

@@ -163,7 +163,7 @@ _PEAK = (
     "sys.argv = ['facsimile', *sys.argv[1:]]\n"
     "code = 0\n"
     "try:\n"
-    "    runpy.run_module('blender_addon.cli', run_name='__main__')\n"
+    "    runpy.run_module('blender_addon.host.cli', run_name='__main__')\n"
     "except SystemExit as e:\n"
     "    code = e.code\n"
     "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"

@@ -21,8 +21,8 @@ from addon_fixtures import (  # noqa: F401
     write_video,
 )
 
-from blender_addon import cli
 from blender_addon.core.formats.livelink_csv import read_livelink_csv
+from blender_addon.host import cli
 from blender_addon.usecases import batch
 
 HEAD = "FacsimileHead"
@@ -254,7 +254,7 @@ def test_batch_rejects_two_jobs_writing_one_output(tmp_path):
 
 
 def test_blender_dash_p_cli_py_path_in_a_subprocess(headless, tmp_path, assets):  # noqa: F811
-    """Emulates `blender -b scene.blend --python-exit-code 1 -P blender_addon/cli.py -- bake ...` with the bpy module:
+    """Emulates `blender -b scene.blend --python-exit-code 1 -P blender_addon/host/cli.py -- bake ...` with the bpy module:
     the scene is opened first (what `blender -b scene.blend` does), then cli.py runs as a script (__main__, no
     package) with Blender's own arguments before `--`."""
     import os
@@ -265,7 +265,7 @@ def test_blender_dash_p_cli_py_path_in_a_subprocess(headless, tmp_path, assets):
 
     scene = _scene(tmp_path, assets)
     out = tmp_path / "out.blend"
-    cli_py = REPO_ROOT / "blender_addon" / "cli.py"
+    cli_py = REPO_ROOT / "blender_addon" / "host" / "cli.py"
     blender_argv = ["blender", "-b", str(scene), "--python-exit-code", "1", "-P", str(cli_py), "--"]
     code = (
         "import runpy, sys, bpy\n"

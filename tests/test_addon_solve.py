@@ -19,8 +19,9 @@ from addon_fixtures import (  # noqa: F401
 )
 
 import blender_addon
-from blender_addon import character, face_session
 from blender_addon.core.models.store import models_dir
+from blender_addon.scene import character
+from blender_addon.usecases import face_session
 
 SMILE = ("mouthSmileLeft", "mouthSmileRight")
 
@@ -130,7 +131,7 @@ def test_cuda_asked_for_but_unavailable_says_so(addon, monkeypatch, via):  # noq
     """Preferences > Device = CUDA (or $FACSIMILE_DEVICE=cuda headless) on a machine where CUDA cannot run."""
     import addon_utils
 
-    from blender_addon.preferences import ADDON_ID
+    from blender_addon.ui.preferences import ADDON_ID
 
     if _cuda_works():
         pytest.skip("CUDA works on this machine")

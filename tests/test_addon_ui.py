@@ -10,11 +10,12 @@ import pytest
 from addon_fixtures import addon, demo_head, headless, key_counts, unwritable_dir  # noqa: F401
 
 import blender_addon
-from blender_addon import character, operators, panel, preferences, properties
 from blender_addon.core.arkit import INDEX, NUM_BLENDSHAPES
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats.livelink_csv import read_livelink_csv, write_livelink_csv
-from blender_addon.properties import is_shape_key_mesh
+from blender_addon.scene import character
+from blender_addon.ui import operators, panel, preferences, properties
+from blender_addon.ui.properties import is_shape_key_mesh
 
 
 def _ours_registered() -> dict[str, bool]:
@@ -50,7 +51,7 @@ def test_enable_disable_through_blenders_addon_machinery(headless, monkeypatch):
 
     monkeypatch.delenv("FACSIMILE_DEVICE")  # $FACSIMILE_DEVICE would win over the preference
 
-    from blender_addon.preferences import ADDON_ID, requested_device
+    from blender_addon.ui.preferences import ADDON_ID, requested_device
 
     for _ in range(2):
         assert addon_utils.enable(ADDON_ID, default_set=True, handle_error=lambda e: pytest.fail(str(e)))

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from characters import build_character
 
-from blender_addon import cli
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.formats.livelink_csv import write_livelink_csv
 from blender_addon.core.retarget import PRESETS, ChannelSettings, build_retarget_map, preset_targets
-from blender_addon.shape_keys import bake_keyframes, set_values, shape_key_names
+from blender_addon.host import cli
+from blender_addon.scene.shape_keys import bake_keyframes, set_values, shape_key_names
 
 
 def _fresh() -> None:

@@ -6,7 +6,7 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_addon import blender_compat as bc
+from blender_addon.host import blender_compat as bc
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 from addon_fixtures import addon, moving_frames, photo, write_sequence  # noqa: F401
 from mathutils import Quaternion, Vector
 
-from blender_addon.blender_compat import assigned_fcurves
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats.livelink_csv import read_livelink_csv, write_livelink_csv
-from blender_addon.head_capture import HeadTargetOptions
+from blender_addon.host.blender_compat import assigned_fcurves
+from blender_addon.scene.head_capture import HeadTargetOptions
 from blender_addon.usecases.capture import CaptureOptions, capture
 
 

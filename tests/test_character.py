@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from addon_fixtures import addon, demo_head  # noqa: F401
 
-from blender_addon import character
 from blender_addon.core.arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from blender_addon.core.errors import FacsimileError
+from blender_addon.scene import character
 
 JAW = ARKIT_NAMES.index("jawOpen")
 

@@ -354,7 +354,7 @@ def _rgb(path) -> np.ndarray:
 
 
 def test_workbench_render_shows_the_jaw_opening(character, tmp_path):
-    from blender_addon.render_preview import configure_render, face_camera, render_png
+    from blender_addon.demo.render_preview import configure_render, face_camera, render_png
 
     configure_render("workbench", (96, 96))
     face_camera(character.head, distance=0.6)
@@ -373,7 +373,7 @@ def test_workbench_render_shows_the_jaw_opening(character, tmp_path):
 
 
 def test_shape_grid_renders_all_keys(character, tmp_path):
-    from blender_addon.render_preview import configure_render, face_camera, render_shape_grid
+    from blender_addon.demo.render_preview import configure_render, face_camera, render_shape_grid
 
     configure_render("workbench", (32, 32))
     face_camera(character.head, distance=0.6)
@@ -386,7 +386,7 @@ def test_shape_grid_renders_all_keys(character, tmp_path):
 
 
 def _run_cli(argv: list[str]) -> int:
-    from blender_addon.cli import main
+    from blender_addon.host.cli import main
 
     return main(argv)
 
@@ -441,7 +441,7 @@ def test_demo_command_unwritable_output_is_a_clear_error(tmp_path, capsys):
 
 
 def test_demo_command_failure_midway_leaves_nothing(tmp_path, monkeypatch, capsys):
-    import blender_addon.render_preview as rp
+    import blender_addon.demo.render_preview as rp
 
     out = tmp_path / "out"
     out.mkdir()
@@ -466,7 +466,7 @@ def test_demo_command_failure_midway_leaves_nothing(tmp_path, monkeypatch, capsy
 
 
 def test_render_engine_name_is_checked():
-    from blender_addon.render_preview import configure_render
+    from blender_addon.demo.render_preview import configure_render
 
     with pytest.raises(FacsimileError, match="unknown render engine"):
         configure_render("eevee-next")
@@ -500,7 +500,7 @@ def test_demo_command_cycles_and_no_render(tmp_path):
 
 
 def test_demo_default_solves_the_bundled_photo_onto_the_character(tmp_path):
-    from blender_addon.headless import release_properties
+    from blender_addon.host.headless import release_properties
 
     out = tmp_path / "photo_demo"
     try:
@@ -520,7 +520,7 @@ def test_demo_default_solves_the_bundled_photo_onto_the_character(tmp_path):
 
 @pytest.mark.parametrize("kind, message", [("missing", "does not exist"), ("corrupt", "photo"), ("blank", "no face")])
 def test_demo_bad_photo_is_a_clear_error_and_writes_nothing(tmp_path, capsys, kind, message):
-    from blender_addon.headless import release_properties
+    from blender_addon.host.headless import release_properties
 
     photo = tmp_path / "p.png"
     if kind == "corrupt":

@@ -45,7 +45,7 @@ def test_sessions_accept_the_same_values():
 
 @pytest.mark.parametrize("command", ["solve", "demo", "photo", "bake", "batch", "skin"])
 def test_every_command_leaves_the_device_unset_for_the_resolver(command):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     parser = cli.build_parser()
     extra = {
@@ -61,7 +61,7 @@ def test_every_command_leaves_the_device_unset_for_the_resolver(command):
 
 
 def test_solve_honours_the_environment(monkeypatch, capsys, tmp_path):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     monkeypatch.setenv("FACSIMILE_DEVICE", "gpu")
     assert cli.main(["solve", str(tmp_path / "x.jpg")]) == 1

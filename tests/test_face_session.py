@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from addon_fixtures import addon, demo_head, moving_frames, photo, write_sequence  # noqa: F401
 
-from blender_addon import face_session
 from blender_addon.core.errors import FacsimileError
+from blender_addon.usecases import face_session
 
 
 def test_solver_is_cached_per_device(addon):  # noqa: F811

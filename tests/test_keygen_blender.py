@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from addon_fixtures import headless, unwritable_dir  # noqa: F401
 
-from blender_addon import cli
-from blender_addon.blender_compat import add_shape_key
 from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.keygen.ict_data import load_model
+from blender_addon.host import cli
+from blender_addon.host.blender_compat import add_shape_key
 
 
 def _digest(path) -> str:
@@ -125,7 +125,7 @@ def test_keys_command_bad_input_is_one_clear_line(headless, tmp_path, scene, cap
 def test_operator_generates_keys_in_one_undo_step(tmp_path):
     """The panel's button, registered as in Blender: keys on the active mesh, reported; no face found is an error
     report, not a traceback (the no-face case is covered by the command test)."""
-    from blender_addon import keygen_operators
+    from blender_addon.ui import keygen_operators
 
     path = tmp_path / "head.blend"
     lm = _ict_head_scene(path, with_keys=False)
@@ -156,7 +156,7 @@ def test_auto_landmarks_on_the_makehuman_head_against_the_artist_keys():
     from keygen_fixtures import build_object, load_makehuman
 
     from blender_addon.core.keygen.quality import compare
-    from blender_addon.keygen_blender import rest_coords
+    from blender_addon.scene.keygen_blender import rest_coords
     from blender_addon.usecases.keys import KeysOptions, generate_keys
 
     v, f, ref, _ = load_makehuman(shared_path("makehuman_arkit"))
@@ -191,7 +191,7 @@ def test_auto_landmarks_on_the_makehuman_head_short():
 
     from blender_addon.core.keygen.pipeline import generate
     from blender_addon.core.keygen.quality import compare
-    from blender_addon.keygen_blender import FACE_VIEWS_DEG, find_landmarks, rest_coords, triangles
+    from blender_addon.scene.keygen_blender import FACE_VIEWS_DEG, find_landmarks, rest_coords, triangles
 
     v, f, ref, _ = load_makehuman(shared_path("makehuman_arkit"))
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -13,11 +13,11 @@ import pytest
 from conftest import shared_path
 from pc2_samples import write_pc2
 
-from blender_addon import body_motion as bm
-from blender_addon import rig_reader as rr
 from blender_addon.core.body import lbs
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.formats import pc2
+from blender_addon.scene import body_motion as bm
+from blender_addon.scene import rig_reader as rr
 
 TOL = 1e-4
 
@@ -471,7 +471,7 @@ def _save_walk_blend(tmp_path) -> str:
 
 
 def test_cli_skin_action(tmp_path, capsys):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     blend = _save_walk_blend(tmp_path)
     out = tmp_path / "body.pc2"
@@ -498,7 +498,7 @@ def test_cli_skin_action(tmp_path, capsys):
     ],
 )
 def test_cli_skin_bad_input(tmp_path, capsys, args, message):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     blend = _save_walk_blend(tmp_path)
     before = (tmp_path / "in.blend").read_bytes()
@@ -511,7 +511,7 @@ def test_cli_skin_bad_input(tmp_path, capsys, args, message):
 
 
 def test_cli_bad_output_suffix(tmp_path, capsys):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     code = cli.main(["skin", "--object", "Body", "--action", "Walk", "--out", str(tmp_path / "body.abc")])
     assert code == 1 and "must end in .pc2" in capsys.readouterr().err
@@ -520,7 +520,7 @@ def test_cli_bad_output_suffix(tmp_path, capsys):
 @pytest.fixture
 def lbs_ops():
     """The LBS operators registered for a test (left alone if the add-on already registered them)."""
-    from blender_addon import lbs_operators
+    from blender_addon.ui import lbs_operators
 
     already = hasattr(bpy.types, "FACSIMILE_OT_lbs_bake_pc2")
     if not already:
@@ -674,7 +674,7 @@ def test_walk_strip_render(tmp_path):
 
 
 def test_cli_skin_bvh(tmp_path, capsys):
-    from blender_addon import cli
+    from blender_addon.host import cli
 
     mesh = _import_character("quaternius_human_male_m2m.glb")
     name, n_verts = mesh.name, len(mesh.data.vertices)

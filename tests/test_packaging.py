@@ -177,12 +177,12 @@ def test_build_is_byte_reproducible(tmp_path: Path, models: Path, addon_copy: Pa
     # New timestamps and modes on the inputs must not change a byte.
     for path in [*addon_copy.rglob("*"), *models.iterdir()]:
         os.utime(path, (2_000_000_000, 2_000_000_000))
-    (addon_copy / "cli.py").chmod(0o755)
+    (addon_copy / "host" / "cli.py").chmod(0o755)
     second = _build(tmp_path / "b", models, addon_dir=addon_copy)
     for a, b in zip(first, second, strict=True):
         assert a.path.read_bytes() == b.path.read_bytes(), a.platform
     # ...while a changed input does.
-    with open(addon_copy / "cli.py", "a", encoding="utf-8") as f:
+    with open(addon_copy / "host" / "cli.py", "a", encoding="utf-8") as f:
         f.write("\n# changed\n")
     third = _build(tmp_path / "c", models, addon_dir=addon_copy, platforms=["linux-x64"])
     assert third[0].sha256 != first[0].sha256

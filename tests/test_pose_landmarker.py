@@ -116,7 +116,7 @@ def test_solve_reports_the_body(tmp_path):
 def test_solve_cli_body_on_a_video_and_broken_input(tmp_path):
     """`facsimile solve --body` on a short video: one body entry per frame (None where nobody is seen), tracked on
     the frames the face tracker decodes; a broken photo is one error entry and the run goes on."""
-    from blender_addon.cli import main
+    from blender_addon.host.cli import main
 
     img = _photo("lisa2.jpg")
     img = cv2.resize(img, (360, 480))

@@ -1,5 +1,5 @@
 """Property-based tests of every entry point (issue 12): generated argument values and input files for solve, apply,
-photo, bake, export-csv, batch and skin (each run as `python -m blender_addon.cli ...` in a child process, as a user
+photo, bake, export-csv, batch and skin (each run as `python -m blender_addon.host.cli ...` in a child process, as a user
 runs it) and for the face operators (in a child Blender session).
 
 Generated: numbers at and past their limits (Blender's frame range, 0, negatives, 2**63), NaN and infinities, wrong
@@ -302,7 +302,7 @@ def test_skin(world, action, a, b, bvh_kind, out_to, name):
 _OPERATOR_SCRIPT = r"""
 import json, sys, bpy
 import blender_addon
-from blender_addon import process_exit
+from blender_addon.host import process_exit
 process_exit.install()
 spec = json.loads(sys.argv[1])
 bpy.ops.wm.open_mainfile(filepath=spec["scene"])
@@ -527,7 +527,7 @@ def test_concurrent_writers(world, delay, force):
         weights.write_text(json.dumps({"jawOpen": 0.5}))
         case.inputs.append(weights)
         out = case.dir / "out" / "o.blend"
-        args = [sys.executable, "-m", "blender_addon.cli", "apply", "--blend", str(scene), "--object", HEAD,
+        args = [sys.executable, "-m", "blender_addon.host.cli", "apply", "--blend", str(scene), "--object", HEAD,
                 "--weights", str(weights), "--out", str(out)]  # fmt: skip
         before = digests(case.inputs)
         procs = []
@@ -567,7 +567,7 @@ def test_signals(world, sig, delay, command):
             case.inputs.append(jobs)
             args = ["batch", str(jobs), "--allow-outside"]
         before = digests(case.inputs)
-        proc = subprocess.Popen([sys.executable, "-m", "blender_addon.cli", *args], env=child_env(TMPDIR=str(tmpdir)),
+        proc = subprocess.Popen([sys.executable, "-m", "blender_addon.host.cli", *args], env=child_env(TMPDIR=str(tmpdir)),
                                 cwd=case.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         # From the moment Blender is up (its session folder appears; the command's handlers are set before that):
         # before it, the interpreter itself is still starting and a signal's default action is the OS's.
@@ -641,7 +641,7 @@ _MODAL_SCRIPT = r"""
 import json, sys, bpy
 import numpy as np
 import blender_addon
-from blender_addon import process_exit
+from blender_addon.host import process_exit
 from blender_addon.core.errors import FacsimileError
 from blender_addon.usecases import bake as bake_uc
 process_exit.install()

@@ -259,7 +259,7 @@ def test_finding7_ctrl_c_during_bake_leaves_nothing(world, tmp_path):
     before = digests(_inputs(world))
     out = tmp_path / "o.blend"
     child = subprocess.Popen(
-        [sys.executable, "-m", "blender_addon.cli", "bake", "--blend", str(scene), "--object", HEAD, "--video",
+        [sys.executable, "-m", "blender_addon.host.cli", "bake", "--blend", str(scene), "--object", HEAD, "--video",
          str(root / "long"), "--out", str(out)],  # fmt: skip
         env=child_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -284,7 +284,7 @@ def test_finding7_ctrl_c_during_batch_prints_summary_and_resumes(world, tmp_path
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps(rows))
     child = subprocess.Popen(
-        [sys.executable, "-m", "blender_addon.cli", "batch", str(jobs)],
+        [sys.executable, "-m", "blender_addon.host.cli", "batch", str(jobs)],
         env=child_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -30,7 +30,7 @@ def test_bare_open_of_a_driven_file_exits(driven):
         "import sys, bpy\n"
         f"bpy.ops.wm.open_mainfile(filepath={str(scene)!r})\n"
         "assert 'bpy' in bpy.app.driver_namespace\n"
-        "from blender_addon import process_exit\n"
+        "from blender_addon.host import process_exit\n"
         "process_exit.install()\n"
         "sys.exit(3)\n"
     )

@@ -141,7 +141,7 @@ def test_r2_finding4_side_outputs_wait_for_the_saved_scene_and_keep_their_mode(w
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
     done = subprocess.run(
-        [sys.executable, "-m", "blender_addon.cli", "photo", "--blend", str(scene), "--object", HEAD, "--image",
+        [sys.executable, "-m", "blender_addon.host.cli", "photo", "--blend", str(scene), "--object", HEAD, "--image",
          str(world[0] / "p.jpg"), "--out", str(out), "--json", str(side)],
         env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, preexec_fn=small_files,
     )  # fmt: skip
@@ -232,7 +232,7 @@ def test_r2_finding8_another_users_output_in_a_sticky_folder_fails_before_the_wo
     env = child_env(HOME=str(shared), TMPDIR=str(shared))
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "blender_addon.cli", "apply", "--blend", str(scene), "--object", HEAD,
+            [sys.executable, "-m", "blender_addon.host.cli", "apply", "--blend", str(scene), "--object", HEAD,
              "--weights", str(weights), "--out", str(out)],
             env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, user=65534, group=65534,
         )  # fmt: skip
@@ -346,7 +346,7 @@ def test_r2_finding12_sighup_stops_like_sigterm(world, tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "blender_addon.cli", "bake", "--blend", str(scene), "--object", HEAD, "--video",
+        [sys.executable, "-m", "blender_addon.host.cli", "bake", "--blend", str(scene), "--object", HEAD, "--video",
          str(seq), "--out", str(tmp_path / "out" / "o.blend")],
         env=child_env(TMPDIR=str(tmpdir)), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

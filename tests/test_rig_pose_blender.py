@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mathutils import Euler, Quaternion
 
-from blender_addon import rig_pose
-from blender_addon.blender_compat import assigned_fcurves
 from blender_addon.core.errors import FacsimileError
+from blender_addon.host.blender_compat import assigned_fcurves
+from blender_addon.scene import rig_pose
 
 BONES = [  # (name, parent, head, tail)
     ("mixamorig:Hips", None, (0, 0, 1.0), (0, 0, 1.1)),

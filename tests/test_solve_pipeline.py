@@ -135,7 +135,7 @@ def test_video_reader_thread_stops_and_forwards_errors(tmp_path):
 
 @needs_model
 def test_solve_cli_photos_json_with_a_failing_file(tmp_path, capsys):
-    from blender_addon.cli import main
+    from blender_addon.host.cli import main
 
     photos = shared_path("photos")
     bad = tmp_path / "corrupt.jpg"
@@ -175,9 +175,9 @@ def test_solve_cli_photos_json_with_a_failing_file(tmp_path, capsys):
 
 @needs_model
 def test_solve_cli_video_to_livelink_csv(tmp_path):
-    from blender_addon.cli import main
     from blender_addon.core.formats.image_io import load_image
     from blender_addon.core.formats.livelink_csv import read_livelink_csv
+    from blender_addon.host.cli import main
 
     img = load_image(shared_path("photos", "surprised.jpeg"))
     scale = 480 / max(img.shape[:2])
@@ -225,7 +225,7 @@ def test_face_solver_directions_on_photos():
 
 
 def test_solve_cli_help_lists_solve(capsys):
-    from blender_addon.cli import main
+    from blender_addon.host.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["solve", "--help"])

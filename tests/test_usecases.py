@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 from addon_fixtures import addon, demo_head, moving_frames, photo, write_sequence  # noqa: F401
 
-from blender_addon import character, cli, face_session
 from blender_addon.core.arkit import ARKIT_NAMES, NUM_BLENDSHAPES
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.face.pipeline import FaceSolver
+from blender_addon.host import cli
+from blender_addon.scene import character
+from blender_addon.usecases import face_session
 
 HEAD = "FacsimileHead"
 INPUT = {"jawOpen": 0.4, "mouthSmileLeft": 0.6}

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..blend_io import edit_blend
+    from ..host.blend_io import edit_blend
     from ..usecases.apply import ApplyOptions, apply_weights
     from .capture import head_options
 

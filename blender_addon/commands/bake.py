@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..blend_io import edit_blend
+from ..host.blend_io import edit_blend
 from ._options import add_scene_options, optional_path
 
 

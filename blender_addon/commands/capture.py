@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..blend_io import edit_blend
+from ..host.blend_io import edit_blend
 from ._options import add_scene_options
 
 
@@ -57,7 +57,7 @@ def add_head_options(p: argparse.ArgumentParser) -> None:
 def head_options(args: argparse.Namespace):
     """(HeadTargetOptions, HeadRigOptions, neutral mode) from add_head_options' arguments."""
     from ..core.rig.head_rig import HeadRigOptions
-    from ..head_capture import HeadTargetOptions
+    from ..scene.head_capture import HeadTargetOptions
 
     neutral_mode, neutral_deg = "none", (0.0, 0.0, 0.0)
     if args.head_neutral in ("none", "first", "median"):

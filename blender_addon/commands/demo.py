@@ -119,12 +119,11 @@ def run(args: argparse.Namespace) -> int:
     import bpy
     import cv2
 
-    from ..blend_io import save_blend_atomic
     from ..core.formats.image_io import write_png
     from ..core.retarget import build_retarget_map
     from ..demo.character import animate_demo_body, build_demo_character
     from ..demo.contact_sheet import make_contact_sheet
-    from ..render_preview import (
+    from ..demo.render_preview import (
         body_camera,
         configure_render,
         face_camera,
@@ -132,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         render_png,
         render_shape_grid,
     )
-    from ..shape_keys import bake_keyframes, shape_key_names
+    from ..host.blend_io import save_blend_atomic
+    from ..scene.shape_keys import bake_keyframes, shape_key_names
 
     t0 = time.perf_counter()
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -161,8 +161,8 @@ def run(args: argparse.Namespace) -> int:
             if character.rig is not None:
                 animate_demo_body(character.rig, seq.labels, seq.key_frames, end_frame=args.frames)
         else:
-            from ..face_session import weights_summary
-            from ..headless import ensure_registered
+            from ..host.headless import ensure_registered
+            from ..usecases.face_session import weights_summary
             from ..usecases.photo import PhotoOptions, apply_photo
 
             ensure_registered()
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         elif not args.no_render:
             face_camera(head, distance=0.85)
             rendered = render_png(Path(tmp) / "character.png")
-            from ..face_session import preview_pixels
+            from ..usecases.face_session import preview_pixels
 
             preview = cv2.cvtColor(preview_pixels(solved, args.face), cv2.COLOR_RGB2BGR)
             x, y, w, h = (int(round(v)) for v in face.box)

@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from ..blend_io import get_object, open_blend
     from ..core.output_guard import Named, check_outputs
-    from ..headless import ensure_registered
+    from ..host.blend_io import get_object, open_blend
+    from ..host.headless import ensure_registered
     from ..usecases.export import ExportCsvOptions, export_csv
     from ._options import parse_frame_range
 

@@ -34,13 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..blend_io import edit_blend
     from ..core.output_guard import named
+    from ..host.blend_io import edit_blend
     from ..usecases.keys import KeysOptions, generate_keys
 
     if args.landmarks != "auto":
         from ..core.output_plan import check_input
-        from ..keygen_blender import load_landmark_file
+        from ..scene.keygen_blender import load_landmark_file
 
         check_input("landmark file", args.landmarks)  # a named pipe would block the read below
         load_landmark_file(args.landmarks)  # a bad landmark file fails before Blender loads anything

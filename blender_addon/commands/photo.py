@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..blend_io import edit_blend
+from ..host.blend_io import edit_blend
 from ._options import add_scene_options, optional_path
 
 
@@ -42,7 +42,7 @@ def options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..face_session import weights_summary
+    from ..usecases.face_session import weights_summary
     from ..usecases.photo import apply_photo
 
     opts = options(args)

@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     import bpy
 
-    from ..blend_io import open_blend
     from ..core.output_guard import Named, check_outputs
+    from ..host.blend_io import open_blend
 
     scene_path = args.blend or bpy.data.filepath
     check_outputs([Named("scene", scene_path) if scene_path else None], [Named("output", args.out)])

@@ -14,8 +14,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from ..blender_compat import add_shape_key, material_node_tree
 from ..core.arkit import ARKIT_NAMES
+from ..host.blender_compat import add_shape_key, material_node_tree
 from .body import BODY_MATERIALS, BONES, HEAD_CENTRE, BodyGeometry, build_body
 from .head import MATERIALS, HeadGeometry, build_head
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import bpy
 
-from ..character import mapping_for, scene_fps
 from ..core.formats.weights_file import WeightsSequence, load_weights_file, scene_frames
-from ..shape_keys import WriteReport, bake_keyframes, set_values
+from ..scene.character import mapping_for, scene_fps
+from ..scene.shape_keys import WriteReport, bake_keyframes, set_values
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def apply_weights(
     rmap = mapping_for(obj, opts.preset, opts.mirror, raw_preset=opts.raw_preset, with_neutral=opts.use_neutral)
     head_job = None
     if opts.head is not None:
-        from ..head_capture import livelink_head_job
+        from ..scene.head_capture import livelink_head_job
 
         head_job = livelink_head_job(
             obj, seq, opts.head, opts.head_rig, opts.head_neutral

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import bpy
 
-from ..character import last_solve, mapping_for
-from ..face_session import BakeJob, BakeResult
-from ..preferences import requested_device
+from ..scene.character import last_solve, mapping_for
+from ..ui.preferences import requested_device
+from .face_session import BakeJob, BakeResult
 
 
 @dataclass(frozen=True)

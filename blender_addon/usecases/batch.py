@@ -404,7 +404,7 @@ def _damaged_output(output: str) -> bool:
             head = f.read(8)
     except OSError:
         return False
-    from ..blend_io import _BLEND_MAGIC
+    from ..host.blend_io import _BLEND_MAGIC
 
     return not head.startswith(_BLEND_MAGIC)
 
@@ -435,7 +435,7 @@ def job_options(job: Job, device: str):
 
 
 def _run_use_case(job: Job, device: str, in_place: bool) -> None:
-    from ..blend_io import edit_blend
+    from ..host.blend_io import edit_blend
 
     opts = job_options(job, device)
     if job.kind == "capture":
@@ -510,7 +510,7 @@ def run_batch(
     SIGHUP) ends the batch with the rest marked "not run"; the summary is still written, then KeyboardInterrupt is
     raised again for the caller."""
     from ..core.atomic_io import atomic_write_text
-    from ..preferences import requested_device
+    from ..ui.preferences import requested_device
 
     jobs = read_jobs(opts.jobs, opts.allow_outside)
     if opts.summary_json:

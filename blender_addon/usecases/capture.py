@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.errors import FacsimileError
 from ..core.rig.head_rig import HeadRigOptions
-from ..head_capture import HeadTargetOptions
+from ..scene.head_capture import HeadTargetOptions
 
 HEAD_DEVICE = "cpu (numpy + cv2 fit)"
 
@@ -100,8 +100,8 @@ class CaptureResult:
 def _targets(obj: bpy.types.Object, opts: CaptureOptions):
     """The head target and (when asked) the body's, resolved before any solving: a rig without the bones asked for
     fails here, before a model loads or a frame is decoded."""
-    from ..capture_session import resolve_body_target
-    from ..head_capture import resolve_target
+    from ..scene.head_capture import resolve_target
+    from .capture_session import resolve_body_target
 
     head = body = None
     if opts.head or opts.eyes:
@@ -112,11 +112,11 @@ def _targets(obj: bpy.types.Object, opts: CaptureOptions):
 
 
 def capture_photo(obj: bpy.types.Object, opts: CaptureOptions) -> CaptureResult:
-    from ..character import mapping_for, store_last_solve, write_pose
     from ..core.face.head_pose import HeadPoseEstimator
-    from ..face_session import pick_face, solve_photo
-    from ..head_capture import write_head_pose
-    from ..preferences import requested_device
+    from ..scene.character import mapping_for, store_last_solve, write_pose
+    from ..scene.head_capture import write_head_pose
+    from ..ui.preferences import requested_device
+    from .face_session import pick_face, solve_photo
 
     rmap = mapping_for(obj, opts.preset, opts.mirror) if opts.face else None
     head_target, body_target = _targets(obj, opts)
@@ -148,10 +148,10 @@ def capture_photo(obj: bpy.types.Object, opts: CaptureOptions) -> CaptureResult:
 
 def _photo_body(target, image: np.ndarray, face, device: str, key_frame: int | None):
     """The body of the photo's chosen face (the pose whose head it carries, else the best one) onto the armature."""
-    from .. import rig_pose
     from ..core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions
     from ..core.body.pose_report import match_faces
     from ..core.body.pose_to_bones import BodyPoseSolver, RestSkeleton, SolveOptions, posed_rotations
+    from ..scene import rig_pose
 
     with PoseLandmarker(PoseLandmarkerOptions(num_poses=4, device=device)) as marker:
         poses = marker.detect(image).poses
@@ -175,10 +175,10 @@ def _photo_body(target, image: np.ndarray, face, device: str, key_frame: int | N
 
 def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.Scene | None = None):
     """A chunked job over the clip (the panel's modal operator steps it): face keys plus head/eye collectors."""
-    from ..capture_session import HeadCollector
-    from ..character import mapping_for
-    from ..face_session import BakeJob
-    from ..preferences import requested_device
+    from ..scene.character import mapping_for
+    from ..ui.preferences import requested_device
+    from .capture_session import HeadCollector
+    from .face_session import BakeJob
 
     scene = scene or bpy.context.scene
     rmap = mapping_for(obj, opts.preset, opts.mirror) if opts.face else None
@@ -186,8 +186,8 @@ def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.
     extras = []
     body = None
     if body_target is not None:  # first: the head turns from the body's pose at finish()
-        from ..capture_session import BodyCollector
         from ..core.formats.video_io import open_video
+        from .capture_session import BodyCollector
 
         fps = open_video(opts.source, None).fps / opts.stride
         body = BodyCollector(body_target, requested_device(opts.device), fps, opts.smoothing, head_owned=opts.head)
@@ -221,7 +221,7 @@ def start_capture(obj: bpy.types.Object, opts: CaptureOptions, scene: bpy.types.
 
 
 def finish_capture(job, opts: CaptureOptions) -> CaptureResult:
-    from ..face_session import device_used
+    from .face_session import device_used
 
     result = job.finish()
     stages = {}

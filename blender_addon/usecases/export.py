@@ -9,8 +9,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..character import last_solve, mapping_for, read_channel_animation, scene_fps
 from ..core.errors import FacsimileError
+from ..scene.character import last_solve, mapping_for, read_channel_animation, scene_fps
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def export_csv(obj: bpy.types.Object, opts: ExportCsvOptions, scene: bpy.types.S
     rmap = mapping_for(obj, opts.preset, None)
     weights = read_channel_animation(obj, rmap, np.arange(a, b + 1))
     fps = scene_fps(scene)
-    from ..head_capture import head_take_livelink
+    from ..scene.head_capture import head_take_livelink
 
     head = head_take_livelink(obj, np.arange(a, b + 1))  # the captured head and eyes, when the take had them
     write_livelink_csv(

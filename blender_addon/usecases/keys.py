@@ -18,7 +18,7 @@ from ..core.keygen.geometry import components, edges_of
 from ..core.keygen.pipeline import KeygenParams, KeygenResult, generate
 from ..core.keygen.quality import KeyCheck
 from ..core.keygen.rigid import eye_look_deltas, jaw_follow_deltas, lower_jaw
-from ..keygen_blender import (
+from ..scene.keygen_blender import (
     find_landmarks,
     load_landmark_file,
     require_mesh,

@@ -8,11 +8,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..character import mapping_for, store_last_solve, store_neutral, write_pose
 from ..core.errors import FacsimileError
-from ..face_session import PhotoSolve, pick_face, preview_pixels, show_preview, solve_photo
-from ..preferences import requested_device
-from ..shape_keys import WriteReport
+from ..scene.character import mapping_for, store_last_solve, store_neutral, write_pose
+from ..scene.shape_keys import WriteReport
+from ..ui.preferences import requested_device
+from .face_session import PhotoSolve, pick_face, preview_pixels, show_preview, solve_photo
 
 
 @dataclass(frozen=True)

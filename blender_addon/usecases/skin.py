@@ -53,7 +53,7 @@ class SkinOptions:
 
 def check_device_now(explicit: str | None) -> None:
     """The device is resolved (and CUDA, when asked for, checked) before any work: never after the poses are read."""
-    from ..preferences import requested_device
+    from ..ui.preferences import requested_device
 
     if requested_device(explicit) == "cuda":
         from ..core.body.lbs_onnx import LBS
@@ -80,7 +80,7 @@ class SkinResult:
 def action_poses(rig, action_name: str | None, frames: tuple[int, int] | None, progress: Progress | None = None):
     """(PoseSet, first frame) of an Action (by name, else the armature's current one) over `frames` (default: its
     whole range)."""
-    from ..rig_reader import capture_frames
+    from ..scene.rig_reader import capture_frames
 
     anim = rig.armature.animation_data
     if action_name:
@@ -104,9 +104,9 @@ def action_poses(rig, action_name: str | None, frames: tuple[int, int] | None, p
 
 def skin_to_pc2(mesh: bpy.types.Object, opts: SkinOptions, progress: ProgressFactory | None = None) -> SkinResult:
     """Read the rig, capture the poses, deform them all and stream the PC2 (atomic); optionally attach it."""
-    from .. import body_motion as bm
-    from .. import rig_reader as rr
-    from ..preferences import requested_device
+    from ..scene import body_motion as bm
+    from ..scene import rig_reader as rr
+    from ..ui.preferences import requested_device
 
     opts.check()
     stage = progress or (lambda _name: None)
@@ -146,8 +146,8 @@ def skin_to_pc2(mesh: bpy.types.Object, opts: SkinOptions, progress: ProgressFac
 
 def poses_to_shape_keys(mesh: bpy.types.Object, dqs: bool = False) -> list[str]:
     """One shape key per pose-library pose (Actions marked as assets), deformed by the LBS deformer; their names."""
-    from .. import body_motion as bm
-    from .. import rig_reader as rr
+    from ..scene import body_motion as bm
+    from ..scene import rig_reader as rr
 
     rig = rr.read_rig(mesh)
     poses = bm.pose_library_poses(rig)

@@ -209,7 +209,7 @@ class FaceSolver:
     def solve_image(self, image_rgb: np.ndarray) -> list[SolvedFace]:
         """Every face in an RGB image, largest first ([] when there is none). IMAGE mode; any mode's solver may call
         it (a VIDEO solver answers through an IMAGE twin on the same models, its tracking state untouched)."""
-        solver = self if self.options.running_mode is RunningMode.IMAGE else self._twin(RunningMode.IMAGE)
+        solver = self if self.options.running_mode is RunningMode.IMAGE else self.for_mode(RunningMode.IMAGE)
         return solver.solve(image_rgb).faces
 
     def solve_file(self, path: str | os.PathLike) -> list[SolvedFace]:
@@ -262,7 +262,7 @@ class FaceSolver:
 
         self._check_open()
         changes = {} if smoothing is None else {"smoothing": float(smoothing)}
-        video = self._twin(RunningMode.VIDEO, max_faces=1, **changes)
+        video = self.for_mode(RunningMode.VIDEO, max_faces=1, **changes)
         if isinstance(path_or_frames, str | os.PathLike):
             source = open_video(Path(path_or_frames), fps)
             frames: Iterable[np.ndarray] = source.frames()
@@ -278,9 +278,6 @@ class FaceSolver:
             raise FacsimileError("the video has no frames")
 
     # ----- shared steps -----------------------------------------------------------------------------------------
-    def _twin(self, mode: RunningMode, **changes) -> FaceSolver:
-        return type(self)(replace(self.options, running_mode=mode, **changes), _shared=self)
-
     def _smooth(self, weights: np.ndarray, t: float) -> np.ndarray:
         return np.clip(self._filter(weights, t), 0.0, 1.0).astype(np.float32)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.face.head_pose import HeadTrack
-from .core.rig.head_rig import HeadRigOptions, neutral_from_track
-from .head_capture import HeadTarget, bake_head, store_head_take
+from ..core.face.head_pose import HeadTrack
+from ..core.rig.head_rig import HeadRigOptions, neutral_from_track
+from ..scene.head_capture import HeadTarget, bake_head, store_head_take
 
 
 class HeadCollector:
@@ -86,10 +86,10 @@ def resolve_body_target(face_obj, rig: str | None, rig_map, bones, head_owned: b
     head, neck and eyes are left to the head stage when it runs (one owner)."""
     import bpy
 
-    from . import rig_pose
-    from .core.body.pose_to_bones import REQUIRED_ROLES, SOLVED_ROLES
-    from .core.errors import FacsimileError
-    from .head_capture import _face_armature
+    from ..core.body.pose_to_bones import REQUIRED_ROLES, SOLVED_ROLES
+    from ..core.errors import FacsimileError
+    from ..scene import rig_pose
+    from ..scene.head_capture import _face_armature
 
     arm = bpy.data.objects.get(rig) if rig else _face_armature(face_obj)
     if arm is None or arm.type != "ARMATURE":
@@ -119,8 +119,8 @@ class BodyCollector:
     name = "body"
 
     def __init__(self, target: BodyTarget, device: str, fps: float, smoothing: float = 1.0, head_owned: bool = True):
-        from .core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions, RunningMode
-        from .core.body.pose_to_bones import BodyPoseSolver, SolveOptions
+        from ..core.body.pose_landmarker import PoseLandmarker, PoseLandmarkerOptions, RunningMode
+        from ..core.body.pose_to_bones import BodyPoseSolver, SolveOptions
 
         self.target = target
         self.fps = float(fps)
@@ -170,8 +170,8 @@ class BodyCollector:
         pass
 
     def finish(self, frames: np.ndarray, kept: np.ndarray) -> str:
-        from . import rig_pose
-        from .core.body.pose_to_bones import RestSkeleton, posed_rotations
+        from ..core.body.pose_to_bones import RestSkeleton, posed_rotations
+        from ..scene import rig_pose
 
         self._collect(0)
         self.close()
@@ -192,7 +192,7 @@ class BodyCollector:
         """(N, 3, 3) armature-space rotation of the bone the head chain hangs from (None before finish)."""
         if self.deltas is None:
             return None
-        from .core.rig.roles import role_ancestors
+        from ..core.rig.roles import role_ancestors
 
         first = "neck" if "neck" in head_roles else "head"
         parent = next((a for a in role_ancestors(first) if a in self.deltas), None)

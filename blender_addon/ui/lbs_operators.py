@@ -15,8 +15,8 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from .core.errors import FacsimileError
-from .core.models.device import DEVICE_LABELS, DEVICES
+from ..core.errors import FacsimileError
+from ..core.models.device import DEVICE_LABELS, DEVICES
 from .operator_guard import guarded as _guarded
 
 
@@ -77,7 +77,7 @@ class FACSIMILE_OT_lbs_bake_pc2(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .usecases.skin import SkinOptions, skin_to_pc2
+        from ..usecases.skin import SkinOptions, skin_to_pc2
 
         mesh = _mesh(context)
         if self.source == "BVH" and not self.bvh_path:
@@ -110,8 +110,8 @@ class FACSIMILE_OT_lbs_preview(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from . import body_motion as bm
-        from .usecases.skin import SkinOptions, skin_to_pc2
+        from ..scene import body_motion as bm
+        from ..usecases.skin import SkinOptions, skin_to_pc2
 
         mesh = _mesh(context)
         bm.clear_preview(mesh)
@@ -132,7 +132,7 @@ class FACSIMILE_OT_lbs_clear_preview(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from . import body_motion as bm
+        from ..scene import body_motion as bm
 
         if not bm.clear_preview(_mesh(context)):
             self.report({"WARNING"}, "no LBS preview on this mesh")
@@ -150,7 +150,7 @@ class FACSIMILE_OT_lbs_pose_shape_keys(bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .usecases.skin import poses_to_shape_keys
+        from ..usecases.skin import poses_to_shape_keys
 
         names = poses_to_shape_keys(_mesh(context), self.dqs)
         self.report({"INFO"}, f"Added {len(names)} pose shape keys (use them with the Armature modifier off)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from .character import NEUTRAL_SOURCE_PROP
-from .core.errors import FacsimileError
+from ..core.errors import FacsimileError
+from ..scene.character import NEUTRAL_SOURCE_PROP
 from .preferences import requested_device
 from .properties import is_shape_key_mesh
 
@@ -203,7 +203,7 @@ register, unregister = bpy.utils.register_classes_factory(CLASSES)
 
 def _build_line() -> str:
     """Which onnxruntime build this install carries (default zip: CPU; -cuda zip: CUDA), short for the panel."""
-    from .core.models.build_info import runtime_build
+    from ..core.models.build_info import runtime_build
 
     build = runtime_build()
     return "Build: CUDA (-cuda zip)" if build.is_cuda_build else "Build: CPU (CUDA needs the -cuda zip)"

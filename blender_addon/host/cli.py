@@ -1,4 +1,4 @@
-"""The `facsimile` command line: `facsimile <command> ...`, `python -m blender_addon.cli`, or inside Blender
+"""The `facsimile` command line: `facsimile <command> ...`, `python -m blender_addon.host.cli`, or inside Blender
 `blender -b scene.blend --python-exit-code 1 -P <path of this file> -- <command> ...` (arguments after `--`).
 
 Each sub-command lives in blender_addon/commands/<name>.py with `add_parser(subparsers)` and `run(args) -> int`.
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facsimile", description="Face photo/video to ARKit-52 shape keys, and LBS body posing, for Blender."
     )
-    from . import commands
+    from .. import commands
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -55,14 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.errors import FacsimileError
+    from ..core.errors import FacsimileError
 
     if argv is None:
         argv = sys.argv[1:]
         if "--" in argv:  # inside Blender: blender -b ... -P <this file> -- <command> ...
             argv = argv[argv.index("--") + 1 :]
-    from .core import interrupt
-    from .core.output_plan import run_scope
+    from ..core import interrupt
+    from ..core.output_plan import run_scope
 
     interrupt.clear()
     previous = _stop_on_signals()  # first: a signal while the commands are imported stops cleanly too
@@ -145,7 +145,7 @@ def _stop_on_signals() -> dict:
     folders the run created removed, batch summary printed, exit 130. Returns the previous handlers (none where
     signals cannot be set: not the main thread, or a platform without SIGHUP)."""
 
-    from .core import interrupt
+    from ..core import interrupt
 
     def stop(signum, frame):
         interrupt.note(_SIGNAL_WHY.get(signal.Signals(signum).name, "interrupted"))

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .blender_compat import fcurve_container
-from .core.errors import FacsimileError
-from .core.rig.conventions import RoleMap, match_rig
-from .core.rig.roles import ROLES, check_roles, role_ancestors
+from ..core.errors import FacsimileError
+from ..core.rig.conventions import RoleMap, match_rig
+from ..core.rig.roles import ROLES, check_roles, role_ancestors
+from ..host.blender_compat import fcurve_container
 
 _LINEAR = 1  # KeyframeInterpolation 'LINEAR' as stored by foreach_set
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from . import __name__ as ADDON_ID  # the add-on's root package: the name Blender keeps its preferences under
-from .core.models.device import DEVICE_LABELS, DEVICES, Device, resolve_device
+from .. import __name__ as ADDON_ID  # the add-on's root package: the name Blender keeps its preferences under
+from ..core.models.device import DEVICE_LABELS, DEVICES, Device, resolve_device
 
 DEVICE_ITEMS = [(d, *DEVICE_LABELS[d]) for d in DEVICES]
 
@@ -24,7 +24,7 @@ class FacsimilePreferences(bpy.types.AddonPreferences):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "device")
-        from .core.models.build_info import runtime_build
+        from ..core.models.build_info import runtime_build
 
         layout.label(text=runtime_build().summary())
         settings = getattr(context.scene, "facsimile", None)

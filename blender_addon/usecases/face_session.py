@@ -11,11 +11,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from .character import check_target, retarget_map, scene_fps, store_last_solve
-from .core.arkit import ARKIT_NAMES
-from .core.errors import FacsimileError
-from .core.retarget import RetargetMap
-from .shape_keys import bake_keyframes
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FacsimileError
+from ..core.retarget import RetargetMap
+from ..scene.character import check_target, retarget_map, scene_fps, store_last_solve
+from ..scene.shape_keys import bake_keyframes
 
 PREVIEW_IMAGE_NAME = "Facsimile Preview"
 
@@ -31,12 +31,12 @@ def solver_for(device: str):
 
     Keyed on the model folder so that pointing FACSIMILE_MODELS_DIR elsewhere re-verifies the files there.
     """
-    from .core.models.store import models_dir
+    from ..core.models.store import models_dir
 
     key = (device, str(models_dir()))
     solver = _SOLVERS.get(key)
     if solver is None:
-        from .core.face.pipeline import FaceSolver
+        from ..core.face.pipeline import FaceSolver
 
         solver = FaceSolver(device=device)
         _SOLVERS[key] = solver
@@ -65,7 +65,7 @@ class PhotoSolve:
 
 def solve_photo(path: str | Path, device: str) -> PhotoSolve:
     """Load a photo and solve every face in it; a photo without a face is an error naming the file."""
-    from .core.formats.image_io import load_image
+    from ..core.formats.image_io import load_image
 
     path = Path(path)
     image = load_image(path)
@@ -89,7 +89,7 @@ def pick_face(solved: PhotoSolve, index: int, path: str | Path = "photo") -> obj
 
 def preview_pixels(solved: PhotoSolve, chosen: int) -> np.ndarray:
     """The photo with every face's landmarks, boxes and index labels drawn, RGB uint8."""
-    from .core.face.overlay import draw_landmarks
+    from ..core.face.overlay import draw_landmarks
 
     pick_face(solved, chosen)
     return draw_landmarks(solved.image, solved.faces)  # labelled 0, 1, ... in the order the Face setting counts
@@ -163,7 +163,7 @@ class BakeJob:
         (the target may then be an armature)."""
         import itertools
 
-        from .core.formats.video_io import VIDEO_EXTENSIONS, open_video
+        from ..core.formats.video_io import VIDEO_EXTENSIONS, open_video
 
         if stride < 1:
             raise FacsimileError(f"stride must be 1 or more, got {stride}")
@@ -295,7 +295,7 @@ class BakeJob:
         frames = self.scene_frames(len(w))
         keep = np.concatenate([[True], np.diff(frames) > 0])  # a slower scene rate maps frames onto one key
         w, frames = w[keep], frames[keep]
-        from .core import validate
+        from ..core import validate
 
         if int(frames[-1]) > validate.MAX_FRAME:
             raise FacsimileError(

@@ -16,12 +16,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..core.body import bvh_retarget as br
+from ..core.errors import FacsimileError
+from ..core.formats import pc2
+from ..core.interrupt import held
+from ..host.blender_compat import add_shape_key, all_fcurves
 from . import rig_reader as rr
-from .blender_compat import add_shape_key, all_fcurves
-from .core.body import bvh_retarget as br
-from .core.errors import FacsimileError
-from .core.formats import pc2
-from .core.interrupt import held
 
 PREVIEW_MODIFIER = "Facsimile LBS"
 
@@ -61,7 +61,7 @@ def import_bvh(path: str | Path) -> bpy.types.Object:
     path = Path(path)
     if not path.is_file():
         raise FacsimileError(f"BVH file {path} does not exist")
-    from .core.formats.bvh_check import check_bvh
+    from ..core.formats.bvh_check import check_bvh
 
     check_bvh(path)  # a truncated or damaged file is one clear line, not the importer's traceback
     before = set(bpy.data.objects)

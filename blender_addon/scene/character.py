@@ -13,11 +13,11 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from .blender_compat import assigned_fcurves
-from .core.arkit import NUM_BLENDSHAPES
-from .core.errors import FacsimileError
-from .core.retarget import ChannelSettings, RetargetMap, best_preset, build_retarget_map
-from .properties import PRESET_ITEMS
+from ..core.arkit import NUM_BLENDSHAPES
+from ..core.errors import FacsimileError
+from ..core.retarget import ChannelSettings, RetargetMap, best_preset, build_retarget_map
+from ..host.blender_compat import assigned_fcurves
+from ..ui.properties import PRESET_ITEMS
 from .shape_keys import WriteReport, bake_keyframes, require_shape_key_mesh, set_values, shape_key_names
 
 NEUTRAL_PROP = "facsimile_neutral"

@@ -18,7 +18,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from .core.retarget import PRESET_LABELS, PRESETS
+from ..core.retarget import PRESET_LABELS, PRESETS
 
 PRESET_ITEMS = [("auto", "Auto", "The preset matching the most shape keys on the target")] + [
     (p, p.upper() if p != "livelink" else "Live Link", PRESET_LABELS[p]) for p in PRESETS

@@ -12,12 +12,13 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import character, face_session
-from .core.errors import FacsimileError
+from ..core.errors import FacsimileError
+from ..scene import character
+from ..usecases import bake as bake_uc
+from ..usecases import face_session
+from ..usecases import photo as photo_uc
 from .operator_guard import USER_ERRORS, report_user_error
 from .operator_guard import guarded as _guarded
-from .usecases import bake as bake_uc
-from .usecases import photo as photo_uc
 
 
 def _settings(context: bpy.types.Context):
@@ -311,7 +312,7 @@ class FACSIMILE_OT_import_livelink(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .usecases.apply import ApplyOptions, apply_weights
+        from ..usecases.apply import ApplyOptions, apply_weights
 
         obj = character.resolve_target(context)
         path = _path_or_error(self.filepath, "Live Link CSV")
@@ -346,7 +347,7 @@ class FACSIMILE_OT_export_livelink(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .usecases.export import ExportCsvOptions, export_csv, output_path
+        from ..usecases.export import ExportCsvOptions, export_csv, output_path
 
         obj = character.resolve_target(context)
         a, b = _frame_range(context, self.frame_first, self.frame_last)
@@ -367,7 +368,7 @@ class FACSIMILE_OT_export_weights_json(_FileOperator, bpy.types.Operator):
 
     @_guarded
     def execute(self, context):
-        from .usecases.export import export_solved_json, output_path
+        from ..usecases.export import export_solved_json, output_path
 
         obj = character.resolve_target(context)
         result = export_solved_json(obj, output_path(self.filepath, ".json"))

@@ -15,7 +15,7 @@ def ensure_registered() -> None:
     if not hasattr(bpy.types.Object, "facsimile"):
         import atexit
 
-        from . import properties
+        from ..ui import properties
 
         properties.register()
         atexit.register(release_properties)
@@ -23,7 +23,7 @@ def ensure_registered() -> None:
 
 def release_properties() -> None:
     """Undo ensure_registered() (tests, and the exit hook)."""
-    from . import properties
+    from ..ui import properties
 
     if hasattr(bpy.types.Object, "facsimile"):
         properties.unregister()

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
+from ..core.errors import FacsimileError
+from ..core.rig.conventions import RoleMap
+from ..core.rig.head_rig import HeadRigOptions, character_frame, eye_rotations, head_rotations, neutral_from_track
+from ..core.rig.roles import EYE_ROLES
+from ..core.rig.rotations import matrices_from_quats, quats_from_matrices
+from ..host.blender_compat import fcurve_container
 from . import rig_pose
-from .blender_compat import fcurve_container
-from .core.errors import FacsimileError
-from .core.rig.conventions import RoleMap
-from .core.rig.head_rig import HeadRigOptions, character_frame, eye_rotations, head_rotations, neutral_from_track
-from .core.rig.roles import EYE_ROLES
-from .core.rig.rotations import matrices_from_quats, quats_from_matrices
 
 TAKE_PROP = "facsimile_head_take"  # the last captured head take on the face object, for the Live Link CSV export
 REST_PROP = "facsimile_head_rest"  # the head object's rest rotation (w, x, y, z), stored at its first capture
@@ -250,8 +250,8 @@ def livelink_head_job(
     """For a Live Link take (core.formats.weights_file.WeightsSequence with head/eye columns): resolve the target now
     (so a rig without the bones fails before anything is written) and return write(scene_fps, start) -> summary,
     which keys the head and eyes resampled to the scene's rate like the weights."""
-    from .core.formats.weights_file import WeightsSequence, scene_frames
-    from .core.rig.head_rig import angles_from_livelink
+    from ..core.formats.weights_file import WeightsSequence, scene_frames
+    from ..core.rig.head_rig import angles_from_livelink
 
     if seq.head is None:
         raise FacsimileError(
@@ -288,7 +288,7 @@ def store_head_take(
 def head_take_livelink(obj: bpy.types.Object, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The stored head take at `frames` (linear between keys, held outside) as Live Link head (N, 3) and eye (N, 6)
     columns in radians; None when the object has no head take."""
-    from .core.rig.head_rig import livelink_from_angles
+    from ..core.rig.head_rig import livelink_from_angles
 
     raw = obj.get(TAKE_PROP)
     if raw is None or len(raw) == 0 or len(raw) % 8:

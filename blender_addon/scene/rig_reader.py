@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from .blender_compat import assign_first_slot, assigned_slot, restore_slot
-from .core.body import lbs
-from .core.errors import FacsimileError
-from .core.interrupt import held
+from ..core.body import lbs
+from ..core.errors import FacsimileError
+from ..core.interrupt import held
+from ..host.blender_compat import assign_first_slot, assigned_slot, restore_slot
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
+from ..usecases import keys as keys_uc
 from .operator_guard import guarded
-from .usecases import keys as keys_uc
 
 
 class FACSIMILE_OT_generate_keys(bpy.types.Operator):

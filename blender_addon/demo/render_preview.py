@@ -14,11 +14,11 @@ from pathlib import Path
 import bpy
 from mathutils import Vector
 
-from .blender_compat import assigned_slot, restore_slot, uses_nodes
-from .core.arkit import ARKIT_NAMES
-from .core.errors import FacsimileError
-from .core.formats.image_io import write_png
-from .demo.contact_sheet import make_contact_sheet
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FacsimileError
+from ..core.formats.image_io import write_png
+from ..host.blender_compat import assigned_slot, restore_slot, uses_nodes
+from .contact_sheet import make_contact_sheet
 
 ENGINES = ("workbench", "cycles")
 CAMERA_NAME = "FacsimileFaceCamera"

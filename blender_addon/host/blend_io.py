@@ -13,8 +13,8 @@ from typing import TypeVar
 
 import bpy
 
-from .core.atomic_io import atomic_output, check_writable_dir
-from .core.errors import FacsimileError
+from ..core.atomic_io import atomic_output, check_writable_dir
+from ..core.errors import FacsimileError
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ def open_blend(path: str | Path | None) -> Path | None:
         head = f.read(8)
     if not head.startswith(_BLEND_MAGIC):
         raise FacsimileError(f"{path} is not a .blend file (or it is damaged)")
-    from .core.interrupt import held
+    from ..core.interrupt import held
 
     try:
         with held():  # Blender's load handlers would print a Ctrl-C as a traceback and go on
@@ -73,7 +73,7 @@ def save_blend_atomic(out: str | Path) -> Path:
     removed on any failure, Ctrl-C included, and swept on the next save when a killed run left it)."""
     out = check_writable_dir(out)
     with atomic_output(out, suffix=".blend") as tmp:
-        from .core.interrupt import held
+        from ..core.interrupt import held
 
         try:
             with held():  # save handlers: as for opening
@@ -105,8 +105,8 @@ def edit_blend(
 
     import bpy
 
-    from .core import output_plan
-    from .core.output_guard import Named, check_outputs
+    from ..core import output_plan
+    from ..core.output_guard import Named, check_outputs
     from .headless import ensure_registered
 
     scene = blend or bpy.data.filepath or None
@@ -118,7 +118,7 @@ def edit_blend(
     )
     if scene and os.path.isfile(scene):  # the saved scene is about the size of the one it was opened from
         output_plan.check_free_space(out, os.path.getsize(scene))
-    from .core.output_guard import same_file
+    from ..core.output_guard import same_file
 
     # Side outputs written by the work wait for the saved scene.
     output_plan.declare_main(out, in_place=bool(in_place and scene and same_file(out, scene)))

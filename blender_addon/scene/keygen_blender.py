@@ -21,9 +21,9 @@ import numpy as np
 from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 
-from .blender_compat import add_shape_key
-from .core.arkit import ARKIT_NAMES
-from .core.errors import FacsimileError
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FacsimileError
+from ..host.blender_compat import add_shape_key
 
 SCAN_SIZE = 768
 FACE_SIZE = 512
@@ -253,7 +253,7 @@ def find_landmarks(
     """478 landmarks on `obj`'s rest surface (object space) from renders; FacsimileError when no face is found.
 
     views: the (yaw, pitch) close-ups that vote for each landmark (fewer: faster, noisier)."""
-    from .core.face.tracking import FaceTracker
+    from ..core.face.tracking import FaceTracker
 
     tracker = tracker or FaceTracker(max_faces=2)
     verts_w = _world(obj, rest_coords(obj))
@@ -381,7 +381,7 @@ def load_landmark_file(path: str | Path) -> LandmarkHits:
         if p.suffix.lower() == ".npy":
             arr = np.load(p, allow_pickle=False)
         else:
-            from .core.formats.json_file import read_json_file
+            from ..core.formats.json_file import read_json_file
 
             try:
                 data = read_json_file(p, "landmark file")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, PointerProperty, StringProperty
 
-from . import character
+from ..scene import character
 from .operator_guard import guarded
 from .operators import FACSIMILE_OT_bake_clip, _path_or_error, _remember_device, _settings
 
@@ -61,9 +61,9 @@ def capture_settings(context) -> FacsimileCaptureSettings:
 
 def capture_options(context, source: str):
     """The panel's settings as the use case's CaptureOptions."""
-    from .core.rig.head_rig import HeadRigOptions
-    from .head_capture import HeadTargetOptions
-    from .usecases.capture import CaptureOptions
+    from ..core.rig.head_rig import HeadRigOptions
+    from ..scene.head_capture import HeadTargetOptions
+    from ..usecases.capture import CaptureOptions
 
     st, cs = _settings(context), capture_settings(context)
     bones = {r: b for r, b in (("head", cs.head_bone), ("neck", cs.neck_bone)) if b}
@@ -98,7 +98,7 @@ def livelink_head_options(context, opts):
     head and eye columns go onto the same bones a capture would use."""
     from dataclasses import replace
 
-    from .core.formats.livelink_csv import read_livelink_csv
+    from ..core.formats.livelink_csv import read_livelink_csv
 
     cs = getattr(context.scene, "facsimile_capture", None)
     if cs is None or not (cs.head or cs.eyes):
@@ -128,7 +128,7 @@ class FACSIMILE_OT_capture_photo(bpy.types.Operator):
 
     @guarded
     def execute(self, context):
-        from .usecases.capture import capture
+        from ..usecases.capture import capture
 
         path = _path_or_error(_settings(context).photo_path, "photo")
         result = capture(_target(context), capture_options(context, str(path)))
@@ -146,8 +146,8 @@ class FACSIMILE_OT_capture_head_neutral(bpy.types.Operator):
 
     @guarded
     def execute(self, context):
-        from .core.face.head_pose import HeadPoseEstimator
-        from .face_session import pick_face, solve_photo
+        from ..core.face.head_pose import HeadPoseEstimator
+        from ..usecases.face_session import pick_face, solve_photo
         from .preferences import requested_device
 
         st, cs = _settings(context), capture_settings(context)
@@ -190,7 +190,7 @@ class FACSIMILE_OT_capture_clip(bpy.types.Operator):
         return capture_options(context, str(_path_or_error(self.filepath or _settings(context).clip_path, "clip")))
 
     def _make_job(self, context):
-        from .usecases.capture import start_capture
+        from ..usecases.capture import start_capture
 
         opts = self._options(context)
         opts.check()
@@ -200,7 +200,7 @@ class FACSIMILE_OT_capture_clip(bpy.types.Operator):
         return job
 
     def _finish(self, context, job):
-        from .usecases.capture import finish_capture
+        from ..usecases.capture import finish_capture
 
         return self._report_capture(context, finish_capture(job, self._opts))
 
@@ -213,7 +213,7 @@ class FACSIMILE_OT_capture_clip(bpy.types.Operator):
     def execute(self, context):
         if not (self.synchronous or bpy.app.background or context.window is None):
             return self._start_modal(context)
-        from .usecases.capture import capture
+        from ..usecases.capture import capture
 
         result = capture(_target(context), self._options(context), scene=context.scene)
         return self._report_capture(context, result)

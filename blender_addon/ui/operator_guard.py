@@ -6,8 +6,8 @@ import functools
 
 import bpy
 
-from .core.errors import FacsimileError
-from .core.output_plan import run_scope
+from ..core.errors import FacsimileError
+from ..core.output_plan import run_scope
 
 
 def report_user_error(op: bpy.types.Operator, exc: BaseException) -> set[str]:

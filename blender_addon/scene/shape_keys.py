@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import bpy
 import numpy as np
 
-from .blender_compat import fcurve_container
-from .core.errors import FacsimileError
-from .core.retarget import RetargetMap
+from ..core.errors import FacsimileError
+from ..core.retarget import RetargetMap
+from ..host.blender_compat import fcurve_container
 
 _LINEAR = 1  # KeyframeInterpolation 'LINEAR' as stored by foreach_set
 
