@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -117,6 +118,7 @@ def render(n: int, seed: int, size: int, deg: float, out: Path) -> Path:
         scene.render.filepath = str(tmp / "r.png")
         bpy.ops.render.render(write_still=True)
         pngs.append((tmp / "r.png").read_bytes())
+    shutil.rmtree(tmp, ignore_errors=True)  # the renders live on in the images .npz
         poses.append(pose)
         gazes.append(np.degrees(gaze))
         cams.append([f, dist, size])
