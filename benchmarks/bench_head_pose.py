@@ -118,12 +118,12 @@ def render(n: int, seed: int, size: int, deg: float, out: Path) -> Path:
         scene.render.filepath = str(tmp / "r.png")
         bpy.ops.render.render(write_still=True)
         pngs.append((tmp / "r.png").read_bytes())
-    shutil.rmtree(tmp, ignore_errors=True)  # the renders live on in the images .npz
         poses.append(pose)
         gazes.append(np.degrees(gaze))
         cams.append([f, dist, size])
         if (i + 1) % 25 == 0:
             print(f"rendered {i + 1}/{n}", flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # the renders live on in the images .npz
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{seed}_{n}.npz"
     save_images(out / f"{seed}_{n}_images.npz", pngs)
