@@ -166,7 +166,12 @@ _PEAK = (
     "    runpy.run_module('blender_addon.host.cli', run_name='__main__')\n"
     "except SystemExit as e:\n"
     "    code = e.code\n"
-    "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+    "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+    "try:  # ru_maxrss keeps the forking parent's high-water mark across exec on Linux; VmHWM is this process's own\n"
+    "    peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024\n"
+    "except (OSError, StopIteration, ValueError):\n"
+    "    pass\n"
+    "print('PEAK_MB', peak, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 

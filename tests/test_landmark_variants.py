@@ -37,6 +37,8 @@ def variants(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def frames():
+    shared_path("real_faces", "video", "train")
+    shared_path("real_faces", "video", "eval_mead")
     return lv.parity_frames(per_clip=2)
 
 
