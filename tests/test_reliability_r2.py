@@ -487,3 +487,12 @@ def test_r2_finding14_nothing_is_written_outside_the_named_outputs(world, tmp_pa
     assert left == [], f"written outside the named outputs: {left}"
     made = sorted(p.name for p in work.iterdir())
     assert made == ["b.pc2", "in", "p.blend", "s.json"], made
+
+
+def test_r2_finding12_parsing_the_command_line_loads_no_blender():
+    """bpy is imported only inside cli.main's held section: a command module that imports it at its top (through
+    host.blend_io) would start Blender where a Ctrl-C is not held, and a signal then crashes Blender's start-up."""
+    code = "import sys\nfrom blender_addon.host import cli\ncli.build_parser()\nprint('bpy' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stdout + done.stderr[-2000:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..host.blend_io import edit_blend
 from ._options import add_scene_options, optional_path
 
 
@@ -47,6 +46,7 @@ def options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..host.blend_io import edit_blend  # imports bpy: only once the command runs (signals held by cli)
     from ..usecases.bake import bake
 
     opts = options(args)

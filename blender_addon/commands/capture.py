@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..host.blend_io import edit_blend
 from ._options import add_scene_options
 
 
@@ -120,6 +119,7 @@ def options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..host.blend_io import edit_blend  # imports bpy: only once the command runs (signals held by cli)
     from ..usecases.capture import capture
 
     opts = options(args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..host.blend_io import edit_blend
 from ._options import add_scene_options, optional_path
 
 
@@ -42,6 +41,7 @@ def options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..host.blend_io import edit_blend  # imports bpy: only once the command runs (signals held by cli)
     from ..usecases.face_session import weights_summary
     from ..usecases.photo import apply_photo
 
