@@ -652,8 +652,9 @@ try:
     head = bpy.data.objects[spec["object"]]
     keys = head.data.shape_keys
     def state():
-        action = keys.animation_data.action if keys.animation_data else None
-        return [sorted((fc.data_path, len(fc.keyframe_points)) for fc in action.fcurves) if action else [],
+        from blender_addon.host.blender_compat import assigned_fcurves
+
+        return [sorted((fc.data_path, len(fc.keyframe_points)) for fc in assigned_fcurves(keys)),
                 [round(k.value, 6) for k in keys.key_blocks]]
     before = state()
     opts = bake_uc.BakeOptions(clip=spec["clip"], first=spec["first"], stride=spec["stride"])

@@ -6,6 +6,7 @@ never leaves a half-written file, and the input is never overwritten unless the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,22 @@ def check_output(out: str | Path, source: Path | None, in_place: bool) -> Path:
     return check_writable_dir(out)
 
 
+@contextlib.contextmanager
+def _no_thumbnail():
+    """Save without a preview image: Blender 5.x also writes it to ~/.cache/thumbnails, a picture of the actor's face
+    outside the outputs the user named (issue 21, finding 14). The preference is restored after the save."""
+    paths = getattr(getattr(bpy.context, "preferences", None), "filepaths", None)
+    previous = getattr(paths, "file_preview_type", None)
+    if previous is None:
+        yield
+        return
+    paths.file_preview_type = "NONE"
+    try:
+        yield
+    finally:
+        paths.file_preview_type = previous
+
+
 def save_blend_atomic(out: str | Path) -> Path:
     """Save the current session as a copy to `out`, through a temporary file in the same folder (core.atomic_io:
     removed on any failure, Ctrl-C included, and swept on the next save when a killed run left it)."""
@@ -76,7 +93,7 @@ def save_blend_atomic(out: str | Path) -> Path:
         from ..core.interrupt import held
 
         try:
-            with held():  # save handlers: as for opening
+            with held(), _no_thumbnail():  # save handlers: as for opening
                 result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
         except RuntimeError as exc:
             raise FacsimileError(f"could not save {out}: {str(exc).strip()}") from exc

@@ -33,10 +33,29 @@ def read_json_file(path: str | os.PathLike, what: str) -> object:
 def parse_json_text(text: str, where: str) -> object:
     """json.loads with every way it can fail as one FacsimileError naming `where`."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FacsimileError(f"{where} is not valid JSON: {exc}") from None
     except RecursionError:
         raise FacsimileError(f"{where} nests lists or objects too deeply to read; it is not a file of ours") from None
     except ValueError as exc:  # an integer of thousands of digits (Python's int conversion limit)
         raise FacsimileError(f"{where} holds a number too long to read ({str(exc)[:60]})") from None
+    if _depth(data) > MAX_JSON_DEPTH:  # Python 3.13's parser reads what 3.11's refuses: one rule for both
+        raise FacsimileError(f"{where} nests lists or objects too deeply to read; it is not a file of ours")
+    return data
+
+
+MAX_JSON_DEPTH = 64  # our files nest 3-4 levels; a job list or weights file deeper than this is not one of ours
+
+
+def _depth(data: object) -> int:
+    """How deeply lists and objects nest in parsed JSON (iterative: no recursion limit of its own)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
