@@ -146,6 +146,52 @@ def test_real_rule_scores_and_picks_on_validation_figures():
     assert keep == "good"
 
 
+def test_render_term_leaves_out_the_brows_the_renders_cannot_show():
+    from model_training.fit.mediapipe_trust import RENDER_BLIND
+    from model_training.select import real_rule
+
+    per = {n: {"pearson": 0.8} for n in ARKIT_NAMES}
+    per["tongueOut"] = {"pearson": None}  # a channel whose truth never varies counts for nothing
+    assert real_rule.render_term(per) == pytest.approx(0.8)
+    for n in RENDER_BLIND:  # an arm that reads real brows is not marked down for the painted render brows
+        per[n] = {"pearson": -1.0}
+    assert real_rule.render_term(per) == pytest.approx(0.8)
+    per["jawOpen"] = {"pearson": -1.0}  # every other channel still counts
+    assert real_rule.render_term(per) < 0.8
+
+
+def test_brow_columns_are_the_brow_landmarks_and_the_detector_model_leaves_them_alone():
+    """The *_browland arms: the landmarks ICT's brow channels move include MediaPipe's eyebrow contour and none of the
+    mouth or the lids' margins, and the detector model adds neither bias nor noise there, but does everywhere else."""
+    from model_training.data.ict_facekit import arkit_to_ict_matrix, load_ict
+    from model_training.data.landmark_embedding import LandmarkBasis, embed
+    from model_training.data.synth import moved_feature_columns
+    from model_training.fit.detector_model import DetectorModel
+    from model_training.fit.mediapipe_trust import RENDER_BLIND
+
+    ict = load_ict(shared_path("ict_facekit", "ict_face_full_f16.npz"))
+    shared_path("mediapipe_geometry", "face_model_with_iris.obj")
+    cols = moved_feature_columns(
+        LandmarkBasis.build(ict, embed(ict)), arkit_to_ict_matrix(ict.expr_names), RENDER_BLIND
+    )
+    landmarks = set((cols // 3).tolist())
+    eyebrows = {46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336}
+    assert eyebrows <= landmarks
+    assert not landmarks & {13, 14, 61, 291, 0, 17, 159, 145, 386, 374}  # lips, lid margins
+    rng = np.random.default_rng(0)
+    f = 1434
+    det = DetectorModel(rng.normal(size=(58, f)).astype(np.float32), rng.normal(size=(8, f)).astype(np.float32), {})
+    blind = det.without_columns(cols)
+    x = np.zeros((5, f), np.float32)
+    w, pose = rng.random((5, 52)).astype(np.float32), np.zeros((5, 3), np.float32)
+    out = blind.apply(np.random.default_rng(1), x, w, pose)
+    assert np.all(out[:, cols] == 0)
+    rest = np.setdiff1d(np.arange(f), cols)
+    assert np.all(np.abs(out[:, rest]).mean(0) > 0)
+    assert np.all(np.abs(det.apply(np.random.default_rng(1), x, w, pose)[:, cols]).mean(0) > 0)  # original untouched
+    assert blind.fit_stats["columns_left_out"] == len(cols)
+
+
 def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channel():
     """A tiny run: fake 'real' frames whose trusted jawOpen label is a feature the synthetic data never shows."""
     from model_training.train.config import TRAINED, TrainConfig

@@ -241,6 +241,24 @@ def identity_feature_offsets(basis: LandmarkBasis, rng: np.random.Generator, n: 
     return (normalize_landmarks(px_id)[0] - normalize_landmarks(px_0)[0]).astype(np.float32)
 
 
+def moved_feature_columns(
+    basis: LandmarkBasis, arkit_to_ict: np.ndarray, channels: tuple[str, ...], share: float = 0.25
+) -> np.ndarray:
+    """Feature columns (landmark index * 3 + axis) of the landmarks that these ARKit channels move in ICT's geometry:
+    every landmark whose largest displacement over the channels is at least `share` of the largest of all.
+
+    Why: the brow channels move the brow and forehead landmarks; on hairless renders the front-end has no brow to
+    follow there, so the detector model fitted on those renders describes the renders, not the front-end on a real
+    brow (fit/mediapipe_trust.RENDER_BLIND). The *_browland arms leave these columns to the synthetic geometry."""
+    from blender_addon.core.arkit import INDEX
+
+    rows = np.asarray(arkit_to_ict, np.float32)[[INDEX[c] for c in channels]]  # (C, E)
+    disp = np.einsum("ce,elk->clk", rows, basis.expr_lm)  # (C, 468, 3)
+    size = np.linalg.norm(disp, axis=2).max(0)  # (468,)
+    moved = np.flatnonzero(size >= share * size.max())
+    return (moved[:, None] * 3 + np.arange(3)[None]).ravel()
+
+
 class Synthesizer:
     """Draws (features, weights) batches from the ICT landmark basis; seeded and deterministic."""
 

@@ -50,6 +50,14 @@ class DetectorModel:
         noise = rng.normal(0, 1, (n, len(self.noise_basis))) @ self.noise_basis
         return (features + bias + noise).astype(np.float32)
 
+    def without_columns(self, cols: np.ndarray) -> DetectorModel:
+        """A copy that adds neither bias nor noise on these feature columns: there the training features keep the
+        synthetic geometry and its noise (for landmarks the renders cannot show the front-end's behaviour on)."""
+        coef, basis = self.coef.copy(), self.noise_basis.copy()
+        coef[:, cols] = 0.0
+        basis[:, cols] = 0.0
+        return DetectorModel(coef, basis, {**self.fit_stats, "columns_left_out": int(len(cols))}, self.offset_range)
+
     def save(self, path: Path) -> None:
         """The fitted model beside the run's arms (a run's training data can be inspected without refitting)."""
         np.savez_compressed(path, coef=self.coef, noise_basis=self.noise_basis, stats=np.array(repr(self.fit_stats)))

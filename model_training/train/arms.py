@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..fit.mediapipe_trust import RENDER_BLIND
 from ..select import real_rule
 from .config import TrainConfig
 from .loop import RealTerm
@@ -30,6 +31,7 @@ class ArmSpec:
     blind_full: bool = False  # channels the hairless renders cannot show (brows) get full trust on real frames
     blind_detector: bool = False  # the detector model keeps no expression bias on those channels (see detector())
     id_aug: bool = False  # real frames moved to random ICT face shapes (synth.identity_feature_offsets)
+    blind_landmarks: bool = False  # no detector bias or noise on the landmarks the brow channels move (see detector())
 
     @property
     def uses_detector(self) -> bool:
@@ -42,11 +44,11 @@ class ArmSpec:
         if self.blind_detector:  # how the front-end under-reports brows on hairless renders is the renders' doing
             from blender_addon.core.arkit import INDEX
 
-            from ..fit.mediapipe_trust import RENDER_BLIND
-
             coef = det.coef.copy()
             coef[[INDEX[n] for n in RENDER_BLIND]] = 0.0
             det = dataclasses.replace(det, coef=coef)
+        if self.blind_landmarks:  # where the brows sit, the hairless renders say nothing of the front-end on real brows
+            det = det.without_columns(data["brow_columns"])
         if self.detector_kind == "jitter":
             return dataclasses.replace(det, offset_range=(-0.5, 1.5))
         return det
@@ -81,28 +83,49 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             ArmSpec("geometric_noise_plus_critic", critic_weight=cfg.critic_weight),
         ]
     return [
-        ArmSpec("geometric_noise_only"),
         ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
-        # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), on
-        # real frames moved to random face shapes: brows read from the expression, not from who it is.
+        # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), and
+        # no detector bias or noise where the brows sit: the detector-model arms read real brow motion as the hairless
+        # renders' detector noise (the arm without a detector model moves the brows; issue 18).
         ArmSpec(
-            "real_pseudo_mirror_floor_browtrust_idaug",
+            "real_pseudo_mirror_floor_browtrust_browland",
             "jitter",
             real=True,
             mirror=True,
             floor=True,
             blind_full=True,
+            blind_landmarks=True,
+        ),
+        # The same on real frames moved to random face shapes: brows read from the expression, not from who it is.
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_browland_idaug",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            blind_landmarks=True,
             id_aug=True,
         ),
-        # No detector model: the detector-model arms learned to read brow motion as the front-end's noise.
+        # No detector model at all: the brow source of the channel-wise ensembles.
         ArmSpec(
             "geometric_real_pseudo_mirror_floor_browtrust", "none", real=True, mirror=True, floor=True, blind_full=True
         ),
     ]
 
 
-# Issue-10 arms, runnable with `--arms` (they lost the issue-10 selection; model_training/card/notes.md).
+# Earlier arms, runnable with `--arms` (they lost the issue-10 or the first issue-18 selection; card/notes.md).
 EXTRA_ARMS = (
+    ArmSpec("geometric_noise_only"),
+    ArmSpec(
+        "real_pseudo_mirror_floor_browtrust_idaug",
+        "jitter",
+        real=True,
+        mirror=True,
+        floor=True,
+        blind_full=True,
+        id_aug=True,
+    ),
     ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
     ArmSpec("detector_model_offset_jitter", "jitter"),
     ArmSpec("real_pseudo", "jitter", real=True),
@@ -134,10 +157,10 @@ def evaluate_candidate(model: nn.Module, data: dict, uses_detector: bool) -> dic
 
 # Channel-wise ensembles, fixed before results: the brow channels taken (weight BROW_MIX) from an arm that moves
 # them, every other channel from an arm that rests quietly. The select split chooses among them and the arms.
-BROWS = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+BROWS = RENDER_BLIND
 BROW_MIX = (0.5, 1.0)
-BROW_SOURCES = ("geometric_noise_only", "geometric_real_pseudo_mirror_floor_browtrust")
-QUIET_BASES = ("real_pseudo_mirror_floor", "real_pseudo_mirror_floor_browtrust_idaug")
+BROW_SOURCES = ("geometric_real_pseudo_mirror_floor_browtrust",)
+QUIET_BASES = ("real_pseudo_mirror_floor",)
 
 
 def brow_mix(weight: float) -> np.ndarray:
@@ -167,7 +190,12 @@ def real_selection(data: dict, arms: dict, out_dir: Path, log) -> tuple[str, str
                 arms[name] = arm
                 torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")
     cands = {
-        k: {"R": a["render_val"]["pearson_mean"], "M": a["select"]["M"], "F": a["select"]["F"], "S": a["select"]["S"]}
+        k: {
+            "R": real_rule.render_term(a["render_val"]["per_blendshape"]),
+            "M": a["select"]["M"],
+            "F": a["select"]["F"],
+            "S": a["select"]["S"],
+        }
         for k, a in arms.items()
     }
     keep, scores = real_rule.pick(cands)

@@ -13,10 +13,16 @@ import numpy as np
 from ..data.ict_facekit import arkit_to_ict_matrix, load_ict
 from ..data.landmark_embedding import LandmarkBasis, embed
 from ..data.splits import RENDER_FIT_FRACTION
-from ..data.synth import NoiseConfig, Synthesizer, identity_feature_offsets, sample_expressions
+from ..data.synth import (
+    NoiseConfig,
+    Synthesizer,
+    identity_feature_offsets,
+    moved_feature_columns,
+    sample_expressions,
+)
 from ..fit.detector_model import DetectorModel, render_features
 from ..fit.detector_model import fit as fit_detector
-from ..fit.mediapipe_trust import mediapipe_trust
+from ..fit.mediapipe_trust import RENDER_BLIND, mediapipe_trust
 from ..paths import file_sha256
 from .config import TrainConfig
 from .real_data import load_real
@@ -78,6 +84,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_test"], out["y_test"], out["pose_test"] = draw(cfg.seed * 1000 + 3, cfg.n_test, NoiseConfig())
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
     out["id_offsets"] = identity_feature_offsets(basis, np.random.default_rng(cfg.seed * 1000 + 6), 4096, ID_AUG_SIGMA)
+    out["brow_columns"] = moved_feature_columns(basis, syn.a2i, RENDER_BLIND)
     out["prior"] = sample_expressions(
         np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
     )
