@@ -105,6 +105,40 @@ def test_real_frames_drop_rows_without_a_face_on_either_side(faces):
     assert r.rest_rows().tolist() == [f < REST_FRAMES for f in [0, 2, 4]]
 
 
+def test_both_front_end_paths_are_rows_of_their_own_clips(faces, monkeypatch):
+    """load_real(paths=PATHS): each frame tracked and detected alone, MediaPipe's label on both, and the photo-path rows
+    in clips of their own (a rise over rest is measured within one path)."""
+    from model_training.data import real_faces as rf
+    from model_training.train import real_data
+
+    n = len(faces.pixels)
+    photo = faces.pixels + np.float32(0.5)  # the photo path places the landmarks a little differently
+    fake = rf.RealFaceSet(
+        name="train",
+        clip_names=["a", "b"],
+        clip=(np.arange(n) >= n // 2).astype(np.int32),
+        frame=np.arange(n) % (n // 2),
+        ours=faces.pixels.astype(np.float32),
+        ours_photo=photo.astype(np.float32),
+        ours_found=np.ones(n, bool),
+        ours_confidence=np.ones(n, np.float32),
+        mp_landmarks=faces.pixels.astype(np.float32),
+        mp_blendshapes=faces.weights.astype(np.float32),
+        mp_found=np.ones(n, bool),
+        image_size=np.full((n, 2), 256, np.int32),
+    )
+    monkeypatch.setattr(rf, "load_set", lambda *a, **k: fake)
+    video = real_data.load_real("train", log=None)
+    both = real_data.load_real("train", log=None, paths=real_data.PATHS)
+    assert len(video) == n and len(both) == 2 * n
+    assert video.clip_names == ["a", "b"] and both.clip_names[2:] == ["a (photo path)", "b (photo path)"]
+    np.testing.assert_array_equal(both.features[:n], video.features)
+    np.testing.assert_allclose(both.features[n:], normalize_landmarks(photo)[0], atol=1e-5)
+    np.testing.assert_array_equal(both.labels[n:], both.labels[:n])
+    np.testing.assert_array_equal(both.clip[n:], video.clip + 2)
+    assert both.rest_rows().sum() == 2 * video.rest_rows().sum()
+
+
 def test_arkit_take_reads_in_arkit_order(tmp_path):
     from model_training.data.arkit_take import load_arkit_take
 

@@ -66,6 +66,10 @@ def test_clip_frames_cached(tmp_path, monkeypatch):
     width = np.ptp(s.ours[:, :468, 0], axis=1)
     err = np.linalg.norm(s.ours[:, :468, :2] - s.mp_landmarks[:, :468, :2], axis=2).mean(1) / width
     assert (err < 0.05).all(), err
+    # Our photo path on the same frames (detection alone): the same face, placed by another region of interest.
+    assert s.ours_photo.shape == s.ours.shape and np.isfinite(s.ours_photo).all()
+    gap = np.linalg.norm(s.ours_photo[:, :468, :2] - s.ours[:, :468, :2], axis=2).mean(1) / width
+    assert (gap < 0.05).all(), gap
     assert ((s.mp_blendshapes >= 0) & (s.mp_blendshapes <= 1)).all()
     assert s.mp_blendshapes[:, INDEX["tongueOut"]].max() < 0.5
     files = list((tmp_path / s.key / "video_train").glob("*.npz"))

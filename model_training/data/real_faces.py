@@ -145,16 +145,20 @@ def _box(lm: np.ndarray) -> np.ndarray:
 @dataclass
 class _Rows:
     ours: list = field(default_factory=list)
+    ours_photo: list = field(default_factory=list)
     ours_conf: list = field(default_factory=list)
     mp_landmarks: list = field(default_factory=list)
     mp_blendshapes: list = field(default_factory=list)
     frame: list = field(default_factory=list)
     size: list = field(default_factory=list)
 
-    def add(self, frame: int, rgb: np.ndarray, ours, mp_faces) -> None:
-        """One image: our face (or None) and MediaPipe's face on the same person (the best box overlap)."""
+    def add(self, frame: int, rgb: np.ndarray, ours, mp_faces, ours_photo=None) -> None:
+        """One image: our face (or None) and MediaPipe's face on the same person (the best box overlap).
+        ours_photo: our photo-path face on the same frame (clips: detection on the frame alone; photos: `ours`)."""
         nan_lm = np.full((NUM_LANDMARKS, 3), np.nan, np.float32)
         self.ours.append(ours.landmarks.astype(np.float32) if ours is not None else nan_lm)
+        photo = ours_photo if ours_photo is not None else ours
+        self.ours_photo.append(photo.landmarks.astype(np.float32) if photo is not None else nan_lm)
         self.ours_conf.append(float(ours.confidence) if ours is not None else 0.0)
         pick = None
         if mp_faces:
@@ -173,6 +177,7 @@ class _Rows:
         mpl = np.asarray(self.mp_landmarks, np.float32).reshape(-1, NUM_LANDMARKS, 3)
         return {
             "ours": ours,
+            "ours_photo": np.asarray(self.ours_photo, np.float32).reshape(-1, NUM_LANDMARKS, 3),
             "ours_found": np.isfinite(ours[:, 0, 0]),
             "ours_confidence": np.asarray(self.ours_conf, np.float32),
             "mp_landmarks": mpl,
@@ -214,7 +219,9 @@ def _video_frames(path: Path, stride: int, max_frames: int | None) -> Iterator[t
 
 
 def process_clip(path: Path, stride: int, max_frames: int | None = None, tracker=None) -> dict[str, np.ndarray]:
-    """Track one clip with our front-end (video mode) and MediaPipe (VIDEO mode) on the same frames."""
+    """Track one clip with our front-end (video mode) and MediaPipe (VIDEO mode) on the same frames; each frame also
+    through our photo path (detection on the frame alone, what `solve` does with a photo): the two paths place the
+    landmarks differently, and a model that reads only tracked frames can lose the brows on photos (issue 18)."""
     from blender_addon.core.face.tracking import FaceTracker
 
     tracker = tracker or FaceTracker(device="cpu", max_faces=1, threads=1)
@@ -223,7 +230,9 @@ def process_clip(path: Path, stride: int, max_frames: int | None = None, tracker
     rows = _Rows()
     try:
         for i, rgb, fps in _video_frames(path, stride, max_frames):
-            rows.add(i, rgb, tracker.track(rgb), mp(rgb, int(round(i * 1000.0 / fps))))
+            tracked = tracker.track(rgb)
+            found = tracker.detect(rgb)  # stateless: the tracking state is untouched
+            rows.add(i, rgb, tracked, mp(rgb, int(round(i * 1000.0 / fps))), found[0] if found else None)
     finally:
         mp.close()
     return rows.arrays()
@@ -274,6 +283,7 @@ class RealFaceSet:
     clip: np.ndarray  # (N,) int index into clip_names
     frame: np.ndarray  # (N,) frame index in the clip (0 for photos)
     ours: np.ndarray  # (N, 478, 3) float32
+    ours_photo: np.ndarray  # (N, 478, 3) our photo path on the same image (clips: detection per frame; photos: ours)
     ours_found: np.ndarray  # (N,) bool
     ours_confidence: np.ndarray  # (N,) float32
     mp_landmarks: np.ndarray  # (N, 478, 3) float32
@@ -297,8 +307,11 @@ class RealFaceSet:
         return self.clip_names[int(self.clip[row])]
 
 
+CACHE_FORMAT = 2  # 2: ours_photo beside ours (a cache without it is not read)
+
+
 def _cache_file(folder: Path, source: Path, stride: int, max_frames: int | None) -> Path:
-    tag = f"s{stride}" + (f"_n{max_frames}" if max_frames else "")
+    tag = f"s{stride}" + (f"_n{max_frames}" if max_frames else "") + f"_f{CACHE_FORMAT}"
     return folder / f"{source.stem}_{tag}.npz"
 
 
@@ -328,7 +341,9 @@ def load_set(
     parts, names = [], []
     tracker = None
     for src in sources if name in VIDEO_SETS else [None]:
-        target = _cache_file(folder, src, stride, max_frames) if src is not None else folder / "photos.npz"
+        target = (
+            _cache_file(folder, src, stride, max_frames) if src is not None else folder / f"photos_f{CACHE_FORMAT}.npz"
+        )
         if target.is_file():
             data = dict(np.load(target))
         elif cached_only:

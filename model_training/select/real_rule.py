@@ -16,6 +16,11 @@ new run was scored) adds a motion term S, weighted as much as F, so an arm must 
         least MOVE_MIN_RISE, of max(0, MediaPipe's rise - ours); a rise is the clip's RISE_HIGH percentile minus its
         RISE_REST percentile (the person's rest, identity-relative as the hidden posed sets judge it)
 
+The select clips are read through both of our front-end's paths (train/real_data.PATHS: tracking, as a video is,
+and detection on each frame alone, as a photo is; each path's rows count as clips of their own for the rises), so
+an arm that reads brows only from tracked landmarks cannot win by the video path alone (added 2026-12-07 with the
+*_photopath arms, before the run that scored them).
+
 MOVE_CHANNELS are the upper face plus the lower face's strongest signals; brows are in it although MediaPipe's render
 trust for them is 0 (painted brows on hairless renders), because MediaPipe reads real brows (MEAD surprised: every
 frame). The highest score wins among every trained arm and the fixed ensembles built in the pipeline.
@@ -57,7 +62,8 @@ RULE_TEXT = (
     f"{', '.join(RENDER_BLIND)} (the hairless renders cannot show brows); M = mean Pearson with "
     "MediaPipe on the select clips over the channels MediaPipe is trusted on (full trust from its Pearson on the "
     f"training renders); F = mean over {', '.join(REST_CHANNELS)} of max(0, mean output on the select clips' first "
-    f"{REST_FRAMES} frames - {REST_LIMIT}); S = mean over (select clip, channel of {', '.join(MOVE_CHANNELS)}) pairs "
+    f"{REST_FRAMES} frames - {REST_LIMIT}); M, F and S on the select clips through both of our front-end's paths "
+    "(tracking, and detection per frame as for a photo); S = mean over (select clip, channel of {', '.join(MOVE_CHANNELS)}) pairs "
     f"where MediaPipe's rise (p{RISE_HIGH:.0f} - p{RISE_REST:.0f} over the clip) is >= {MOVE_MIN_RISE} of "
     "max(0, MediaPipe's rise - ours); the highest score wins (fixed before any arm was scored)"
 )

@@ -25,7 +25,7 @@ from ..fit.detector_model import fit as fit_detector
 from ..fit.mediapipe_trust import RENDER_BLIND, mediapipe_trust
 from ..paths import file_sha256
 from .config import TrainConfig
-from .real_data import load_real
+from .real_data import PATHS, load_real
 
 ID_AUG_SIGMA = 0.5  # identity offsets for the *_idaug arms: N(0, 0.5) on ICT's modes (synthetic faces: 0.8)
 
@@ -117,14 +117,16 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     if cfg.real:
         out["trust"] = mediapipe_trust(Path(cfg.renders), log)
         try:
-            out["real_train"], out["real_select"] = load_real("train", log), load_real("select", log)
+            out["real_train"] = load_real("train", log)
+            out["real_train_both"] = load_real("train", log, paths=PATHS)
+            out["real_select"] = load_real("select", log, paths=PATHS)  # the selection sees both paths of the product
         except FileNotFoundError as exc:
             raise SystemExit(f"make train: {exc}") from None
         log(
             f"real frames: {len(out['real_train'])} train ({len(out['real_train'].clip_names)} clips), "
             f"{len(out['real_select'])} select ({len(out['real_select'].clip_names)} clips)"
         )
-        h_real = out["real_train"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
+        h_real = out["real_train_both"].digest() + hashlib.sha256(out["trust"]["trust"].tobytes()).hexdigest()
     out["mean"] = out["x_train"].mean(0)
     out["std"] = out["x_train"].std(0) + 1e-4
     z = (out["x_train"][:20000] - out["mean"]) / out["std"]

@@ -57,10 +57,27 @@ def real_frames(
     )
 
 
-def load_real(name: str, log=print) -> RealFrames:
+PATHS = ("video", "photo")  # our front-end's two paths: tracking through a clip, and detection on one image
+
+
+def load_real(name: str, log=print, paths: tuple[str, ...] = ("video",)) -> RealFrames:
     """One split of the real-face cache as RealFrames; FileNotFoundError naming what is missing (never computed here:
-    `make real-faces` fills the cache)."""
+    `make real-faces` fills the cache).
+
+    paths: which of our front-end's landmarks to use; with both, every frame appears twice (tracked, and detected
+    alone as a photo would be) with MediaPipe's label of that frame, and the photo rows count as clips of their own
+    ("<clip> (photo path)") so a clip's rise over its rest is measured within one path."""
     from ..data.real_faces import load_set
 
     s = load_set(name, log=log, cached_only=True)
-    return real_frames(s.ours, s.mp_blendshapes, s.clip, s.frame, s.clip_names)
+    n = len(s.clip_names)
+    lm = {"video": s.ours, "photo": s.ours_photo}
+    offset = {"video": 0, "photo": n}
+    names = list(s.clip_names) + [f"{c} (photo path)" for c in s.clip_names]
+    return real_frames(
+        np.concatenate([lm[p] for p in paths]),
+        np.concatenate([s.mp_blendshapes for _ in paths]),
+        np.concatenate([s.clip + offset[p] for p in paths]),
+        np.concatenate([s.frame for _ in paths]),
+        names if "photo" in paths else list(s.clip_names),
+    )
