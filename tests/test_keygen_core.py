@@ -13,7 +13,7 @@ from blender_addon.core.arkit import ARKIT_NAMES, INDEX
 from blender_addon.core.errors import FacsimileError
 from blender_addon.core.keygen.fit import fit_ict
 from blender_addon.core.keygen.geometry import adjacency, components, edges_of, graph_distance, umeyama
-from blender_addon.core.keygen.ict_data import ict_to_arkit, load_model
+from blender_addon.core.keygen.ict_data import FROWN_INNER, generator_mapping, ict_to_arkit, load_model
 from blender_addon.core.keygen.pipeline import generate
 from blender_addon.core.keygen.quality import compare
 from blender_addon.core.keygen.regions import opening_labels
@@ -74,6 +74,27 @@ def test_ict_to_arkit_sums_the_halves(model):
     assert m[:, 3].sum() == 0  # extras outside ARKit drive nothing
     assert model.arkit_deltas.shape[0] == 52
     assert np.abs(model.arkit_deltas[INDEX["tongueOut"]]).max() == 0  # ICT has no tongue shape
+
+
+def test_generated_brow_down_lowers_the_inner_brow_too(model):
+    """ARKit's browDown is also the frown: the generator's browDownLeft is ICT's browDown_L plus the reverse of ICT's
+    browInnerUp_L (the subject's left inner brow goes down, the right one stays), while ict_to_arkit, the truth the
+    ICT head is judged against, stays ICT's own."""
+    names = ["browDown_L", "browDown_R", "browInnerUp_L", "browInnerUp_R"]
+    gen, own = generator_mapping(names), ict_to_arkit(names)
+    assert gen[INDEX["browDownLeft"]].tolist() == [1, 0, -FROWN_INNER, 0]
+    assert gen[INDEX["browDownRight"]].tolist() == [0, 1, 0, -FROWN_INNER]
+    assert own[INDEX["browDownLeft"]].tolist() == [1, 0, 0, 0]
+    assert (
+        np.delete(gen, [INDEX["browDownLeft"], INDEX["browDownRight"]], 0)
+        == np.delete(own, [INDEX["browDownLeft"], INDEX["browDownRight"]], 0)
+    ).all()
+    # On the face: the inner ends of the brows (MediaPipe 336 subject's left, 107 right), along ICT's up axis (+Y).
+    lm_down = model.landmarks(model.arkit_deltas[INDEX["browDownLeft"]].astype(np.float64))
+    lm_up = model.landmarks(model.arkit_deltas[INDEX["browInnerUp"]].astype(np.float64))
+    assert lm_up[336, 1] > 0.1 and lm_up[107, 1] > 0.1  # browInnerUp lifts both inner ends (cm)
+    assert lm_down[336, 1] < -0.5 * FROWN_INNER * lm_up[336, 1]  # left inner end goes down
+    assert abs(lm_down[107, 1]) < 0.3 * abs(lm_down[336, 1])  # the right one far less (ICT's halves overlap)
 
 
 def test_fit_refuses_too_few_landmarks(model):

@@ -53,6 +53,25 @@ def ict_to_arkit(expr_names: list[str]) -> np.ndarray:
     return m
 
 
+# ARKit has no channel that lowers the inner brow, so a frown (the corrugator drawing the inner brow down) is
+# browDown{Left,Right}: artist-made browDown targets lower the whole brow, inner end included (MakeHuman's hand-made
+# ones; the demo head's procedural ones). ICT's scanned browDown_L/R lower mostly the outer brow, so the generator's
+# browDown adds the reverse of the same side's inner-brow lift (ICT's browInnerUp_L/R) at this fraction: the demo head's
+# browDown stops gaining above it (0.3 / 0.5 / 0.8: 0.71 / 0.73 / 0.74), and ICT's own browDown, the truth on an ICT
+# head, loses more (0.96 / 0.93 / 0.88). benchmarks/bench_keygen.py measures both; README "Keys".
+FROWN_INNER = 0.5
+
+
+def generator_mapping(expr_names: list[str]) -> np.ndarray:
+    """(52, E) the generator's keys from ICT's expressions: ict_to_arkit (ICT's own, which the benchmark's ICT head is
+    judged against), with browDown{Left,Right} lowering the inner brow too (FROWN_INNER)."""
+    m = ict_to_arkit(expr_names)
+    for j, name in enumerate(expr_names):
+        if name in ("browInnerUp_L", "browInnerUp_R"):
+            m[INDEX["browDownLeft" if name.endswith("_L") else "browDownRight"], j] -= FROWN_INNER
+    return m
+
+
 @lru_cache(maxsize=2)
 def load_model(path: str | None = None) -> KeygenModel:
     """The shipped data (checked against the manifest), or a user-given npz with the same keys."""
@@ -65,7 +84,7 @@ def load_model(path: str | None = None) -> KeygenModel:
             faces = d["faces"].astype(np.int64)
             names = [str(n) for n in d["expr_names"]]
             expr = d["expr_deltas"].astype(np.float32)
-            arkit = np.tensordot(ict_to_arkit(names), expr, axes=(1, 0)).astype(np.float32)
+            arkit = np.tensordot(generator_mapping(names), expr, axes=(1, 0)).astype(np.float32)
             tris = np.concatenate([faces[:, [0, 1, 2]], faces[faces[:, 3] >= 0][:, [0, 2, 3]]])
             return KeygenModel(
                 neutral=d["neutral"].astype(np.float64),
