@@ -180,20 +180,6 @@ def test_real_rule_scores_and_picks_on_validation_figures():
     assert keep == "good"
 
 
-def test_render_term_leaves_out_the_brows_the_renders_cannot_show():
-    from model_training.fit.mediapipe_trust import RENDER_BLIND
-    from model_training.select import real_rule
-
-    per = {n: {"pearson": 0.8} for n in ARKIT_NAMES}
-    per["tongueOut"] = {"pearson": None}  # a channel whose truth never varies counts for nothing
-    assert real_rule.render_term(per) == pytest.approx(0.8)
-    for n in RENDER_BLIND:  # an arm that reads real brows is not marked down for the painted render brows
-        per[n] = {"pearson": -1.0}
-    assert real_rule.render_term(per) == pytest.approx(0.8)
-    per["jawOpen"] = {"pearson": -1.0}  # every other channel still counts
-    assert real_rule.render_term(per) < 0.8
-
-
 def test_brow_columns_are_the_brow_landmarks_and_the_detector_model_leaves_them_alone():
     """The *_browland arms: the landmarks ICT's brow channels move include MediaPipe's eyebrow contour and none of the
     mouth or the lids' margins, and the detector model adds neither bias nor noise there, but does everywhere else."""
@@ -224,6 +210,28 @@ def test_brow_columns_are_the_brow_landmarks_and_the_detector_model_leaves_them_
     assert np.all(np.abs(out[:, rest]).mean(0) > 0)
     assert np.all(np.abs(det.apply(np.random.default_rng(1), x, w, pose)[:, cols]).mean(0) > 0)  # original untouched
     assert blind.fit_stats["columns_left_out"] == len(cols)
+
+
+def test_brow_regimes_keep_real_brows_in_half_the_rows_and_render_brows_in_the_rest():
+    from model_training.fit.detector_model import DetectorModel
+    from model_training.train.dataset import BrowRegimes
+
+    rng = np.random.default_rng(0)
+    f, n = 30, 4000
+    cols = np.arange(6)
+    render = DetectorModel(np.zeros((58, f), np.float32), np.zeros((1, f), np.float32), {})
+    render.coef[-1, cols] = 1.0  # the hairless renders' constant brow offset
+    elsewhere = render.without_columns(cols)
+    elsewhere.coef[-1, 6:] = 2.0
+    x = np.zeros((n, f), np.float32)
+    out = BrowRegimes(elsewhere, render, cols).apply(
+        rng, x, np.zeros((n, 52), np.float32), np.zeros((n, 3), np.float32)
+    )
+    brow = out[:, cols]
+    ideal = np.all(brow == 0, axis=1)
+    assert 0.45 < ideal.mean() < 0.55  # half the rows keep the ideal brows
+    assert np.all((brow[~ideal] >= 0.7 - 1e-6) & (brow[~ideal] <= 1.3 + 1e-6))  # the rest: the offset, unjittered
+    assert np.all(out[:, 6:] > 1.0)  # every other column gets the detector model elsewhere
 
 
 def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channel():

@@ -5,10 +5,10 @@ and the arm that damps everything at rest (brows included) won. Issue 18 (2026-1
 new run was scored) adds a motion term S, weighted as much as F, so an arm must also move where the person moves:
 
     score = (R + M) / 2 - F - S
-    R = render_val mean Pearson (the select rows of the training-identity renders, known weights) over every channel
-        but fit/mediapipe_trust.RENDER_BLIND (the brows: the hairless renders cannot show them, so R rewarded an arm
-        for reading brows the way the front-end misplaces them on renders; changed 2026-12-07, before the run that
-        first scored the *_browland arms)
+    R = render_val mean Pearson (the select rows of the training-identity renders, known weights), every channel.
+        Two runs of 2026-12-07 left the brows out of R (hairless renders cannot show real brows); the rule then kept
+        an ensemble that reads the hairless render brows as raised (held-out Workbench renders: browInnerUp 0.72 mean,
+        truth 0.09), which the shipped-model test refuses, so R counts them again (the *_browregimes arms read both)
     M = mean Pearson with MediaPipe on the select clips over the channels MediaPipe is trusted on
         (fit/mediapipe_trust.trusted_channels: full trust from its Pearson on the training renders)
     F = mean over REST_CHANNELS of max(0, mean output on the select clips' rest frames - REST_LIMIT)
@@ -33,7 +33,7 @@ import numpy as np
 from blender_addon.core.arkit import INDEX
 
 from ..data.splits import REST_CHANNELS, REST_FRAMES
-from ..fit.mediapipe_trust import RENDER_BLIND, trusted_channels
+from ..fit.mediapipe_trust import trusted_channels
 from ..stats import nanmean, pearson_per_channel
 
 REST_LIMIT = 0.10
@@ -58,8 +58,7 @@ MOVE_CHANNELS = (
 MOVE_MIN_RISE = 0.15
 RISE_HIGH, RISE_REST = 95.0, 10.0
 RULE_TEXT = (
-    "score = (R + M) / 2 - F - S on the select split only: R = render_val mean Pearson over every channel but "
-    f"{', '.join(RENDER_BLIND)} (the hairless renders cannot show brows); M = mean Pearson with "
+    "score = (R + M) / 2 - F - S on the select split only: R = render_val mean Pearson; M = mean Pearson with "
     "MediaPipe on the select clips over the channels MediaPipe is trusted on (full trust from its Pearson on the "
     f"training renders); F = mean over {', '.join(REST_CHANNELS)} of max(0, mean output on the select clips' first "
     f"{REST_FRAMES} frames - {REST_LIMIT}); M, F and S on the select clips through both of our front-end's paths "
@@ -77,13 +76,6 @@ def rises(w: np.ndarray, clip: np.ndarray, channels: tuple[str, ...] = MOVE_CHAN
         v = w[clip == c][:, cols]
         out.append(np.percentile(v, RISE_HIGH, axis=0) - np.percentile(v, RISE_REST, axis=0))
     return np.asarray(out).reshape(-1, len(cols))
-
-
-def render_term(per_blendshape: dict) -> float:
-    """R: mean render_val Pearson over the channels the renders can show (every varying channel but RENDER_BLIND),
-    from train/metrics.metrics()' per_blendshape."""
-    vals = [v["pearson"] for k, v in per_blendshape.items() if k not in RENDER_BLIND and v["pearson"] is not None]
-    return float(np.mean(vals)) if vals else 0.0
 
 
 def select_scores(pred: np.ndarray, mp: np.ndarray, rest: np.ndarray, clip: np.ndarray, trust: np.ndarray) -> dict:

@@ -33,6 +33,7 @@ class ArmSpec:
     id_aug: bool = False  # real frames moved to random ICT face shapes (synth.identity_feature_offsets)
     blind_landmarks: bool = False  # no detector bias or noise on the landmarks the brow channels move (see detector())
     photo_path: bool = False  # real frames also through our photo path (detection per frame), beside tracking
+    brow_regimes: bool = False  # brow columns: half ideal (real brows), half the renders' unjittered bias (BrowRegimes)
 
     @property
     def uses_detector(self) -> bool:
@@ -48,10 +49,15 @@ class ArmSpec:
             coef = det.coef.copy()
             coef[[INDEX[n] for n in RENDER_BLIND]] = 0.0
             det = dataclasses.replace(det, coef=coef)
-        if self.blind_landmarks:  # where the brows sit, the hairless renders say nothing of the front-end on real brows
+        render_brows = det
+        if self.blind_landmarks or self.brow_regimes:  # the hairless renders say nothing of the front-end on real brows
             det = det.without_columns(data["brow_columns"])
         if self.detector_kind == "jitter":
-            return dataclasses.replace(det, offset_range=(-0.5, 1.5))
+            det = dataclasses.replace(det, offset_range=(-0.5, 1.5))
+        if self.brow_regimes:
+            from .dataset import BrowRegimes
+
+            return BrowRegimes(det, render_brows, data["brow_columns"])
         return det
 
     def real_term(self, cfg: TrainConfig, data: dict) -> RealTerm | None:
@@ -109,6 +115,28 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             floor=True,
             blind_full=True,
             blind_landmarks=True,
+            photo_path=True,
+        ),
+        # Both brows in one network: real (ideal geometry) and hairless render brows (the renders' unjittered offset),
+        # so the render brows stay readable while real brow height counts (BrowRegimes; added after the run of
+        # 2026-12-07 whose kept ensemble read the hairless render brows as raised).
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_browregimes",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            brow_regimes=True,
+        ),
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_browregimes_photopath",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            brow_regimes=True,
             photo_path=True,
         ),
         # No detector model at all: the brow source of the channel-wise ensembles.
@@ -205,7 +233,7 @@ def real_selection(data: dict, arms: dict, out_dir: Path, log) -> tuple[str, str
                 torch.save(model.state_dict(), out_dir / f"arm_{name}.pt")
     cands = {
         k: {
-            "R": real_rule.render_term(a["render_val"]["per_blendshape"]),
+            "R": a["render_val"]["pearson_mean"],
             "M": a["select"]["M"],
             "F": a["select"]["F"],
             "S": a["select"]["S"],

@@ -45,6 +45,32 @@ class MixedDetector:
         return out
 
 
+@dataclass
+class BrowRegimes:
+    """Two regimes where the brows sit: in `ideal_fraction` of each batch the brow columns keep the synthetic geometry
+    (a real brow, which the front-end follows), in the rest they get the renders' detector bias and noise without
+    offset jitter (a hairless render brow: under-reported motion at the renders' fixed offset). Every other column
+    gets `elsewhere` (the detector model with offset jitter, blind to the brow columns).
+
+    Why: the jittered render offset taught the detector-model arms to ignore brow height, and an arm blind to it
+    reads the hairless renders' brows as raised (held-out Workbench renders: browInnerUp 0.72 mean, truth 0.09). With
+    both regimes kept apart by the offset, one network can read real brows and rendered ones."""
+
+    elsewhere: DetectorModel
+    render_brows: DetectorModel
+    cols: np.ndarray
+    ideal_fraction: float = 0.5
+
+    def apply(self, rng: np.random.Generator, features: np.ndarray, weights: np.ndarray, pose_deg: np.ndarray):
+        out = self.elsewhere.apply(rng, features, weights, pose_deg)
+        rendered = rng.random(len(features)) >= self.ideal_fraction
+        if rendered.any():
+            zero = np.zeros_like(features[rendered])
+            delta = self.render_brows.apply(rng, zero, weights[rendered], pose_deg[rendered])
+            out[np.ix_(rendered, self.cols)] += delta[:, self.cols]
+        return out
+
+
 def require_inputs(cfg: TrainConfig) -> None:
     """Stop with one line naming the first missing input the config asks for, and the command that makes it (no
     quiet fallback to another set of arms or another selection rule)."""

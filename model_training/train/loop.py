@@ -13,7 +13,7 @@ from ..data.mirror import mirror_features, mirror_weights
 from ..fit.detector_model import DetectorModel
 from .config import TRAINED, TrainConfig
 from .critic import Critic, gradient_penalty
-from .dataset import MixedDetector
+from .dataset import BrowRegimes, MixedDetector
 from .losses import FP_COLS, pseudo_label_loss
 from .metrics import metrics, predict
 from .networks import Generator
@@ -55,7 +55,7 @@ def train_one(
     data: dict,
     critic_weight: float,
     log,
-    detector: DetectorModel | MixedDetector | None = None,
+    detector: DetectorModel | MixedDetector | BrowRegimes | None = None,
     overshoot_penalty: float = 0.0,
     real: RealTerm | None = None,
     mirror: bool = False,
