@@ -6,6 +6,8 @@ Agreement bound everywhere: max vertex error <= 1e-4 x the mesh's bounding-box d
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import bpy
 import numpy as np
@@ -553,8 +555,16 @@ def test_operators_bake_preview_and_errors(tmp_path, lbs_ops):
     assert "pose Reach" in mesh.data.shape_keys.key_blocks
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 3
+    # An unsaved file: the preview asks for a save (its cache goes beside the .blend, never to the temp folder).
+    temp_before = set(Path(tempfile.gettempdir()).glob("*_facsimile_lbs.pc2"))
+    with pytest.raises(RuntimeError, match="save the file first"):
+        bpy.ops.facsimile.lbs_preview()
+    assert set(Path(tempfile.gettempdir()).glob("*_facsimile_lbs.pc2")) == temp_before
+    assert mesh.modifiers.get(bm.PREVIEW_MODIFIER) is None
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "scene.blend"))
     assert bpy.ops.facsimile.lbs_preview() == {"FINISHED"}
     assert mesh.modifiers[bm.PREVIEW_MODIFIER].cache_format == "PC2"
+    assert (tmp_path / f"{mesh.name}_facsimile_lbs.pc2").is_file()
     bpy.ops.facsimile.lbs_clear_preview()
     # broken input: an error report, no exception, nothing written
     bpy.ops.mesh.primitive_cube_add()

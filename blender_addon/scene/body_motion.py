@@ -9,7 +9,6 @@ Cache modifier on the baked result.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -296,8 +295,13 @@ def clear_preview(mesh_obj: bpy.types.Object) -> bool:
 
 
 def preview_path(mesh_obj: bpy.types.Object) -> Path:
-    """Where a preview cache goes: beside the saved .blend, else the temp folder."""
-    base = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path(tempfile.gettempdir())
+    """Where a preview cache goes: beside the saved .blend. An unsaved file has no folder the user named, and a cache
+    in the temp folder would outlive the session behind a modifier pointing at it, so the preview asks for a save."""
+    if not bpy.data.filepath:
+        raise FacsimileError(
+            "LBS Preview writes its cache beside the .blend: save the file first (or use LBS Bake to choose a file)"
+        )
+    base = Path(bpy.path.abspath("//"))
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in mesh_obj.name)
     return base / f"{safe}_facsimile_lbs.pc2"
 
