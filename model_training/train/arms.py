@@ -92,9 +92,9 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
     return [
         ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
         # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), and
-        # no detector bias or noise where the brows sit: on the hairless renders the front-end reports 19-33% of the
-        # brow landmarks' motion and puts them at an offset that the offset jitter turns into noise as large as that
-        # motion, so the detector-model arms learn to ignore brow height (issue 18, run of 2026-12-07).
+        # no detector bias or noise where the brows sit: on the renders the front-end follows 33-60% of the painted
+        # brows' motion and puts them at an offset that the offset jitter turns into noise of the size of that motion,
+        # so the detector-model arms can learn to discount brow height (issue 18, card/notes.md).
         ArmSpec(
             "real_pseudo_mirror_floor_browtrust_browland",
             "jitter",

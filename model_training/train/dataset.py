@@ -52,8 +52,8 @@ class BrowRegimes:
     offset jitter (a hairless render brow: under-reported motion at the renders' fixed offset). Every other column
     gets `elsewhere` (the detector model with offset jitter, blind to the brow columns).
 
-    Why: the jittered render offset taught the detector-model arms to ignore brow height, and an arm blind to it
-    reads the hairless renders' brows as raised (held-out Workbench renders: browInnerUp 0.72 mean, truth 0.09). With
+    Why: the jittered render offset lets the detector-model arms discount brow height, and an arm blind to it reads
+    the hairless renders' brows as raised (held-out Workbench renders: browInnerUp 0.72 mean, truth 0.09). With
     both regimes kept apart by the offset, one network can read real brows and rendered ones."""
 
     elsewhere: DetectorModel
