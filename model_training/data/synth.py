@@ -259,6 +259,25 @@ def moved_feature_columns(
     return (moved[:, None] * 3 + np.arange(3)[None]).ravel()
 
 
+def expression_feature_offsets(basis: LandmarkBasis, arkit_to_ict: np.ndarray, channels: tuple[str, ...]) -> np.ndarray:
+    """(C, F) feature displacement of each ARKit channel at weight 1 on the mean face, frontal and exact.
+
+    Why: the real training clips hold few strong brow raises and frowns of few people, and the model compresses the
+    strong ones of people it never saw (MEAD posed surprise read as photos: brows-up sum 0.58 against MediaPipe's
+    1.59). Adding a channel's displacement to a real frame (and its amount to the label) extends the range on real
+    faces, as identity_feature_offsets extends the identities."""
+    from blender_addon.core.arkit import INDEX
+
+    rows = np.asarray(arkit_to_ict, np.float32)[[INDEX[c] for c in channels]]  # (C, E)
+    n = len(channels)
+    ids = np.zeros((n + 1, basis.id_lm.shape[0]), np.float32)
+    expr = np.concatenate([np.zeros((1, rows.shape[1]), np.float32), rows])
+    gaze = np.zeros((n + 1, 2, 2), np.float32)
+    px, _ = project(np.random.default_rng(1), basis.landmarks(ids, expr, gaze), None, np.zeros((n + 1, 3), np.float32))
+    f = normalize_landmarks(px)[0]
+    return (f[1:] - f[:1]).astype(np.float32)
+
+
 class Synthesizer:
     """Draws (features, weights) batches from the ICT landmark basis; seeded and deterministic."""
 

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from blender_addon.core.arkit import INDEX
+
 from ..fit.mediapipe_trust import RENDER_BLIND
 from ..select import real_rule
-from .config import TrainConfig
+from .config import TRAINED, TrainConfig
 from .loop import RealTerm
 from .metrics import metrics, predict
 from .networks import Ensemble
@@ -34,6 +36,7 @@ class ArmSpec:
     blind_landmarks: bool = False  # no detector bias or noise on the landmarks the brow channels move (see detector())
     photo_path: bool = False  # real frames also through our photo path (detection per frame), beside tracking
     brow_regimes: bool = False  # brow columns: half ideal (real brows), half the renders' unjittered bias (BrowRegimes)
+    brow_aug: bool = False  # real frames with a brow channel's displacement added, label raised (loop._add_expression)
 
     @property
     def uses_detector(self) -> bool:
@@ -44,8 +47,6 @@ class ArmSpec:
             return None
         det = data["detector"]
         if self.blind_detector:  # how the front-end under-reports brows on hairless renders is the renders' doing
-            from blender_addon.core.arkit import INDEX
-
             coef = det.coef.copy()
             coef[[INDEX[n] for n in RENDER_BLIND]] = 0.0
             det = dataclasses.replace(det, coef=coef)
@@ -78,6 +79,8 @@ class ArmSpec:
             take=load_arkit_take() if self.take_critic else None,
             critic_weight=cfg.take_critic_weight if self.take_critic else 0.0,
             id_offsets=data["id_offsets"] if self.id_aug else None,
+            expr_offsets=data["brow_offsets"] if self.brow_aug else None,
+            expr_channels=tuple(TRAINED.index(INDEX[n]) for n in RENDER_BLIND),
         )
 
 
@@ -138,6 +141,27 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             blind_full=True,
             brow_regimes=True,
             photo_path=True,
+        ),
+        # Stronger brow raises and frowns on real faces: the model compresses the strong ones of people it never saw, so
+        # real frames get a brow channel's displacement added with its amount on the label (added after run 3).
+        ArmSpec(
+            "real_pseudo_mirror_floor_photopath_browaug",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            photo_path=True,
+            brow_aug=True,
+        ),
+        ArmSpec(
+            "real_pseudo_mirror_floor_browtrust_photopath_browaug",
+            "jitter",
+            real=True,
+            mirror=True,
+            floor=True,
+            blind_full=True,
+            photo_path=True,
+            brow_aug=True,
         ),
         # No detector model at all: the brow source of the channel-wise ensembles.
         ArmSpec(
@@ -207,7 +231,6 @@ QUIET_BASES = ("real_pseudo_mirror_floor",)
 
 def brow_mix(weight: float) -> np.ndarray:
     """(2, 51) mix: row 0 the quiet base, row 1 the brow source (weight on the brow channels, 0 elsewhere)."""
-    from blender_addon.core.arkit import INDEX
 
     from .config import TRAINED
 

@@ -16,6 +16,7 @@ from ..data.splits import RENDER_FIT_FRACTION
 from ..data.synth import (
     NoiseConfig,
     Synthesizer,
+    expression_feature_offsets,
     identity_feature_offsets,
     moved_feature_columns,
     sample_expressions,
@@ -111,6 +112,7 @@ def build_data(cfg: TrainConfig, ict_path: str | None, log) -> dict:
     out["x_clean"], out["y_clean"], _ = draw(cfg.seed * 1000 + 4, cfg.n_test, None)
     out["id_offsets"] = identity_feature_offsets(basis, np.random.default_rng(cfg.seed * 1000 + 6), 4096, ID_AUG_SIGMA)
     out["brow_columns"] = moved_feature_columns(basis, syn.a2i, RENDER_BLIND)
+    out["brow_offsets"] = expression_feature_offsets(basis, syn.a2i, RENDER_BLIND)
     out["prior"] = sample_expressions(
         np.random.default_rng(cfg.seed * 1000 + 5), max(cfg.n_train // 2, 1000), one_sided=cfg.one_sided
     )

@@ -35,6 +35,28 @@ class RealTerm:
     take: np.ndarray | None = None
     critic_weight: float = 0.0
     id_offsets: np.ndarray | None = None  # (K, 1434) identity feature offsets added to real frames (synth.py)
+    expr_offsets: np.ndarray | None = None  # (C, 1434) feature displacement of channels expr_channels at weight 1
+    expr_channels: tuple[int, ...] = ()  # their indices in TRAINED order
+
+
+EXPR_AUG_SHARE = 0.5  # of the real rows in a batch that get one channel's displacement added (the rest unchanged)
+EXPR_AUG_FOLLOW = (0.5, 1.0)  # how much of the geometric displacement the front-end shows (render pairs: 0.33-0.59)
+
+
+def _add_expression(
+    rng: np.random.Generator, xr: np.ndarray, yr: np.ndarray, offsets: np.ndarray, channels: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Half the rows: one random channel raised by a ~ U(0, 1 - label) with its displacement (times a follow factor)
+    added to the features and a added to the label, so the label stays in [0, 1]."""
+    xr, yr = xr.copy(), yr.copy()
+    rows = np.flatnonzero(rng.random(len(xr)) < EXPR_AUG_SHARE)
+    c = rng.integers(0, len(channels), len(rows))
+    cols = np.asarray(channels)[c]
+    amount = rng.uniform(0.0, 1.0, len(rows)) * (1.0 - yr[rows, cols])
+    follow = rng.uniform(*EXPR_AUG_FOLLOW, len(rows))
+    xr[rows] += (amount * follow)[:, None].astype(np.float32) * offsets[c]
+    yr[rows, cols] += amount.astype(yr.dtype)
+    return xr, yr
 
 
 def _mirror_half(rng: np.random.Generator, x: np.ndarray, y51: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,6 +131,8 @@ def train_one(
                 if real.id_offsets is not None:  # the same expression on another face shape
                     k = real_rng.integers(0, len(real.id_offsets), real.batch)
                     xr = xr + real.id_offsets[k] * real_rng.uniform(0.0, 1.0, (real.batch, 1)).astype(np.float32)
+                if real.expr_offsets is not None:  # stronger brows on real faces (see _add_expression)
+                    xr, yr = _add_expression(real_rng, xr, yr, real.expr_offsets, real.expr_channels)
                 if mirror:
                     xr, yr = _mirror_half(mirror_rng, xr, yr)
                 pred_r = model(torch.from_numpy(xr))[:, :-1]
