@@ -234,6 +234,29 @@ def test_brow_regimes_keep_real_brows_in_half_the_rows_and_render_brows_in_the_r
     assert np.all(out[:, 6:] > 1.0)  # every other column gets the detector model elsewhere
 
 
+def test_expression_augmentation_moves_features_and_label_together_within_range():
+    from model_training.train.loop import EXPR_AUG_FOLLOW, _add_expression
+
+    rng = np.random.default_rng(0)
+    n, f = 2000, 12
+    x = rng.normal(size=(n, f)).astype(np.float32)
+    y = rng.random((n, 51)).astype(np.float32)
+    offsets = np.eye(3, f, dtype=np.float32)  # channel k moves feature k by 1 at weight 1
+    channels = (4, 9, 20)
+    x0, y0 = x.copy(), y.copy()
+    x2, y2 = _add_expression(rng, x, y, offsets, channels)
+    assert np.array_equal(x, x0) and np.array_equal(y, y0)  # the real frames themselves are untouched
+    changed = np.flatnonzero((y2 != y).any(1))
+    assert 0.4 < len(changed) / n < 0.6
+    assert ((y2 >= 0) & (y2 <= 1 + 1e-6)).all()
+    assert ((y2 != y).sum(1) <= 1).all()  # one channel per row
+    dy = (y2 - y)[changed][:, list(channels)].sum(1)
+    dx = (x2 - x)[changed][:, :3].sum(1)
+    ratio = dx[dy > 1e-3] / dy[dy > 1e-3]
+    assert ratio.min() >= EXPR_AUG_FOLLOW[0] - 1e-4 and ratio.max() <= EXPR_AUG_FOLLOW[1] + 1e-4
+    assert np.array_equal(x2[:, 3:], x[:, 3:])
+
+
 def test_training_with_real_frames_and_mirror_runs_and_learns_the_trusted_channel():
     """A tiny run: fake 'real' frames whose trusted jawOpen label is a feature the synthetic data never shows."""
     from model_training.train.config import TRAINED, TrainConfig
