@@ -36,7 +36,7 @@ class ArmSpec:
     blind_landmarks: bool = False  # no detector bias or noise on the landmarks the brow channels move (see detector())
     photo_path: bool = False  # real frames also through our photo path (detection per frame), beside tracking
     brow_regimes: bool = False  # brow columns: half ideal (real brows), half the renders' unjittered bias (BrowRegimes)
-    brow_aug: bool = False  # real frames with a brow channel's displacement added, label raised (loop._add_expression)
+    brow_aug: tuple[str, ...] = ()  # real frames with one of these channels' displacement added (loop._add_expression)
 
     @property
     def uses_detector(self) -> bool:
@@ -79,8 +79,10 @@ class ArmSpec:
             take=load_arkit_take() if self.take_critic else None,
             critic_weight=cfg.take_critic_weight if self.take_critic else 0.0,
             id_offsets=data["id_offsets"] if self.id_aug else None,
-            expr_offsets=data["brow_offsets"] if self.brow_aug else None,
-            expr_channels=tuple(TRAINED.index(INDEX[n]) for n in RENDER_BLIND),
+            expr_offsets=data["brow_offsets"][[RENDER_BLIND.index(n) for n in self.brow_aug]]
+            if self.brow_aug
+            else None,
+            expr_channels=tuple(TRAINED.index(INDEX[n]) for n in self.brow_aug),
         )
 
 
@@ -151,7 +153,7 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             mirror=True,
             floor=True,
             photo_path=True,
-            brow_aug=True,
+            brow_aug=RENDER_BLIND,
         ),
         ArmSpec(
             "real_pseudo_mirror_floor_browtrust_photopath_browaug",
@@ -161,7 +163,7 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             floor=True,
             blind_full=True,
             photo_path=True,
-            brow_aug=True,
+            brow_aug=RENDER_BLIND,
         ),
         # No detector model at all: the brow source of the channel-wise ensembles.
         ArmSpec(
@@ -171,7 +173,17 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
 
 
 # Earlier arms, runnable with `--arms` (they lost the issue-10 or the first issue-18 selection; card/notes.md).
+BROW_RAISES = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 EXTRA_ARMS = (
+    ArmSpec(
+        "real_pseudo_mirror_floor_photopath_browaugup",
+        "jitter",
+        real=True,
+        mirror=True,
+        floor=True,
+        photo_path=True,
+        brow_aug=BROW_RAISES,
+    ),
     ArmSpec(
         "real_pseudo_mirror_floor_browtrust_browland_idaug",
         "jitter",
