@@ -86,6 +86,14 @@ class ArmSpec:
         )
 
 
+def _recipe(name: str, **flags) -> ArmSpec:
+    """An arm on the kept recipe (detector model with offset jitter, real frames, mirror, trust floor) plus flags."""
+    return ArmSpec(name, "jitter", real=True, mirror=True, floor=True, **flags)
+
+
+BROW_RAISES = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+
+
 def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
     """Arms to train. Without renders (--tiny) the geometric arms only; `make train` has renders and real frames
     (dataset.require_inputs stops it otherwise), and trains the arms issue 18 measures for the brows."""
@@ -95,29 +103,17 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
             ArmSpec("geometric_noise_plus_critic", critic_weight=cfg.critic_weight),
         ]
     return [
-        ArmSpec("real_pseudo_mirror_floor", "jitter", real=True, mirror=True, floor=True),
+        _recipe("real_pseudo_mirror_floor"),
         # MediaPipe's brows on real faces at full weight (its render trust of 0 measures the painted render brows), and
         # no detector bias or noise where the brows sit: on the renders the front-end follows 33-60% of the painted
         # brows' motion and puts them at an offset that the offset jitter turns into noise of the size of that motion,
         # so the detector-model arms can learn to discount brow height (issue 18, card/notes.md).
-        ArmSpec(
-            "real_pseudo_mirror_floor_browtrust_browland",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
-            blind_full=True,
-            blind_landmarks=True,
-        ),
+        _recipe("real_pseudo_mirror_floor_browtrust_browland", blind_full=True, blind_landmarks=True),
         # Each of the two also on real frames through our photo path (detection per frame): the tracked-only arm loses
         # its brows on photos (select clips through the photo path: brow shortfall 0.051 tracked, 0.124 detected).
-        ArmSpec("real_pseudo_mirror_floor_photopath", "jitter", real=True, mirror=True, floor=True, photo_path=True),
-        ArmSpec(
+        _recipe("real_pseudo_mirror_floor_photopath", photo_path=True),
+        _recipe(
             "real_pseudo_mirror_floor_browtrust_browland_photopath",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
             blind_full=True,
             blind_landmarks=True,
             photo_path=True,
@@ -125,42 +121,18 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
         # Both brows in one network: real (ideal geometry) and hairless render brows (the renders' unjittered offset),
         # so the render brows stay readable while real brow height counts (BrowRegimes; added after the run of
         # 2026-12-07 whose kept ensemble read the hairless render brows as raised).
-        ArmSpec(
-            "real_pseudo_mirror_floor_browtrust_browregimes",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
-            blind_full=True,
-            brow_regimes=True,
-        ),
-        ArmSpec(
+        _recipe("real_pseudo_mirror_floor_browtrust_browregimes", blind_full=True, brow_regimes=True),
+        _recipe(
             "real_pseudo_mirror_floor_browtrust_browregimes_photopath",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
             blind_full=True,
             brow_regimes=True,
             photo_path=True,
         ),
         # Stronger brow raises and frowns on real faces: the model compresses the strong ones of people it never saw, so
         # real frames get a brow channel's displacement added with its amount on the label (added after run 3).
-        ArmSpec(
-            "real_pseudo_mirror_floor_photopath_browaug",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
-            photo_path=True,
-            brow_aug=RENDER_BLIND,
-        ),
-        ArmSpec(
+        _recipe("real_pseudo_mirror_floor_photopath_browaug", photo_path=True, brow_aug=RENDER_BLIND),
+        _recipe(
             "real_pseudo_mirror_floor_browtrust_photopath_browaug",
-            "jitter",
-            real=True,
-            mirror=True,
-            floor=True,
             blind_full=True,
             photo_path=True,
             brow_aug=RENDER_BLIND,
@@ -172,44 +144,18 @@ def arm_plan(cfg: TrainConfig, data: dict) -> list[ArmSpec]:
     ]
 
 
-# Earlier arms, runnable with `--arms` (they lost the issue-10 or the first issue-18 selection; card/notes.md).
-BROW_RAISES = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+# Earlier arms, runnable with `--arms` (they lost the issue-10 or an issue-18 selection; card/notes.md).
 EXTRA_ARMS = (
-    ArmSpec(
-        "real_pseudo_mirror_floor_photopath_browaugup",
-        "jitter",
-        real=True,
-        mirror=True,
-        floor=True,
-        photo_path=True,
-        brow_aug=BROW_RAISES,
-    ),
-    ArmSpec(
-        "real_pseudo_mirror_floor_browtrust_browland_idaug",
-        "jitter",
-        real=True,
-        mirror=True,
-        floor=True,
-        blind_full=True,
-        blind_landmarks=True,
-        id_aug=True,
-    ),
+    _recipe("real_pseudo_mirror_floor_photopath_browaugup", photo_path=True, brow_aug=BROW_RAISES),
+    _recipe("real_pseudo_mirror_floor_browtrust_browland_idaug", blind_full=True, blind_landmarks=True, id_aug=True),
     ArmSpec("geometric_noise_only"),
-    ArmSpec(
-        "real_pseudo_mirror_floor_browtrust_idaug",
-        "jitter",
-        real=True,
-        mirror=True,
-        floor=True,
-        blind_full=True,
-        id_aug=True,
-    ),
-    ArmSpec("real_pseudo_mirror_floor_browtrust", "jitter", real=True, mirror=True, floor=True, blind_full=True),
+    _recipe("real_pseudo_mirror_floor_browtrust_idaug", blind_full=True, id_aug=True),
+    _recipe("real_pseudo_mirror_floor_browtrust", blind_full=True),
     ArmSpec("detector_model_offset_jitter", "jitter"),
     ArmSpec("real_pseudo", "jitter", real=True),
     ArmSpec("real_pseudo_mirror", "jitter", real=True, mirror=True),
     ArmSpec("real_pseudo_mirror_take_critic", "jitter", real=True, mirror=True, take_critic=True),
-    ArmSpec("real_pseudo_mirror_floor_browdet", "jitter", real=True, mirror=True, floor=True, blind_detector=True),
+    _recipe("real_pseudo_mirror_floor_browdet", blind_detector=True),
 )
 
 
